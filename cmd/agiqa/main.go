@@ -1,0 +1,131 @@
+// Command agiqa serves, evaluates and benchmarks AI-generated-image quality
+// assessment models over Triton's gRPC protocol.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// cmdIO carries a command's output streams, so tests can capture them.
+type cmdIO struct {
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, io cmdIO, args []string) error
+}
+
+var commands = map[string]command{}
+
+// register adds a subcommand; each lives in its own cmd_<name>.go file.
+func register(c command) {
+	if _, dup := commands[c.name]; dup {
+		panic("agiqa: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// errHelpShown means the usage text was printed on request: exit 0.
+var errHelpShown = errors.New("help shown")
+
+// errUsage marks errors in how a command was invoked (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// newFlags returns a flag set that reports to stderr and prints usage (which
+// should end with an "Example:" line) followed by the flag defaults.
+func newFlags(io cmdIO, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("agiqa "+name, flag.ContinueOnError)
+	fs.SetOutput(io.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(io.stderr, strings.TrimSpace(usage))
+		fmt.Fprintln(io.stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and maps -h/--help to errHelpShown.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelpShown
+	}
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "agiqa: AI-generated image quality assessment on Triton Inference Server")
+	fmt.Fprintln(w, "\nUsage: agiqa <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'agiqa <command> --help' for a command's flags and an example.")
+}
+
+// run is main without the process: it never exits and returns every error.
+func run(stdout, stderr io.Writer, args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runContext(ctx, stdout, stderr, args)
+}
+
+func runContext(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return nil
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		usage(stderr)
+		return usagef("unknown command %q", args[0])
+	}
+	err := c.run(ctx, cmdIO{stdout: stdout, stderr: stderr}, args[1:])
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
+}
+
+func main() {
+	err := run(os.Stdout, os.Stderr, os.Args[1:])
+	if err == nil {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "agiqa:", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
