@@ -276,7 +276,7 @@ func mergeCountInversions(a, buf []float64) int64 {
 		}
 		src, dst = dst, src
 	}
-	if &src[0] != &a[0] && n > 0 {
+	if n > 0 && &src[0] != &a[0] {
 		copy(a, src)
 	}
 	return inv

@@ -1,0 +1,76 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error is the one error type the client returns: which call, on which model,
+// with which gRPC code. Errors found on the client side use the code gRPC would
+// have used: InvalidArgument for a bad request, Internal for a malformed
+// response, NotFound for an output that is not in a response.
+type Error struct {
+	Op      string // RPC or method name, e.g. "ModelInfer", "Output"
+	Model   string // empty for server-wide calls
+	Code    codes.Code
+	Message string
+	Err     error // the underlying error (a gRPC status error, *tensor.Error, ...), may be nil
+}
+
+func (e *Error) Error() string {
+	if e.Model != "" {
+		return fmt.Sprintf("%s model %q: %s: %s", e.Op, e.Model, e.Code, e.Message)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Op, e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// GRPCStatus lets status.Code and status.FromError see through the wrapper.
+func (e *Error) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
+
+// wrapRPC turns an error from a gRPC call into *Error.
+func wrapRPC(op, model string, err error) error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		st = status.FromContextError(err) // plain context errors; anything else becomes Unknown
+	}
+	return &Error{Op: op, Model: model, Code: st.Code(), Message: st.Message(), Err: err}
+}
+
+func newError(op, model string, code codes.Code, err error) *Error {
+	return &Error{Op: op, Model: model, Code: code, Message: err.Error(), Err: err}
+}
+
+// Code is the gRPC code of err: from *Error or a gRPC status anywhere in the
+// chain, codes.OK for nil, codes.Canceled / DeadlineExceeded for context errors.
+func Code(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	}
+	return status.Code(err)
+}
+
+// IsNotFound reports an unknown model, version, output or region.
+func IsNotFound(err error) bool { return Code(err) == codes.NotFound }
+
+// IsUnavailable reports a server that could not be reached (after retries).
+func IsUnavailable(err error) bool { return Code(err) == codes.Unavailable }

@@ -1,0 +1,193 @@
+package client
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// DefaultMaxMessageSize bounds a single gRPC message in either direction. Image
+// batches are large (a batch of 8 512x512 RGB images is 6 MiB), far above gRPC's
+// 4 MiB receive default, so the client raises it to what Triton itself accepts.
+const DefaultMaxMessageSize = 256 << 20
+
+// Retry defaults: a few quick attempts ride out a replica restarting or a
+// connection being re-established without stalling a benchmark for long.
+const (
+	DefaultRetryMax  = 3
+	DefaultRetryBase = 50 * time.Millisecond
+	DefaultRetryCap  = 1 * time.Second
+)
+
+// Option configures a Client. Options are checked once, in New or NewFromConn.
+type Option func(*config) error
+
+type config struct {
+	targets        []string
+	tls            *tls.Config
+	tlsSet         bool
+	insecureSet    bool
+	maxMsg         int
+	retryMax       int
+	retryBase      time.Duration
+	retryCap       time.Duration
+	retryInfer     bool
+	perCallTimeout time.Duration
+	dialOpts       []grpc.DialOption
+	// connOnly names the options given that only make sense when the client
+	// dials (New); NewFromConn refuses them rather than ignore them silently.
+	connOnly []string
+}
+
+func defaultConfig() config {
+	return config{
+		maxMsg:    DefaultMaxMessageSize,
+		retryMax:  DefaultRetryMax,
+		retryBase: DefaultRetryBase,
+		retryCap:  DefaultRetryCap,
+	}
+}
+
+func (c *config) apply(opts []Option) error {
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, errors.New("nil Option"))
+			continue
+		}
+		if err := o(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.tlsSet && c.insecureSet {
+		errs = append(errs, errors.New("WithTLS and WithInsecure both given"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("client options: %w", err)
+	}
+	return nil
+}
+
+// WithTLS dials every target over TLS with cfg (nil is refused: use
+// &tls.Config{} for the system roots).
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *config) error {
+		c.connOnly = append(c.connOnly, "WithTLS")
+		if cfg == nil {
+			return errors.New("WithTLS: nil *tls.Config")
+		}
+		c.tls, c.tlsSet = cfg.Clone(), true
+		return nil
+	}
+}
+
+// WithInsecure dials without transport security; this is the default, the
+// option exists to make that choice explicit in the caller's code.
+func WithInsecure() Option {
+	return func(c *config) error {
+		c.connOnly = append(c.connOnly, "WithInsecure")
+		c.insecureSet = true
+		return nil
+	}
+}
+
+// WithMaxMessageSize bounds sent and received messages (default 256 MiB). A
+// larger message fails with codes.ResourceExhausted.
+func WithMaxMessageSize(bytes int) Option {
+	return func(c *config) error {
+		if bytes <= 0 {
+			return fmt.Errorf("WithMaxMessageSize: %d bytes, want > 0", bytes)
+		}
+		c.maxMsg = bytes
+		return nil
+	}
+}
+
+// WithRetry sets how idempotent calls retry codes.Unavailable: up to max
+// retries after the first attempt, sleeping a jittered exponential backoff
+// that starts at base and never exceeds cap. max = 0 disables retries.
+func WithRetry(max int, base, cap time.Duration) Option {
+	return func(c *config) error {
+		if max < 0 {
+			return fmt.Errorf("WithRetry: max %d, want >= 0", max)
+		}
+		if max > 0 && (base <= 0 || cap < base) {
+			return fmt.Errorf("WithRetry: want 0 < base <= cap, got base %v cap %v", base, cap)
+		}
+		c.retryMax, c.retryBase, c.retryCap = max, base, cap
+		return nil
+	}
+}
+
+// WithRetryInfer lets Infer retry on codes.Unavailable too. Off by default:
+// a request that reached the server before the connection dropped may have run,
+// and models with state (sequences) must not see it twice.
+func WithRetryInfer() Option {
+	return func(c *config) error {
+		c.retryInfer = true
+		return nil
+	}
+}
+
+// WithTargets adds server addresses ("host:port" or any gRPC target) to the one
+// given to New; calls are spread over all of them round-robin.
+func WithTargets(targets ...string) Option {
+	return func(c *config) error {
+		c.connOnly = append(c.connOnly, "WithTargets")
+		for _, t := range targets {
+			ts, err := splitTargets(t)
+			if err != nil {
+				return fmt.Errorf("WithTargets: %w", err)
+			}
+			c.targets = append(c.targets, ts...)
+		}
+		return nil
+	}
+}
+
+// WithDialOptions appends raw gRPC dial options after the client's own, so
+// they win where they overlap (interceptors, keepalive, a custom dialer).
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(c *config) error {
+		c.connOnly = append(c.connOnly, "WithDialOptions")
+		for i, o := range opts {
+			if o == nil {
+				return fmt.Errorf("WithDialOptions: option %d is nil", i)
+			}
+		}
+		c.dialOpts = append(c.dialOpts, opts...)
+		return nil
+	}
+}
+
+// WithPerCallTimeout bounds each attempt of a unary call (a retried call gets
+// the timeout afresh per attempt; the caller's ctx still bounds the whole).
+// Streams are not bounded by it: they live as long as their ctx.
+func WithPerCallTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("WithPerCallTimeout: %v, want > 0", d)
+		}
+		c.perCallTimeout = d
+		return nil
+	}
+}
+
+// splitTargets splits a comma-separated target list, refusing empty entries
+// ("a:1,,b:2" is a typo, not a request for a default address).
+func splitTargets(s string) ([]string, error) {
+	parts := strings.Split(s, ",")
+	out := make([]string, 0, len(parts))
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return nil, fmt.Errorf("target list %q: entry %d is empty", s, i)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

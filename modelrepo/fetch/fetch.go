@@ -1,0 +1,254 @@
+// Package fetch downloads published model weights into a local cache: resumable
+// (HTTP Range on a .part file), verified by sha256, and never leaving a file with
+// the wrong checksum in place.
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Asset is one published file and the facts needed to trust it.
+type Asset struct {
+	Name   string // stable id used on the command line
+	URL    string
+	SHA256 string // hex
+	Size   int64  // bytes; 0 when not published
+	Path   string // relative to the cache dir
+	About  string
+}
+
+// Catalog lists the weights the project uses. The checksums are the publishers':
+// OpenAI names each CLIP file by its sha256; torchvision's file name carries the
+// hash prefix; the vocabulary's hash is that of OpenAI's published file.
+var Catalog = []Asset{
+	{
+		Name:   "clip-rn50",
+		URL:    "https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt",
+		SHA256: "afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762",
+		Path:   "clip/RN50.pt",
+		About:  "OpenAI CLIP RN50 (TorchScript); IP-IQA, ResNet50* and CLIP-IQA start from it",
+	},
+	{
+		Name:   "resnet50-imagenet",
+		URL:    "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+		SHA256: "0676ba61b6795bbe1773cffd859882e5e297624d384b6993f7c9e683e722fb8a",
+		Size:   102530333,
+		Path:   "torchvision/resnet50-0676ba61.pth",
+		About:  "torchvision ResNet50 IMAGENET1K_V1; the ResNet50 baseline starts from it",
+	},
+	{
+		Name:   "clip-vocab",
+		URL:    "https://openaipublic.azureedge.net/clip/bpe_simple_vocab_16e6.txt.gz",
+		SHA256: "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a",
+		Size:   1356917,
+		Path:   "clip/bpe_simple_vocab_16e6.txt.gz",
+		About:  "CLIP BPE vocabulary for the prompt tokenizer",
+	},
+}
+
+// Lookup finds a catalogue entry by name.
+func Lookup(name string) (Asset, error) {
+	for _, a := range Catalog {
+		if a.Name == name {
+			return a, nil
+		}
+	}
+	names := make([]string, len(Catalog))
+	for i, a := range Catalog {
+		names[i] = a.Name
+	}
+	sort.Strings(names)
+	return Asset{}, fmt.Errorf("unknown asset %q (known: %v)", name, names)
+}
+
+// DefaultCacheDir is $AGIQA_CACHE, else $XDG_CACHE_HOME/agiqa, else ~/.cache/agiqa.
+func DefaultCacheDir() string {
+	if d := os.Getenv("AGIQA_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "agiqa")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".cache", "agiqa")
+	}
+	return filepath.Join(os.TempDir(), "agiqa-cache")
+}
+
+// ChecksumError reports a download whose sha256 is not the published one; the
+// file has been deleted.
+type ChecksumError struct {
+	Asset, URL, Want, Got string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("%s: sha256 mismatch for %s: want %s, got %s (file deleted)", e.Asset, e.URL, e.Want, e.Got)
+}
+
+// Progress is told how many bytes of an asset are on disk so far.
+type Progress func(asset string, done, total int64)
+
+// Fetcher downloads assets into Dir.
+type Fetcher struct {
+	Dir      string
+	Client   *http.Client
+	Progress Progress
+	Retries  int // extra attempts after a dropped connection, each resuming
+}
+
+// Result says where an asset is and whether this call downloaded it.
+type Result struct {
+	Asset      Asset
+	Path       string
+	Downloaded bool
+	Resumed    int64 // bytes that were already on disk in a .part file
+}
+
+// Fetch makes sure the asset is in the cache with the right checksum.
+func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
+	dest := filepath.Join(f.Dir, filepath.FromSlash(a.Path))
+	res := Result{Asset: a, Path: dest}
+	if sum, err := fileSHA256(dest); err == nil {
+		if sum == a.SHA256 {
+			return res, nil
+		}
+		// A wrong file in the cache is never trusted: replace it.
+		if err := os.Remove(dest); err != nil {
+			return res, fmt.Errorf("%s: remove %s with wrong checksum: %w", a.Name, dest, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return res, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	part := dest + ".part"
+	if st, err := os.Stat(part); err == nil {
+		res.Resumed = st.Size()
+	}
+	var err error
+	for attempt := 0; attempt <= f.Retries; attempt++ {
+		if err = f.download(ctx, a, part); err == nil || ctx.Err() != nil {
+			break
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			break
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	sum, err := fileSHA256(part)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	if sum != a.SHA256 {
+		os.Remove(part)
+		return res, &ChecksumError{Asset: a.Name, URL: a.URL, Want: a.SHA256, Got: sum}
+	}
+	if err := os.Rename(part, dest); err != nil {
+		return res, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	res.Downloaded = true
+	return res, nil
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// download appends to part, asking the server for the bytes it lacks.
+func (f *Fetcher) download(ctx context.Context, a Asset, part string) error {
+	out, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+	}
+	defer out.Close()
+	have, err := out.Seek(0, io.SeekEnd)
+	if err != nil {
+		return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
+	if err != nil {
+		return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+	}
+	if have > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
+	}
+	client := f.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: GET %s: %w", a.Name, a.URL, err)
+	}
+	defer resp.Body.Close()
+	total := a.Size
+	switch {
+	case resp.StatusCode == http.StatusPartialContent:
+		// resuming: the server sends the rest
+	case resp.StatusCode == http.StatusOK:
+		// no range support (or nothing on disk): start over
+		if err := out.Truncate(0); err != nil {
+			return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+		}
+		have = 0
+		if total == 0 && resp.ContentLength > 0 {
+			total = resp.ContentLength
+		}
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
+		// the .part file is already complete (or longer than the file): verify it
+		return nil
+	default:
+		return &permanentError{fmt.Errorf("%s: GET %s: %s", a.Name, a.URL, resp.Status)}
+	}
+	w := &progressWriter{w: out, done: have, total: total, name: a.Name, report: f.Progress}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("%s: reading %s after %d bytes: %w", a.Name, a.URL, w.done, err)
+	}
+	return nil
+}
+
+type progressWriter struct {
+	w      io.Writer
+	done   int64
+	total  int64
+	name   string
+	report Progress
+	last   time.Time
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.done += int64(n)
+	if p.report != nil && (time.Since(p.last) > 200*time.Millisecond || (p.total > 0 && p.done >= p.total)) {
+		p.last = time.Now()
+		p.report(p.name, p.done, p.total)
+	}
+	return n, err
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,200 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type testServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	ranges   []string
+	requests int
+}
+
+// newServer serves body at /w.bin with Range support; dropFirst makes the first
+// response stop half way through by closing the connection.
+func newServer(t *testing.T, body []byte, dropFirst bool) *testServer {
+	ts := &testServer{}
+	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts.mu.Lock()
+		ts.requests++
+		n := ts.requests
+		ts.ranges = append(ts.ranges, r.Header.Get("Range"))
+		ts.mu.Unlock()
+		if r.URL.Path != "/w.bin" {
+			http.NotFound(w, r)
+			return
+		}
+		if dropFirst && n == 1 {
+			w.Header().Set("Content-Length", "999999")
+			w.WriteHeader(http.StatusOK)
+			w.Write(body[:len(body)/2])
+			w.(http.Flusher).Flush()
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		http.ServeContent(w, r, "w.bin", time.Time{}, bytes.NewReader(body))
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func payload(n int) ([]byte, string) {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	s := sha256.Sum256(b)
+	return b, hex.EncodeToString(s[:])
+}
+
+func TestFetchDownloadsAndVerifies(t *testing.T) {
+	body, sum := payload(300_000)
+	ts := newServer(t, body, false)
+	dir := t.TempDir()
+	var last int64
+	f := &Fetcher{Dir: dir, Progress: func(_ string, done, _ int64) { last = done }}
+	a := Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Path: "sub/w.bin"}
+	res, err := f.Fetch(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "sub", "w.bin"))
+	if err != nil || !bytes.Equal(got, body) || !res.Downloaded {
+		t.Fatalf("downloaded file wrong: err=%v equal=%v downloaded=%v", err, bytes.Equal(got, body), res.Downloaded)
+	}
+	if last != int64(len(body)) {
+		t.Errorf("last progress %d, want %d", last, len(body))
+	}
+	// A second fetch finds the verified file and asks the server nothing.
+	before := ts.requests
+	res, err = f.Fetch(context.Background(), a)
+	if err != nil || res.Downloaded || ts.requests != before {
+		t.Errorf("second fetch: err=%v downloaded=%v requests %d->%d", err, res.Downloaded, before, ts.requests)
+	}
+}
+
+func TestFetchResumesPartialFile(t *testing.T) {
+	body, sum := payload(200_000)
+	ts := newServer(t, body, false)
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "w.bin")
+	if err := os.WriteFile(dest+".part", body[:120_000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &Fetcher{Dir: dir}
+	res, err := f.Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Path: "w.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed != 120_000 {
+		t.Errorf("Resumed = %d, want 120000", res.Resumed)
+	}
+	if len(ts.ranges) != 1 || ts.ranges[0] != "bytes=120000-" {
+		t.Errorf("Range headers sent: %q", ts.ranges)
+	}
+	got, _ := os.ReadFile(dest)
+	if !bytes.Equal(got, body) {
+		t.Error("resumed file differs from the original")
+	}
+	if _, err := os.Stat(dest + ".part"); !os.IsNotExist(err) {
+		t.Error(".part file left behind")
+	}
+}
+
+func TestFetchRetriesDroppedConnectionByResuming(t *testing.T) {
+	body, sum := payload(100_000)
+	ts := newServer(t, body, true)
+	f := &Fetcher{Dir: t.TempDir(), Retries: 2}
+	if _, err := f.Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Path: "w.bin"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ts.ranges) != 2 || ts.ranges[1] != "bytes=50000-" {
+		t.Errorf("want a resumed second request from byte 50000, got ranges %q", ts.ranges)
+	}
+}
+
+func TestFetchRefusesChecksumMismatch(t *testing.T) {
+	body, _ := payload(10_000)
+	ts := newServer(t, body, false)
+	dir := t.TempDir()
+	want := strings.Repeat("ab", 32)
+	_, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: want, Path: "w.bin"})
+	var ce *ChecksumError
+	if !errors.As(err, &ce) || ce.Want != want || ce.Asset != "w" {
+		t.Fatalf("err = %v, want *ChecksumError", err)
+	}
+	for _, p := range []string{"w.bin", "w.bin.part"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); !os.IsNotExist(err) {
+			t.Errorf("%s still on disk after a checksum mismatch", p)
+		}
+	}
+}
+
+func TestFetchReplacesCorruptCachedFile(t *testing.T) {
+	body, sum := payload(10_000)
+	ts := newServer(t, body, false)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "w.bin"), []byte("not the weights"), 0o644)
+	res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Path: "w.bin"})
+	if err != nil || !res.Downloaded {
+		t.Fatalf("err=%v downloaded=%v", err, res.Downloaded)
+	}
+}
+
+func TestFetchHTTPErrorNamesAssetAndURL(t *testing.T) {
+	ts := newServer(t, []byte("x"), false)
+	_, err := (&Fetcher{Dir: t.TempDir(), Retries: 3}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/missing", SHA256: "00", Path: "w.bin"})
+	if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "/missing") {
+		t.Fatalf("err = %v", err)
+	}
+	if ts.requests != 1 {
+		t.Errorf("a 404 is permanent: %d requests, want 1", ts.requests)
+	}
+}
+
+func TestCatalogEntriesAreWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, a := range Catalog {
+		if seen[a.Name] || len(a.SHA256) != 64 || !strings.HasPrefix(a.URL, "https://") || a.Path == "" {
+			t.Errorf("bad catalogue entry %+v", a)
+		}
+		seen[a.Name] = true
+	}
+	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), "clip-rn50") {
+		t.Errorf("Lookup error should list known assets: %v", err)
+	}
+}
+
+// The vocabulary's published checksum must be that of the copy in ../shared.
+func TestVocabChecksumMatchesSharedCopy(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("AGIQA_REQUIRE_SHARED") != "" {
+			t.Fatalf("AGIQA_REQUIRE_SHARED set but %s is missing", path)
+		}
+		t.Skipf("no %s on this machine", path)
+	}
+	a, _ := Lookup("clip-vocab")
+	sum, err := fileSHA256(path)
+	if err != nil || sum != a.SHA256 {
+		t.Errorf("shared vocab sha256 %s (err %v), catalogue says %s", sum, err, a.SHA256)
+	}
+}
