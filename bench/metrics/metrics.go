@@ -250,6 +250,7 @@ func mergeCountInversions(a, buf []float64) int64 {
 				a[j] = a[j-1]
 				j--
 			}
+			a[j] = v
 			inv += int64(i - j)
 		}
 	}

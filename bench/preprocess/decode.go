@@ -1,0 +1,259 @@
+// Package preprocess turns image files into the uint8 [3,S,S] RGB channel-first tensors of the model
+// contract, reproducing what the training code does with Pillow: decode with libjpeg-turbo (JPEG) or a
+// PNG decoder, convert to RGB like Image.convert("RGB"), resize with Pillow's antialiased bicubic filter,
+// optionally centre-crop like CLIP's torchvision transform.
+//
+// JPEG decoding goes through libjpeg-turbo (cgo, -lturbojpeg) when the package is built with cgo, which
+// is what Pillow links, so decoded pixels match Pillow's exactly. Builds without cgo (or with the
+// build tag noturbojpeg), Decoder{PureGoJPEG: true} and the environment variable AGIQA_PURE_GO_JPEG=1
+// use a pure-Go path: Go's image/jpeg for entropy decoding and IDCT, followed by libjpeg's "fancy"
+// chroma upsampling and fixed-point YCbCr->RGB conversion re-implemented here; only the IDCT then
+// differs from libjpeg's, which leaves pixels within a few grey levels of Pillow's (see the tests).
+package preprocess
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+)
+
+// RGB is a packed 8-bit RGB image: Pix holds W*H pixels row by row, 3 bytes (R, G, B) per pixel.
+type RGB struct {
+	W, H int
+	Pix  []uint8
+}
+
+// NewRGB allocates a zeroed w x h image.
+func NewRGB(w, h int) RGB { return RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)} }
+
+// valid reports whether the buffer length matches the dimensions.
+func (m RGB) valid() bool { return m.W > 0 && m.H > 0 && len(m.Pix) == 3*m.W*m.H }
+
+// MaxPixels bounds the size of a decoded image (Pillow's decompression-bomb error threshold,
+// 2 * Image.MAX_IMAGE_PIXELS), so a corrupt header cannot make the harness allocate gigabytes.
+const MaxPixels = 2 * 89478485
+
+// EnvPureGoJPEG names the environment variable that forces the pure-Go JPEG decoder when set to "1".
+const EnvPureGoJPEG = "AGIQA_PURE_GO_JPEG"
+
+var (
+	// ErrUnsupportedFormat is returned for content that is neither JPEG nor PNG.
+	ErrUnsupportedFormat = errors.New("unsupported image format (want JPEG or PNG)")
+	// ErrTooLarge is returned when an image has more than MaxPixels pixels.
+	ErrTooLarge = errors.New("image too large")
+)
+
+// Decoder decodes JPEG and PNG content into RGB. The zero value uses libjpeg-turbo when available.
+type Decoder struct {
+	// PureGoJPEG forces the pure-Go JPEG path even when libjpeg-turbo is linked in.
+	PureGoJPEG bool
+}
+
+// TurboAvailable reports whether this build decodes JPEG with libjpeg-turbo.
+func TurboAvailable() bool { return turboAvailable }
+
+// UsesTurbo reports whether d decodes JPEG with libjpeg-turbo, taking the option, the build and
+// AGIQA_PURE_GO_JPEG into account.
+func (d Decoder) UsesTurbo() bool {
+	return turboAvailable && !d.PureGoJPEG && os.Getenv(EnvPureGoJPEG) != "1"
+}
+
+// DecodeFile reads and decodes the image at path.
+func (d Decoder) DecodeFile(path string) (RGB, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return RGB{}, fmt.Errorf("preprocess: read image: %w", err)
+	}
+	return d.Decode(data, path)
+}
+
+// Decode decodes JPEG or PNG content, chosen by its signature (not by name); name (usually the path)
+// is only used in error messages.
+func (d Decoder) Decode(data []byte, name string) (RGB, error) {
+	var (
+		img RGB
+		err error
+	)
+	switch {
+	case isJPEG(data):
+		if d.UsesTurbo() {
+			img, err = decodeJPEGTurbo(data)
+		} else {
+			img, err = decodeJPEGPure(data)
+		}
+	case isPNG(data):
+		img, err = decodePNG(data)
+	default:
+		err = ErrUnsupportedFormat
+	}
+	if err != nil {
+		return RGB{}, fmt.Errorf("preprocess: decode image %s: %w", name, err)
+	}
+	return img, nil
+}
+
+// DecodeFile decodes the image at path with the default Decoder.
+func DecodeFile(path string) (RGB, error) { return Decoder{}.DecodeFile(path) }
+
+// Decode decodes in-memory JPEG or PNG content with the default Decoder; name is used in errors.
+func Decode(data []byte, name string) (RGB, error) { return Decoder{}.Decode(data, name) }
+
+func isJPEG(b []byte) bool { return len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF }
+
+func isPNG(b []byte) bool { return bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) }
+
+func checkSize(w, h int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("invalid size %dx%d", w, h)
+	}
+	if int64(w)*int64(h) > MaxPixels {
+		return fmt.Errorf("%w: %dx%d exceeds %d pixels", ErrTooLarge, w, h, MaxPixels)
+	}
+	return nil
+}
+
+func decodePNG(data []byte) (RGB, error) {
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return RGB{}, fmt.Errorf("png: %w", err)
+	}
+	if err := checkSize(cfg.Width, cfg.Height); err != nil {
+		return RGB{}, err
+	}
+	im, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return RGB{}, fmt.Errorf("png: %w", err)
+	}
+	return toRGB(im), nil
+}
+
+// toRGB converts what image/png (and image/jpeg for non-YCbCr content) returns into packed RGB the way
+// Pillow's convert("RGB") does: alpha is dropped without premultiplying (colour values are
+// taken as stored), 16-bit RGB(A) keeps the high byte, and 16-bit grey is clipped to 255 (Pillow opens
+// it as mode "I" and I->RGB clips rather than scales).
+func toRGB(src image.Image) RGB {
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := NewRGB(w, h)
+	p := out.Pix
+	switch m := src.(type) {
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			o := p[3*w*y : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
+			}
+		}
+	case *image.RGBA:
+		// image/png only returns RGBA for opaque images, so premultiplication is the identity.
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			o := p[3*w*y : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
+			}
+		}
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+w]
+			o := p[3*w*y : 3*w*(y+1)]
+			for x, v := range row {
+				o[3*x], o[3*x+1], o[3*x+2] = v, v, v
+			}
+		}
+	case *image.Gray16:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+2*w]
+			o := p[3*w*y : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				v := uint8(255)
+				if row[2*x] == 0 {
+					v = row[2*x+1]
+				}
+				o[3*x], o[3*x+1], o[3*x+2] = v, v, v
+			}
+		}
+	case *image.NRGBA64:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+			o := p[3*w*y : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				o[3*x], o[3*x+1], o[3*x+2] = row[8*x], row[8*x+2], row[8*x+4]
+			}
+		}
+	case *image.RGBA64:
+		// Opaque 16-bit RGB from image/png: premultiplication is the identity.
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
+			o := p[3*w*y : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				o[3*x], o[3*x+1], o[3*x+2] = row[8*x], row[8*x+2], row[8*x+4]
+			}
+		}
+	case *image.Paletted:
+		var lut [256][3]uint8
+		for i, c := range m.Palette {
+			lut[i] = paletteRGB(c)
+		}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+w]
+			o := p[3*w*y : 3*w*(y+1)]
+			for x, idx := range row {
+				e := lut[idx]
+				o[3*x], o[3*x+1], o[3*x+2] = e[0], e[1], e[2]
+			}
+		}
+	case *image.CMYK:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			o := p[3*w*y : 3*w*(y+1)]
+			for x := 0; x < w; x++ {
+				o[3*x], o[3*x+1], o[3*x+2] = cmykToRGB(row[4*x], row[4*x+1], row[4*x+2], row[4*x+3])
+			}
+		}
+	default:
+		// Any other type: un-premultiply through NRGBA64 and keep the high byte.
+		i := 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := color.NRGBA64Model.Convert(src.At(x, y)).(color.NRGBA64)
+				p[i], p[i+1], p[i+2] = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8)
+				i += 3
+			}
+		}
+	}
+	return out
+}
+
+// paletteRGB returns a palette entry's stored colour; image/png uses RGBA for opaque entries and NRGBA
+// for entries with tRNS alpha, and Pillow ignores the alpha when converting P to RGB.
+func paletteRGB(c color.Color) [3]uint8 {
+	switch v := c.(type) {
+	case color.RGBA:
+		return [3]uint8{v.R, v.G, v.B}
+	case color.NRGBA:
+		return [3]uint8{v.R, v.G, v.B}
+	}
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	return [3]uint8{n.R, n.G, n.B}
+}
+
+// cmykToRGB is Pillow's cmyk2rgb (libImaging/Convert.c): each channel is (255-K) scaled by (255-C)
+// with the rounding division-by-255 macro MULDIV255.
+func cmykToRGB(c, m, y, k uint8) (uint8, uint8, uint8) {
+	nk := int(255 - k)
+	f := func(v uint8) uint8 {
+		t := int(v)*nk + 128
+		r := nk - ((t>>8)+t)>>8
+		if r < 0 {
+			return 0
+		}
+		return uint8(r)
+	}
+	return f(c), f(m), f(y)
+}

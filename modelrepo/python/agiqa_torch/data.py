@@ -1,0 +1,331 @@
+"""Label files, split files and the training Dataset.
+
+Label readers:
+- ``agiqa-3k``: ``data.csv`` (name, prompt, ..., mos_quality, ..., mos_align, ...): two targets,
+  quality and alignment.
+- ``agiqa-1k``: ``AIGC_MOS_Zscore.xlsx`` (Image, Prompt, MOS), what IP-IQA's official code reads; or
+  ``AIGC_all.csv`` (Image, Score: another scale, no prompts; prompts are rebuilt from the file-name codes).
+- anything else: a generic csv with columns ``image,prompt,mos`` and optionally ``mos_align``.
+
+Split files are written by ``agiqa splits`` (Go) so that training and the harness score the same images.
+"""
+
+import csv
+import json
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import tokenizer as tok
+
+AGIQA_3K = "agiqa-3k"
+AGIQA_1K = "agiqa-1k"
+
+# AGIQA-1k file-name codes <generator>_<object>_<action>_<place>_<style> in deepai's index space.
+_OBJECTS_1K = ["bird", "cat", "dog", "batman", "snoppy", "teddy bear", "kid", "man", "woman", "alien", "demon", "witch"]
+_ACTIONS_1K = [
+    "driving aircraft", "driving bike", "driving car", "having hamburger", "having icecream", "having pizza",
+    "playing baseball", "playing football", "playing yoga", "using CD", "using laptop", "using phone",
+    "wearing coat", "wearing hat", "wearing shirt",
+]
+_PLACES_1K = ["city", "wild"]
+_STYLES_1K = ["anime style", "realistic style"]
+
+
+@dataclass
+class Sample:
+    name: str  # image file name, relative to the image directory
+    prompt: str
+    targets: tuple  # raw MOS, one per target name
+
+
+@dataclass
+class Labels:
+    dataset: str
+    path: str
+    target_names: list
+    samples: list = field(default_factory=list)
+
+    def names(self):
+        return {s.name for s in self.samples}
+
+    def select(self, names):
+        """Samples whose image is in ``names``, in label-file order (duplicate label rows are kept)."""
+        wanted = set(names)
+        return [s for s in self.samples if s.name in wanted]
+
+
+def _warn(msg):
+    print("agiqa_torch: warning: " + msg, file=sys.stderr)
+
+
+def _float(value, where, column):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("%s: column %s: %r is not a number" % (where, column, value)) from None
+    if not np.isfinite(v):
+        raise ValueError("%s: column %s: %r is not finite" % (where, column, value))
+    return v
+
+
+def _read_csv_rows(path, required):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ValueError("%s: header %s lacks column(s) %s" % (path, ",".join(header), ",".join(missing)))
+        # Line numbers count the header as line 1.
+        for lineno, row in enumerate(reader, start=2):
+            yield lineno, header, row
+
+
+def _read_agiqa3k(path):
+    labels = Labels(AGIQA_3K, path, ["quality", "alignment"])
+    for lineno, _, row in _read_csv_rows(path, ["name", "prompt", "mos_quality", "mos_align"]):
+        where = "%s line %d" % (path, lineno)
+        labels.samples.append(
+            Sample(
+                row["name"].strip(),
+                row["prompt"],
+                (_float(row["mos_quality"], where, "mos_quality"), _float(row["mos_align"], where, "mos_align")),
+            )
+        )
+    return labels
+
+
+def decode_agiqa1k_prompt(name):
+    """The AGIQA-1k prompt "object, action, place, style" from a file name like ``deepai_0_0_0_0.jpg``.
+
+    dreamStudio codes are shifted against deepai's: objects above 5 skip "kid", actions start at 5.
+    """
+    stem = os.path.splitext(os.path.basename(name))[0]
+    parts = stem.split("_")
+    if len(parts) != 5 or not all(p.isdigit() for p in parts[1:]):
+        raise ValueError("AGIQA-1k image name %r is not <generator>_<object>_<action>_<place>_<style>" % name)
+    gen = parts[0]
+    obj, act, place, style = (int(p) for p in parts[1:])
+    if gen.lower() == "dreamstudio":
+        obj = obj + 1 if obj > 5 else obj
+        act += 5
+    elif gen.lower() != "deepai":
+        raise ValueError("AGIQA-1k image name %r: unknown generator %r" % (name, gen))
+    for value, table, what in ((obj, _OBJECTS_1K, "object"), (act, _ACTIONS_1K, "action"),
+                               (place, _PLACES_1K, "place"), (style, _STYLES_1K, "style")):
+        if value >= len(table):
+            raise ValueError("AGIQA-1k image name %r: %s code out of range" % (name, what))
+    return ", ".join((_OBJECTS_1K[obj], _ACTIONS_1K[act], _PLACES_1K[place], _STYLES_1K[style]))
+
+
+def _read_agiqa1k_xlsx(path):
+    try:
+        import openpyxl
+    except ImportError:
+        raise ImportError(
+            "%s: reading .xlsx needs openpyxl (Debian python3-openpyxl); or pass AIGC_all.csv" % path
+        ) from None
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
+        cols = {}
+        for want in ("Image", "Prompt", "MOS"):
+            if want not in header:
+                raise ValueError("%s: header %s lacks column %s" % (path, header, want))
+            cols[want] = header.index(want)
+        labels = Labels(AGIQA_1K, path, ["quality"])
+        seen = {}
+        for rowno, row in enumerate(rows, start=2):
+            if row is None or all(c is None for c in row):
+                continue
+            where = "%s row %d" % (path, rowno)
+            name = str(row[cols["Image"]]).strip()
+            # IP-IQA's code keeps both rows of the duplicated name; so do we, loudly.
+            if name in seen:
+                _warn("%s: image %s also on row %d (kept both, as IP-IQA does)" % (where, name, seen[name]))
+            seen.setdefault(name, rowno)
+            prompt = row[cols["Prompt"]]
+            labels.samples.append(Sample(name, "" if prompt is None else str(prompt), (_float(row[cols["MOS"]], where, "MOS"),)))
+        return labels
+    finally:
+        wb.close()
+
+
+def _read_agiqa1k_csv(path):
+    _warn("%s: AIGC_all.csv scores are on another scale than the xlsx IP-IQA trains on; "
+          "prompts are rebuilt from file names" % path)
+    labels = Labels(AGIQA_1K, path, ["quality"])
+    for lineno, _, row in _read_csv_rows(path, ["Image", "Score"]):
+        where = "%s line %d" % (path, lineno)
+        name = row["Image"].strip()
+        try:
+            prompt = decode_agiqa1k_prompt(name)
+        except ValueError as e:
+            # The published csv has one broken name (dreamStudio_8_9_1_.jpg): no image carries it.
+            _warn("%s: skipped: %s" % (where, e))
+            continue
+        labels.samples.append(Sample(name, prompt, (_float(row["Score"], where, "Score"),)))
+    return labels
+
+
+def _read_generic(dataset, path):
+    rows = list(_read_csv_rows(path, ["image", "prompt", "mos"]))
+    has_align = bool(rows) and "mos_align" in rows[0][1]
+    labels = Labels(dataset, path, ["quality", "alignment"] if has_align else ["quality"])
+    for lineno, _, row in rows:
+        where = "%s line %d" % (path, lineno)
+        t = [_float(row["mos"], where, "mos")]
+        if has_align:
+            t.append(_float(row["mos_align"], where, "mos_align"))
+        labels.samples.append(Sample(row["image"].strip(), row["prompt"] or "", tuple(t)))
+    return labels
+
+
+def read_labels(dataset, path):
+    """Read a label file for ``dataset`` (agiqa-3k, agiqa-1k, or any name for a generic csv)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError("label file %s for dataset %s not found" % (path, dataset))
+    ds = dataset.lower()
+    if ds == AGIQA_3K:
+        labels = _read_agiqa3k(path)
+    elif ds == AGIQA_1K:
+        labels = _read_agiqa1k_xlsx(path) if path.lower().endswith(".xlsx") else _read_agiqa1k_csv(path)
+    else:
+        labels = _read_generic(dataset, path)
+    if not labels.samples:
+        raise ValueError("label file %s has no rows" % path)
+    return labels
+
+
+@dataclass
+class Split:
+    index: int
+    train: list
+    val: list
+    test: list
+
+
+@dataclass
+class Splits:
+    path: str
+    dataset: str
+    protocol: str
+    seed: object
+    images: list
+    splits: list
+
+    def get(self, index):
+        for s in self.splits:
+            if s.index == index:
+                return s
+        raise KeyError("%s has no split with index %d (it has %s)" % (self.path, index, [s.index for s in self.splits]))
+
+
+def read_splits(path, labels=None):
+    """Read a splits JSON written by ``agiqa splits``; with ``labels``, refuse one made for other data."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError("splits file %s: not JSON: %s" % (path, e)) from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("splits"), list):
+        raise ValueError("splits file %s: want an object with a \"splits\" list" % path)
+    parsed = []
+    for i, s in enumerate(doc["splits"]):
+        if not isinstance(s, dict) or "index" not in s:
+            raise ValueError("splits file %s: splits[%d] has no index" % (path, i))
+        lists = {}
+        for key in ("train", "val", "test"):
+            v = s.get(key) or []
+            if not isinstance(v, list) or not all(isinstance(n, str) for n in v):
+                raise ValueError("splits file %s: split %s: %s is not a list of image names" % (path, s["index"], key))
+            lists[key] = v
+        parsed.append(Split(int(s["index"]), lists["train"], lists["val"], lists["test"]))
+    splits = Splits(path, str(doc.get("dataset", "")), str(doc.get("protocol", "")), doc.get("seed"),
+                    list(doc.get("images") or []), parsed)
+    if labels is not None:
+        check_splits(splits, labels)
+    return splits
+
+
+def check_splits(splits, labels):
+    """Error unless the splits were drawn over exactly the images of ``labels``."""
+    if splits.dataset.lower() != labels.dataset.lower():
+        raise ValueError("splits file %s is for dataset %r, labels %s are %r"
+                         % (splits.path, splits.dataset, labels.path, labels.dataset))
+    known = labels.names()
+    listed = list(splits.images)
+    for s in splits.splits:
+        listed.extend(s.train + s.val + s.test)
+    for name in listed:
+        if name not in known:
+            raise ValueError("splits file %s names image %s, which is not in labels %s" % (splits.path, name, labels.path))
+    if splits.images:
+        in_splits = set(splits.images)
+        for smp in labels.samples:
+            if smp.name not in in_splits:
+                raise ValueError("labels %s have image %s, which splits file %s does not list"
+                                 % (labels.path, smp.name, splits.path))
+    for s in splits.splits:
+        overlap = set(s.test) & (set(s.train) | set(s.val))
+        if overlap:
+            raise ValueError("splits file %s: split %d has image %s in test and in train/val"
+                             % (splits.path, s.index, sorted(overlap)[0]))
+
+
+def check_images(samples, image_dir):
+    """Fail before training starts, naming the first image file that is missing."""
+    for s in samples:
+        p = os.path.join(image_dir, s.name)
+        if not os.path.isfile(p):
+            raise FileNotFoundError("image %s (label %s) not found" % (p, s.name))
+
+
+def load_image(path, size, flip=False):
+    """float [3, size, size] in 0..255: RGB, squashed to size x size with Pillow's bicubic."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB").resize((size, size), Image.BICUBIC)
+    except (OSError, ValueError) as e:
+        raise OSError("decoding image %s: %s" % (path, e)) from e
+    if flip:
+        im = im.transpose(Image.FLIP_LEFT_RIGHT)
+    arr = np.asarray(im, dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float()
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """(image float [3,S,S] 0..255, tokens long [77], target float [k]) per label row.
+
+    ``train`` adds a random horizontal flip (IP-IQA's only augmentation besides the resize).
+    """
+
+    def __init__(self, samples, image_dir, image_size, train=False, vocab_path=None):
+        if not samples:
+            raise ValueError("no samples for image directory %s" % image_dir)
+        self.samples = list(samples)
+        self.image_dir = image_dir
+        self.image_size = int(image_size)
+        self.train = train
+        # Tokenize once: few distinct prompts, and workers then need no vocabulary.
+        self.tokens = tok.tokenize([s.prompt for s in self.samples], vocab_path=vocab_path)
+        self.targets = torch.tensor([s.targets for s in self.samples], dtype=torch.float32)
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        flip = self.train and random.random() < 0.5
+        img = load_image(os.path.join(self.image_dir, self.samples[i].name), self.image_size, flip)
+        return img, self.tokens[i], self.targets[i]
+
+
+def seed_worker(worker_id):
+    """DataLoader worker_init_fn: give Python's random (used for flips) a per-worker seed."""
+    random.seed(torch.initial_seed() % 2 ** 32)
