@@ -116,7 +116,7 @@ func repairAGIQA1kName(name string, listed map[string]bool) string {
 // loadAGIQA1kXLSX reads AIGC_MOS_Zscore.xlsx (first sheet; columns Image,
 // Prompt, MOS), the file the official IP-IQA code trains on. The published
 // sheet lists dreamStudio_8_9_1_1.jpg twice with different MOS (0.4414 on
-// row 1081, 2.0841 on row 1082); rule: the first row of a repeated image
+// row 1080, 2.0841 on row 1081); rule: the first row of a repeated image
 // is kept, later ones are dropped with a warning, because the harness keys
 // predictions by image name and one name can carry one score.
 func loadAGIQA1kXLSX(file string) (*Dataset, error) {

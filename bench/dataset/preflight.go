@@ -88,6 +88,9 @@ func Preflight(ctx context.Context, ds *Dataset, workers int) PreflightReport {
 	go func() {
 		defer close(jobs)
 		for i := range ds.Items {
+			if ctx.Err() != nil { // checked first: select picks randomly among ready cases
+				return
+			}
 			select {
 			case jobs <- i:
 			case <-ctx.Done():

@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/optimize"
 )
@@ -85,18 +86,29 @@ func logistic(k FitKind, b []float64, x float64) float64 {
 	return x
 }
 
-// FitLogistic fits kind (Fit4 or Fit5) to (pred, mos) by least squares with
-// Nelder-Mead. Both variables are standardised first so that one simplex size
-// suits every scale (the families are closed under affine maps of x and y, so
-// the optimum is the same); the parameters are returned in original units.
-// The start is the usual one: the MOS range as asymptotes (swapped for a
-// decreasing relation), the centre at mean(pred), the width from std(pred).
+// FitLogistic fits kind (Fit4 or Fit5) to (pred, mos) by least squares. It
+// needs more pairs than parameters, finite and non-constant.
+//
+// Both variables are standardised first (the families are closed under
+// affine maps of x and y, so the optimum is the same) and parameters are
+// returned in original units. With the slope k and centre m fixed, both
+// families are linear in their other parameters (Fit4: a*h + d, Fit5:
+// b1*(h - 1/2) + b4*x + b5, h = 1/(1+exp(-k(x-m)))), which are then solved
+// exactly (variable projection). That leaves a 2-D search over (k, m):
+// a grid of slopes times quantiles of pred picks the start, because the
+// surface has local minima (on AGIQA-3k alignment -> quality the best
+// logistic5 is a near-step that a single smooth start misses), and gonum's
+// Nelder-Mead polishes it.
 func FitLogistic(kind FitKind, pred, mos []float64) (Logistic, error) {
 	if kind != Fit4 && kind != Fit5 {
 		return Logistic{}, fmt.Errorf("metrics: FitLogistic needs logistic4 or logistic5, got %v", kind)
 	}
 	name := kind.String() + " fit"
-	if err := checkPairs(name, pred, mos, int(kind)+3); err != nil {
+	nParams := 4
+	if kind == Fit5 {
+		nParams = 5
+	}
+	if err := checkPairs(name, pred, mos, nParams+1); err != nil {
 		return Logistic{}, err
 	}
 	if err := checkConstant(name, pred, mos); err != nil {
@@ -104,87 +116,180 @@ func FitLogistic(kind FitKind, pred, mos []float64) (Logistic, error) {
 	}
 	mx, sx := meanStd0(pred)
 	my, sy := meanStd0(mos)
-	u := make([]float64, len(pred))
-	v := make([]float64, len(mos))
-	for i := range pred {
-		u[i] = (pred[i] - mx) / sx
-		v[i] = (mos[i] - my) / sy
-	}
-	r, err := pearson(name, u, v)
-	if err != nil {
+	if sx == 0 || sy == 0 {
+		_, err := undefined(name, "zero spread after centring")
 		return Logistic{}, err
 	}
-	dir := 1.0
-	if r < 0 {
-		dir = -1
-	}
-	vmin, vmax := v[0], v[0]
-	for _, t := range v {
-		vmin, vmax = min(vmin, t), max(vmax, t)
-	}
-	var c []float64
-	if kind == Fit4 {
-		hi, lo := vmax, vmin
-		if dir < 0 {
-			hi, lo = lo, hi
-		}
-		c = []float64{hi, lo, 0, 0.5}
-	} else {
-		c = []float64{dir * (vmax - vmin), 2, 0, 0, 0}
+	vp := &varPro{kind: kind, u: make([]float64, len(pred)), v: make([]float64, len(mos)), h: make([]float64, len(pred))}
+	for i := range pred {
+		vp.u[i] = (pred[i] - mx) / sx
+		vp.v[i] = (mos[i] - my) / sy
 	}
 
-	sse := func(b []float64) float64 {
-		var s float64
-		for i, x := range u {
-			d := logistic(kind, b, x) - v[i]
-			s += d * d
-		}
-		if math.IsNaN(s) {
-			return math.Inf(1)
-		}
-		return s / float64(len(u))
-	}
-	best := sse(c)
-	// Nelder-Mead stalls on collapsed simplices; restarting from the best point
-	// with a fresh simplex until the loss stops moving is the standard remedy.
-	for restart := 0; restart < 20; restart++ {
-		res, err := optimize.Minimize(optimize.Problem{Func: sse}, c,
-			&optimize.Settings{
-				Converger:       &optimize.FunctionConverge{Absolute: 1e-15, Relative: 1e-13, Iterations: 50 * len(c)},
-				FuncEvaluations: 20000,
-			},
-			&optimize.NelderMead{SimplexSize: 0.25})
-		if err != nil && res == nil {
-			return Logistic{}, fmt.Errorf("metrics: %s: %w", name, err)
-		}
-		improved := best-res.F > 1e-13*max(best, 1e-300)
-		if res.F < best {
-			best = res.F
-			copy(c, res.X)
-		}
-		if !improved {
-			break
+	sorted := slices.Clone(vp.u)
+	slices.Sort(sorted)
+	best, start := math.Inf(1), []float64{1, 0}
+	for k := 0.25; k <= 300; k *= 2 {
+		for q := 1; q < 20; q++ {
+			m := sorted[q*(len(sorted)-1)/20]
+			if f := vp.sse([]float64{k, m}); f < best {
+				best, start = f, []float64{k, m}
+			}
 		}
 	}
 	if math.IsInf(best, 0) {
-		return Logistic{}, fmt.Errorf("metrics: %s: no finite least-squares solution", name)
+		return Logistic{}, fmt.Errorf("metrics: %s: no finite least-squares start", name)
+	}
+	res, err := optimize.Minimize(optimize.Problem{Func: vp.sse}, start,
+		&optimize.Settings{
+			Converger:       &optimize.FunctionConverge{Absolute: 1e-15, Relative: 1e-13, Iterations: 100},
+			FuncEvaluations: 5000,
+		},
+		// The grid spacing sets the simplex: slopes double, centres are ~5% quantiles apart.
+		&optimize.NelderMead{InitialVertices: [][]float64{start, {start[0] * 1.5, start[1]}, {start[0], start[1] + 0.1}},
+			InitialValues: []float64{best, vp.sse([]float64{start[0] * 1.5, start[1]}), vp.sse([]float64{start[0], start[1] + 0.1})}})
+	if err != nil && res == nil {
+		return Logistic{}, fmt.Errorf("metrics: %s: %w", name, err)
+	}
+	nl := start
+	if res.F < best {
+		nl = res.X
+	}
+	vp.sse(nl) // leaves the linear coefficients of nl in vp.lin
+	k, m := nl[0], nl[1]
+	if k == 0 || math.IsInf(vp.sse(nl), 0) {
+		return Logistic{}, fmt.Errorf("metrics: %s: degenerate solution (slope %v)", name, k)
 	}
 
-	// Back to original units: x = mx + sx*u, y = my + sy*v.
-	b := make([]float64, len(c))
+	// Back to the package's parameterisation, then to original units
+	// (x = mx + sx*u, y = my + sy*v).
+	b := make([]float64, nParams)
 	if kind == Fit4 {
-		b[0] = my + sy*c[0]
-		b[1] = my + sy*c[1]
-		b[2] = mx + sx*c[2]
-		b[3] = sx * math.Abs(c[3])
+		a, d := vp.lin[0], vp.lin[1]
+		if k < 0 { // h(-k) = 1 - h(k)
+			a, d, k = -a, a+d, -k
+		}
+		b[0] = my + sy*(a+d)
+		b[1] = my + sy*d
+		b[2] = mx + sx*m
+		b[3] = sx / k
 	} else {
-		b[0] = sy * c[0]
-		b[1] = c[1] / sx
-		b[2] = mx + sx*c[2]
-		b[3] = sy * c[3] / sx
-		b[4] = my + sy*c[4] - b[3]*mx
+		c1, c4, c5 := vp.lin[0], vp.lin[1], vp.lin[2]
+		b[0] = sy * c1
+		b[1] = k / sx
+		b[2] = mx + sx*m
+		b[3] = sy * c4 / sx
+		b[4] = my + sy*c5 - b[3]*mx
 	}
 	return Logistic{Kind: kind, Params: b}, nil
+}
+
+// varPro evaluates the least-squares loss of the best linear coefficients
+// for a given slope and centre; lin holds them after each call.
+type varPro struct {
+	kind    FitKind
+	u, v, h []float64
+	lin     [3]float64
+}
+
+func (p *varPro) sse(nl []float64) float64 {
+	k, m := nl[0], nl[1]
+	// Normal equations over the columns g = h - 1/2, [u,] 1.
+	var a [3][3]float64
+	var r [3]float64
+	cols := 2
+	if p.kind == Fit5 {
+		cols = 3
+	}
+	for i, x := range p.u {
+		g := 1/(1+math.Exp(-k*(x-m))) - 0.5
+		p.h[i] = g
+		c := [3]float64{g, 1, 0}
+		if cols == 3 {
+			c = [3]float64{g, x, 1}
+		}
+		for j := range cols {
+			for l := j; l < cols; l++ {
+				a[j][l] += c[j] * c[l]
+			}
+			r[j] += c[j] * p.v[i]
+		}
+	}
+	for j := range cols {
+		for l := range j {
+			a[j][l] = a[l][j]
+		}
+	}
+	beta, ok := solveSym(a, r, cols)
+	if !ok {
+		return math.Inf(1)
+	}
+	var s float64
+	for i, g := range p.h {
+		f := beta[0]*g + beta[1]
+		if cols == 3 {
+			f = beta[0]*g + beta[1]*p.u[i] + beta[2]
+		}
+		d := f - p.v[i]
+		s += d * d
+	}
+	if math.IsNaN(s) {
+		return math.Inf(1)
+	}
+	// Store in the Fit4 parameterisation a*h + d with h = g + 1/2.
+	if cols == 2 {
+		p.lin = [3]float64{beta[0], beta[1] - beta[0]/2, 0}
+	} else {
+		p.lin = beta
+	}
+	return s / float64(len(p.u))
+}
+
+// solveSym solves the n x n (n <= 3) normal equations by Gaussian elimination
+// with partial pivoting. A column that has become (numerically) dependent on
+// the others, e.g. a sigmoid flat over the data next to the intercept, gets
+// coefficient 0: the minimum-effort least-squares choice.
+func solveSym(a [3][3]float64, r [3]float64, n int) ([3]float64, bool) {
+	var scale float64
+	for i := range n {
+		scale = max(scale, math.Abs(a[i][i]))
+	}
+	if scale == 0 {
+		return [3]float64{}, false
+	}
+	var used [3]bool
+	var piv [3]int
+	for c := range n {
+		p := -1
+		for i := range n {
+			if !used[i] && (p < 0 || math.Abs(a[i][c]) > math.Abs(a[p][c])) {
+				p = i
+			}
+		}
+		piv[c] = p
+		if math.Abs(a[p][c]) <= 1e-12*scale {
+			piv[c] = -1 // dependent column
+			continue
+		}
+		used[p] = true
+		for i := range n {
+			if i == p {
+				continue
+			}
+			f := a[i][c] / a[p][c]
+			for j := range n {
+				a[i][j] -= f * a[p][j]
+			}
+			r[i] -= f * r[p]
+		}
+	}
+	var x [3]float64
+	for c := range n {
+		if p := piv[c]; p >= 0 {
+			x[c] = r[p] / a[p][c]
+		}
+	}
+	return x, true
 }
 
 // meanStd0 returns the mean and population (ddof=0) standard deviation.

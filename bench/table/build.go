@@ -28,6 +28,9 @@ func (o Options) splits() int {
 	return 10
 }
 
+// NotMeasured is the Text of a measured row's cell for a dataset that model was not run on.
+const NotMeasured = "\u2013"
+
 // GroupOther holds measured models that are not in the table's part of the catalogue.
 const GroupOther = "Other (not in the paper)"
 
@@ -187,7 +190,7 @@ func build(s spec, ms []Measurement, opt Options) *Table {
 	}
 
 	markBest(t)
-	t.Legend = append(t.Legend, "Best value per column is marked (text: trailing *; Markdown, LaTeX: bold); rows labelled (paper) quote the paper; n/a is unknown.")
+	t.Legend = append(t.Legend, "Best value per column is marked (text: trailing *; Markdown, LaTeX: bold); rows labelled (paper) quote the paper; n/a is unknown; \u2013 is not measured.")
 	if quoted {
 		t.Legend = append(t.Legend, "Rows of models that were not run show the paper's numbers only (kind quoted).")
 	}
@@ -278,7 +281,8 @@ func (b builder) measuredRow(label, model string, sw *baselines.Switches) Row {
 	for _, ds := range b.datasets {
 		m, ok := b.got[key{model, ds}]
 		if !ok {
-			r.Cells = append(r.Cells, Cell{}, Cell{}, Cell{})
+			nm := Cell{Text: NotMeasured}
+			r.Cells = append(r.Cells, nm, nm, nm)
 			continue
 		}
 		for _, st := range []Stat{m.SRCC, m.PLCC, m.KRCC} {
@@ -308,7 +312,11 @@ func (b builder) measuredCell(st Stat) Cell {
 	c.Value = &v
 	c.Note = st.Reason
 	if st.N != b.opt.splits() {
-		c.Note = joinNote(c.Note, fmt.Sprintf("n=%d splits", st.N))
+		unit := "splits"
+		if st.N == 1 {
+			unit = "split"
+		}
+		c.Note = joinNote(c.Note, fmt.Sprintf("n=%d %s", st.N, unit))
 	}
 	return c
 }

@@ -8,9 +8,12 @@ Run from the repository root (needs ../shared/data/agiqa-3k/data.csv):
 The fixture holds every input vector, so the Go tests never read ../shared.
 Correlations: scipy.stats.spearmanr / pearsonr / kendalltau (variant "b").
 RMSE: sqrt(mean((pred - mos)**2)) with numpy.
-Logistic fits: scipy.optimize.curve_fit (Levenberg-Marquardt) from the same
-starting point the Go code uses; the Go side uses Nelder-Mead, so fitted
-values are compared with a looser tolerance (see fit_test.go).
+Logistic fits: scipy.optimize.curve_fit (Levenberg-Marquardt), best of the
+usual single start (MOS range, mean and std of pred) and the grid of starts the
+Go code scans (slopes 0.25*2^i / std(pred), centres at pred quantiles 5..95%):
+the 5-parameter surface has local minima (on AGIQA-3k the single start stops
+in one). The Go side uses Nelder-Mead, so fitted values are compared with a
+looser tolerance (see fit_test.go).
 Summaries: numpy mean / median / std(ddof=1) and scipy.stats.t.ppf(0.975, n-1).
 """
 import csv
@@ -18,6 +21,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 import scipy
@@ -75,8 +79,30 @@ def corr_case(name, vec, pred, mos):
 def fit_case(name, vec, pred, mos, kind):
     x, y = np.asarray(vec[pred]), np.asarray(vec[mos])
     f, p0 = (logistic4, init4(x, y)) if kind == "logistic4" else (logistic5, init5(x, y))
-    params, _ = scipy.optimize.curve_fit(f, x, y, p0=p0, maxfev=100000)
-    fitted = f(x, *params)
+    starts = [p0]
+    xs, sx = np.sort(x), x.std()
+    for k in 0.25 * 2.0 ** np.arange(11):
+        for q in range(1, 20):
+            m = xs[q * (len(xs) - 1) // 20]
+            if kind == "logistic4":
+                starts.append([y.max(), y.min(), m, sx / k])
+            else:
+                starts.append([y.max() - y.min(), k / sx, m, 0.0, y.mean()])
+    best = None
+    # Flat directions (near-step fits) make curve_fit warn about the covariance,
+    # which is not used here.
+    warnings.simplefilter("ignore", scipy.optimize.OptimizeWarning)
+    with np.errstate(over="ignore"):
+        for start in starts:
+            try:
+                p, _ = scipy.optimize.curve_fit(f, x, y, p0=start, maxfev=20000)
+            except RuntimeError:  # no convergence from this start
+                continue
+            sse = float(np.sum((f(x, *p) - y) ** 2))
+            if best is None or sse < best[0]:
+                best = (sse, p)
+        params = best[1]
+        fitted = f(x, *params)
     return {
         "name": name,
         "pred": pred,

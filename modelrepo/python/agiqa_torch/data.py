@@ -42,6 +42,7 @@ class Sample:
     name: str  # image file name, relative to the image directory
     prompt: str
     targets: tuple  # raw MOS, one per target name
+    line: int = 0  # line (csv) or row (xlsx) in the label file
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Labels:
         return {s.name for s in self.samples}
 
     def select(self, names):
-        """Samples whose image is in ``names``, in label-file order (duplicate label rows are kept)."""
+        """Samples whose image is in ``names``, in label-file order."""
         wanted = set(names)
         return [s for s in self.samples if s.name in wanted]
 
@@ -75,29 +76,62 @@ def _float(value, where, column):
 
 
 def _read_csv_rows(path, required):
+    """Yield (line number, row) with header names trimmed and lower-cased (as the Go reader does)."""
     with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError("%s: empty file, want a header line" % path)
+        keys = [h.strip().lower() for h in header]
+        missing = [c for c in required if c not in keys]
         if missing:
-            raise ValueError("%s: header %s lacks column(s) %s" % (path, ",".join(header), ",".join(missing)))
-        # Line numbers count the header as line 1.
-        for lineno, row in enumerate(reader, start=2):
-            yield lineno, header, row
+            raise ValueError("%s:1: missing column(s) %s (header has: %s)" % (path, ",".join(missing), ",".join(header)))
+        for rec in reader:
+            if not rec or not "".join(rec).strip():
+                continue
+            lineno = reader.line_num
+            if len(rec) < len(keys):
+                raise ValueError("%s:%d: %d fields, header has %d" % (path, lineno, len(rec), len(keys)))
+            row = {}
+            for k, v in zip(keys, rec):
+                row.setdefault(k, v)
+            yield lineno, row
 
 
 def _read_agiqa3k(path):
     labels = Labels(AGIQA_3K, path, ["quality", "alignment"])
-    for lineno, _, row in _read_csv_rows(path, ["name", "prompt", "mos_quality", "mos_align"]):
-        where = "%s line %d" % (path, lineno)
+    for lineno, row in _read_csv_rows(path, ["name", "prompt", "mos_quality", "mos_align"]):
+        where = "%s:%d" % (path, lineno)
         labels.samples.append(
             Sample(
                 row["name"].strip(),
                 row["prompt"],
                 (_float(row["mos_quality"], where, "mos_quality"), _float(row["mos_align"], where, "mos_align")),
+                lineno,
             )
         )
     return labels
+
+
+# Valid codes per field (object, action, place, style) in each generator's own numbering.
+_CODE_LIMITS_1K = {"deepai": (12, 15, 2, 2), "dreamStudio": (9, 10, 2, 2)}
+_FIELDS_1K = ("object", "action", "place", "style")
+
+
+def _parse_agiqa1k_name(name):
+    parts = os.path.splitext(os.path.basename(name))[0].split("_")
+    if len(parts) != 5:
+        raise ValueError("AGIQA-1k image name %r: want <generator>_<object>_<action>_<place>_<style>.jpg" % name)
+    limits = _CODE_LIMITS_1K.get(parts[0])
+    if limits is None:
+        raise ValueError("AGIQA-1k image name %r: unknown generator %r (want deepai or dreamStudio)" % (name, parts[0]))
+    codes = []
+    for field_name, p, limit in zip(_FIELDS_1K, parts[1:], limits):
+        if not p.isdigit() or int(p) >= limit:
+            raise ValueError("AGIQA-1k image name %r: %s code %r is not in 0..%d for %s"
+                             % (name, field_name, p, limit - 1, parts[0]))
+        codes.append(int(p))
+    return parts[0], codes
 
 
 def decode_agiqa1k_prompt(name):
@@ -105,22 +139,26 @@ def decode_agiqa1k_prompt(name):
 
     dreamStudio codes are shifted against deepai's: objects above 5 skip "kid", actions start at 5.
     """
-    stem = os.path.splitext(os.path.basename(name))[0]
-    parts = stem.split("_")
-    if len(parts) != 5 or not all(p.isdigit() for p in parts[1:]):
-        raise ValueError("AGIQA-1k image name %r is not <generator>_<object>_<action>_<place>_<style>" % name)
-    gen = parts[0]
-    obj, act, place, style = (int(p) for p in parts[1:])
-    if gen.lower() == "dreamstudio":
+    gen, (obj, act, place, style) = _parse_agiqa1k_name(name)
+    if gen == "dreamStudio":
         obj = obj + 1 if obj > 5 else obj
         act += 5
-    elif gen.lower() != "deepai":
-        raise ValueError("AGIQA-1k image name %r: unknown generator %r" % (name, gen))
-    for value, table, what in ((obj, _OBJECTS_1K, "object"), (act, _ACTIONS_1K, "action"),
-                               (place, _PLACES_1K, "place"), (style, _STYLES_1K, "style")):
-        if value >= len(table):
-            raise ValueError("AGIQA-1k image name %r: %s code out of range" % (name, what))
     return ", ".join((_OBJECTS_1K[obj], _ACTIONS_1K[act], _PLACES_1K[place], _STYLES_1K[style]))
+
+
+def _repair_agiqa1k_name(name, listed):
+    """Complete a name with exactly one empty code ("dreamStudio_8_9_1_.jpg" in the published csv) when
+    exactly one value gives a valid name the file does not list; None otherwise. Same rule as the Go reader.
+    """
+    stem, ext = os.path.splitext(name)
+    parts = stem.split("_")
+    limits = _CODE_LIMITS_1K.get(parts[0])
+    if len(parts) != 5 or limits is None or [p == "" for p in parts[1:]].count(True) != 1:
+        return None
+    k = [p == "" for p in parts[1:]].index(True)
+    found = [c for c in ("_".join(parts[: k + 1] + [str(v)] + parts[k + 2 :]) + ext for v in range(limits[k]))
+             if c not in listed]
+    return found[0] if len(found) == 1 else None
 
 
 def _read_agiqa1k_xlsx(path):
@@ -133,25 +171,29 @@ def _read_agiqa1k_xlsx(path):
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         rows = wb.worksheets[0].iter_rows(values_only=True)
-        header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
+        header = [str(c).strip().lower() if c is not None else "" for c in next(rows, ())]
         cols = {}
-        for want in ("Image", "Prompt", "MOS"):
+        for want in ("image", "prompt", "mos"):
             if want not in header:
-                raise ValueError("%s: header %s lacks column %s" % (path, header, want))
+                raise ValueError("%s:1: missing column %r (header has: %s)" % (path, want, ",".join(header)))
             cols[want] = header.index(want)
         labels = Labels(AGIQA_1K, path, ["quality"])
-        seen = {}
+        first = {}
         for rowno, row in enumerate(rows, start=2):
-            if row is None or all(c is None for c in row):
+            if row is None or all(c is None or str(c).strip() == "" for c in row):
                 continue
-            where = "%s row %d" % (path, rowno)
-            name = str(row[cols["Image"]]).strip()
-            # IP-IQA's code keeps both rows of the duplicated name; so do we, loudly.
-            if name in seen:
-                _warn("%s: image %s also on row %d (kept both, as IP-IQA does)" % (where, name, seen[name]))
-            seen.setdefault(name, rowno)
-            prompt = row[cols["Prompt"]]
-            labels.samples.append(Sample(name, "" if prompt is None else str(prompt), (_float(row[cols["MOS"]], where, "MOS"),)))
+            where = "%s:%d" % (path, rowno)
+            name = str(row[cols["image"]]).strip()
+            mos = _float(row[cols["mos"]], where, "MOS")
+            # The sheet lists dreamStudio_8_9_1_1.jpg twice with different MOS. The harness keys
+            # predictions by image name, so keep the first row, as the Go reader does.
+            if name in first:
+                _warn("%s: image %s listed again with MOS %s; kept row %d, ignored this one" % (where, name, mos, first[name]))
+                continue
+            first[name] = rowno
+            prompt = row[cols["prompt"]]
+            prompt = decode_agiqa1k_prompt(name) if prompt is None or str(prompt) == "" else str(prompt)
+            labels.samples.append(Sample(name, prompt, (mos,), rowno))
         return labels
     finally:
         wb.close()
@@ -160,30 +202,37 @@ def _read_agiqa1k_xlsx(path):
 def _read_agiqa1k_csv(path):
     _warn("%s: AIGC_all.csv scores are on another scale than the xlsx IP-IQA trains on; "
           "prompts are rebuilt from file names" % path)
+    rows = list(_read_csv_rows(path, ["image", "score"]))
+    listed = {row["image"].strip() for _, row in rows}
     labels = Labels(AGIQA_1K, path, ["quality"])
-    for lineno, _, row in _read_csv_rows(path, ["Image", "Score"]):
-        where = "%s line %d" % (path, lineno)
-        name = row["Image"].strip()
+    for lineno, row in rows:
+        where = "%s:%d" % (path, lineno)
+        name = row["image"].strip()
         try:
             prompt = decode_agiqa1k_prompt(name)
         except ValueError as e:
-            # The published csv has one broken name (dreamStudio_8_9_1_.jpg): no image carries it.
-            _warn("%s: skipped: %s" % (where, e))
-            continue
-        labels.samples.append(Sample(name, prompt, (_float(row["Score"], where, "Score"),)))
+            fixed = _repair_agiqa1k_name(name, listed)
+            if fixed is None:
+                raise ValueError("%s: %s" % (where, e)) from None
+            _warn("%s: broken image name %r read as %r (the only completion the file does not list)" % (where, name, fixed))
+            name, prompt = fixed, decode_agiqa1k_prompt(fixed)
+        labels.samples.append(Sample(name, prompt, (_float(row["score"], where, "Score"),), lineno))
     return labels
 
 
 def _read_generic(dataset, path):
     rows = list(_read_csv_rows(path, ["image", "prompt", "mos"]))
-    has_align = bool(rows) and "mos_align" in rows[0][1]
+    # Alignment is a target only when every row has one (else the dataset is quality-only, as in Go).
+    has_align = bool(rows) and all((row.get("mos_align") or "").strip() for _, row in rows)
+    if not has_align and rows and "mos_align" in rows[0][1]:
+        _warn("%s: some rows lack mos_align; training on quality only" % path)
     labels = Labels(dataset, path, ["quality", "alignment"] if has_align else ["quality"])
-    for lineno, _, row in rows:
-        where = "%s line %d" % (path, lineno)
+    for lineno, row in rows:
+        where = "%s:%d" % (path, lineno)
         t = [_float(row["mos"], where, "mos")]
         if has_align:
             t.append(_float(row["mos_align"], where, "mos_align"))
-        labels.samples.append(Sample(row["image"].strip(), row["prompt"] or "", tuple(t)))
+        labels.samples.append(Sample(row["image"].strip(), row["prompt"], tuple(t), lineno))
     return labels
 
 
@@ -200,6 +249,13 @@ def read_labels(dataset, path):
         labels = _read_generic(dataset, path)
     if not labels.samples:
         raise ValueError("label file %s has no rows" % path)
+    first = {}
+    for smp in labels.samples:
+        if smp.name in first:
+            raise ValueError("%s:%d: image %s listed twice (first on line %d)" % (path, smp.line, smp.name, first[smp.name]))
+        first[smp.name] = smp.line
+        if not smp.name:
+            raise ValueError("%s:%d: empty image name" % (path, smp.line))
     return labels
 
 

@@ -1,0 +1,230 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/bench/metrics"
+	"github.com/agiqa-bench/agiqa/bench/splits"
+	"github.com/agiqa-bench/agiqa/bench/table"
+	"github.com/agiqa-bench/agiqa/client"
+)
+
+// Target pairs a model output with the MOS it is scored against.
+type Target struct {
+	Name   string // table.TargetQuality or table.TargetAlignment
+	Output string // QUALITY or ALIGNMENT
+}
+
+// TargetsFor lists what a model can be scored on for a dataset: quality always
+// (from QUALITY), alignment when the model has ALIGNMENT and the dataset has
+// alignment MOS.
+func TargetsFor(m *Model, ds *dataset.Dataset) []Target {
+	var ts []Target
+	if m.HasOutput(OutputQuality) {
+		ts = append(ts, Target{table.TargetQuality, OutputQuality})
+	}
+	if m.HasOutput(OutputAlignment) && hasAlignment(ds) {
+		ts = append(ts, Target{table.TargetAlignment, OutputAlignment})
+	}
+	return ts
+}
+
+func hasAlignment(ds *dataset.Dataset) bool {
+	for _, it := range ds.Items {
+		if !math.IsNaN(it.MOSAlign) {
+			return true
+		}
+	}
+	return false
+}
+
+// SplitScores are one model's scores on one split's test images.
+type SplitScores struct {
+	Split   int            `json:"split"`
+	Version string         `json:"version"`
+	Target  string         `json:"target"`
+	Scores  metrics.Scores `json:"scores"`
+	Missing int            `json:"missing"` // test images without a prediction (failed)
+}
+
+// ModelResult is everything measured for one (model, dataset).
+//
+// JSON fields: model (served name), catalog (paper-table row key), dataset;
+// runs (one Report per version run); splits (per-split scores per target);
+// summary (target -> metrics.SplitSummary over splits); failed (items recorded
+// with an error, all versions); skipped (why the model was not run, if it was not).
+type ModelResult struct {
+	Model   string                          `json:"model"`
+	Catalog string                          `json:"catalog"`
+	Dataset string                          `json:"dataset"`
+	Runs    []*Report                       `json:"runs"`
+	Splits  []SplitScores                   `json:"splits"`
+	Summary map[string]metrics.SplitSummary `json:"summary"`
+	Failed  int                             `json:"failed"`
+	Skipped string                          `json:"skipped,omitempty"`
+	// Pred and MOS per target pooled over splits' test sets, for plots.
+	Pred map[string][]float64 `json:"-"`
+	MOS  map[string][]float64 `json:"-"`
+}
+
+// EvalOptions control Evaluate.
+type EvalOptions struct {
+	Run      Options
+	CacheDir string
+	Fit      metrics.FitKind
+}
+
+// Evaluate scores a model on every split of a dataset: split k's test images
+// with version k for per-split models, all images once with the single version
+// otherwise. A model trained on another dataset is skipped with the reason.
+func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Dataset, sp *splits.File, opt EvalOptions) (*ModelResult, error) {
+	res := &ModelResult{Model: m.Name, Catalog: m.Catalog, Dataset: ds.Name, Summary: map[string]metrics.SplitSummary{},
+		Pred: map[string][]float64{}, MOS: map[string][]float64{}}
+	if m.Dataset != "" && m.Dataset != ds.Name {
+		res.Skipped = fmt.Sprintf("trained on %s", m.Dataset)
+		return res, nil
+	}
+	targets := TargetsFor(m, ds)
+	if len(targets) == 0 {
+		res.Skipped = "no output matches this dataset's scores"
+		return res, nil
+	}
+	byName := make(map[string]dataset.Item, len(ds.Items))
+	for _, it := range ds.Items {
+		byName[it.Image] = it
+	}
+	// Which images each version scores.
+	type job struct {
+		version string
+		images  []string
+	}
+	var jobs []job
+	if m.PerSplit {
+		for k, s := range sp.Splits {
+			jobs = append(jobs, job{m.VersionForSplit(k), s.Test})
+		}
+	} else {
+		all := make([]string, 0, len(ds.Items))
+		for _, it := range ds.Items {
+			all = append(all, it.Image)
+		}
+		jobs = append(jobs, job{"", all})
+	}
+	caches := map[string]*CacheFile{}
+	defer func() {
+		for _, cf := range caches {
+			cf.Close()
+		}
+	}()
+	for _, j := range jobs {
+		if m.PerSplit && !hasVersion(m, j.version) {
+			return res, fmt.Errorf("model %s: per-split model has no version %s (versions %v); export one version per split", m.Name, j.version, m.Versions)
+		}
+		cf, err := OpenCache(opt.CacheDir, ds.Name, m.Name, j.version)
+		if err != nil {
+			return res, err
+		}
+		caches[j.version] = cf
+		items := make([]dataset.Item, 0, len(j.images))
+		for _, name := range j.images {
+			it, ok := byName[name]
+			if !ok {
+				return res, fmt.Errorf("splits file names image %s, which %s does not have", name, ds.LabelFile)
+			}
+			items = append(items, it)
+		}
+		rep, err := Run(ctx, c, m, j.version, items, cf, opt.Run)
+		if rep != nil {
+			res.Runs = append(res.Runs, rep)
+			res.Failed += rep.Failed
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	mopt := metrics.Options{HigherIsBetter: m.HigherIsBetter, Fit: opt.Fit}
+	for _, t := range targets {
+		var per []metrics.Scores
+		for k, s := range sp.Splits {
+			cf := caches[m.VersionForSplit(k)]
+			var pred, mos []float64
+			missing := 0
+			for _, name := range s.Test {
+				p, ok := cf.Lookup(name)
+				v := p.Value(t.Output)
+				if !ok || p.Error != "" || math.IsNaN(v) {
+					missing++
+					continue
+				}
+				it := byName[name]
+				y := it.MOS
+				if t.Name == table.TargetAlignment {
+					y = it.MOSAlign
+				}
+				pred = append(pred, v)
+				mos = append(mos, y)
+			}
+			sc := metrics.Score(pred, mos, mopt)
+			per = append(per, sc)
+			res.Splits = append(res.Splits, SplitScores{Split: k, Version: versionLabel(m.VersionForSplit(k)), Target: t.Name, Scores: sc, Missing: missing})
+			res.Pred[t.Name] = append(res.Pred[t.Name], pred...)
+			res.MOS[t.Name] = append(res.MOS[t.Name], mos...)
+		}
+		res.Summary[t.Name] = metrics.SummarizeSplits(per)
+	}
+	return res, nil
+}
+
+func hasVersion(m *Model, v string) bool {
+	for _, have := range m.Versions {
+		if have == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Measurements maps results to the table model's input.
+func Measurements(results []*ModelResult) []table.Measurement {
+	var ms []table.Measurement
+	for _, r := range results {
+		if r.Skipped != "" {
+			continue
+		}
+		targets := make([]string, 0, len(r.Summary))
+		for t := range r.Summary {
+			targets = append(targets, t)
+		}
+		sort.Strings(targets)
+		for _, t := range targets {
+			s := r.Summary[t]
+			note := ""
+			if r.Failed > 0 {
+				note = fmt.Sprintf("failed: %d images", r.Failed)
+			}
+			ms = append(ms, table.Measurement{
+				Model: r.Catalog, Dataset: r.Dataset, Target: t,
+				SRCC: stat(s.SRCC, note), PLCC: stat(s.PLCC, note), KRCC: stat(s.KRCC, note),
+			})
+		}
+	}
+	return ms
+}
+
+func stat(s metrics.Summary, note string) table.Stat {
+	st := table.Stat{Mean: s.Mean, Median: s.Median, Std: s.Std, Lo: s.CI95Low, Hi: s.CI95High, N: s.N}
+	var reasons []string
+	if note != "" {
+		reasons = append(reasons, note)
+	}
+	if r, ok := s.Reasons["mean"]; ok {
+		reasons = append(reasons, r)
+	}
+	st.Reason = strings.Join(reasons, "; ")
+	return st
+}

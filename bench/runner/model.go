@@ -1,0 +1,181 @@
+// Package runner streams a dataset through served models: it reads each model's
+// contract from the server, preprocesses images and prompts on a worker pool,
+// sends batched ModelInfer requests with bounded concurrency, and keeps every
+// prediction in an append-only cache so an interrupted run resumes.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/agiqa-bench/agiqa/bench/preprocess"
+	"github.com/agiqa-bench/agiqa/client"
+	"google.golang.org/grpc/codes"
+	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
+)
+
+// Tensor and parameter names of the model contract (DESIGN.md).
+const (
+	InputImage      = "IMAGE"
+	InputTokens     = "TOKENS"
+	OutputQuality   = "QUALITY"
+	OutputAlignment = "ALIGNMENT"
+	TokenLength     = 77
+)
+
+// Model is what the harness needs to know about a served model, read from its
+// config (or its metadata on servers that do not serve configs).
+type Model struct {
+	Name           string
+	Versions       []string // as the server lists them
+	ImageSize      int
+	Preprocess     preprocess.Method
+	Prompt         bool // has a TOKENS input
+	PromptPrefix   string
+	Outputs        []string // QUALITY and/or ALIGNMENT
+	MaxBatch       int      // 0: no batching dimension
+	PerSplit       bool     // version k was trained on split k
+	HigherIsBetter bool
+	Catalog        string // row key in the paper tables (agiqa.catalog, default the name)
+	Dataset        string // dataset a per-split model was trained on (agiqa.dataset), "" = any
+}
+
+// HasOutput reports whether the model returns the named output.
+func (m *Model) HasOutput(name string) bool {
+	for _, o := range m.Outputs {
+		if o == name {
+			return true
+		}
+	}
+	return false
+}
+
+// VersionForSplit is the version that scores split k (0-based): k+1 for
+// per-split models, "" (the server's choice) otherwise.
+func (m *Model) VersionForSplit(k int) string {
+	if !m.PerSplit {
+		return ""
+	}
+	return strconv.Itoa(k + 1)
+}
+
+// Describe reads a model's contract from the server.
+func Describe(ctx context.Context, c *client.Client, name string) (*Model, error) {
+	meta, err := c.ModelMetadata(ctx, name, "")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := c.ModelConfig(ctx, name, "")
+	if err != nil && !(client.Code(err) == codes.Unimplemented) {
+		return nil, err
+	}
+	if cfg == nil {
+		return fromMetadata(meta)
+	}
+	m, err := fromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.Versions = meta.GetVersions()
+	return m, nil
+}
+
+func param(cfg *pb.ModelConfig, key, def string) string {
+	if p, ok := cfg.GetParameters()[key]; ok && p.GetStringValue() != "" {
+		return p.GetStringValue()
+	}
+	return def
+}
+
+func fromConfig(cfg *pb.ModelConfig) (*Model, error) {
+	m := &Model{Name: cfg.GetName(), MaxBatch: int(cfg.GetMaxBatchSize())}
+	var err error
+	if m.Preprocess, err = preprocess.ParseMethod(param(cfg, "agiqa.preprocess", "resize")); err != nil {
+		return nil, fmt.Errorf("model %s: parameter agiqa.preprocess: %w", m.Name, err)
+	}
+	m.PerSplit = param(cfg, "agiqa.per_split", "false") == "true"
+	m.HigherIsBetter = param(cfg, "agiqa.higher_is_better", "true") != "false"
+	m.Catalog = param(cfg, "agiqa.catalog", m.Name)
+	m.Dataset = param(cfg, "agiqa.dataset", "")
+	m.PromptPrefix = param(cfg, "agiqa.prompt_prefix", "")
+	var ins []tensorSpec
+	for _, in := range cfg.GetInput() {
+		ins = append(ins, tensorSpec{in.GetName(), strings.TrimPrefix(in.GetDataType().String(), "TYPE_"), in.GetDims()})
+	}
+	var outs []tensorSpec
+	for _, out := range cfg.GetOutput() {
+		outs = append(outs, tensorSpec{out.GetName(), strings.TrimPrefix(out.GetDataType().String(), "TYPE_"), out.GetDims()})
+	}
+	return m, m.checkContract(ins, outs, false)
+}
+
+// fromMetadata reads the contract from metadata shapes, which include the batch
+// dimension (-1) when the model batches. The agiqa.* parameters are not in
+// metadata, so a model served this way is taken as zero-shot, resize, higher is better.
+func fromMetadata(meta *pb.ModelMetadataResponse) (*Model, error) {
+	m := &Model{Name: meta.GetName(), Versions: meta.GetVersions(), Preprocess: preprocess.MethodResize, HigherIsBetter: true, Catalog: meta.GetName()}
+	var ins, outs []tensorSpec
+	for _, in := range meta.GetInputs() {
+		ins = append(ins, tensorSpec{in.GetName(), in.GetDatatype(), in.GetShape()})
+	}
+	for _, out := range meta.GetOutputs() {
+		outs = append(outs, tensorSpec{out.GetName(), out.GetDatatype(), out.GetShape()})
+	}
+	batched := len(ins) > 0 && len(ins[0].dims) == 4 && ins[0].dims[0] == -1
+	if batched {
+		m.MaxBatch = 1 // metadata does not say how large; send one at a time
+	}
+	return m, m.checkContract(ins, outs, batched)
+}
+
+type tensorSpec struct {
+	name, datatype string
+	dims           []int64
+}
+
+// checkContract fills image size, prompt and outputs, refusing a model that does
+// not honour the contract with a message naming the model and the tensor.
+func (m *Model) checkContract(ins, outs []tensorSpec, batchDim bool) error {
+	strip := func(d []int64) []int64 {
+		if batchDim && len(d) > 0 {
+			return d[1:]
+		}
+		return d
+	}
+	for _, in := range ins {
+		d := strip(in.dims)
+		switch in.name {
+		case InputImage:
+			if in.datatype != "UINT8" || len(d) != 3 || d[0] != 3 || d[1] != d[2] || d[1] <= 0 {
+				return fmt.Errorf("model %s: input IMAGE is %s %v, the contract wants UINT8 [3,S,S]", m.Name, in.datatype, d)
+			}
+			m.ImageSize = int(d[1])
+		case InputTokens:
+			if in.datatype != "INT64" || len(d) != 1 || d[0] != TokenLength {
+				return fmt.Errorf("model %s: input TOKENS is %s %v, the contract wants INT64 [77]", m.Name, in.datatype, d)
+			}
+			m.Prompt = true
+		default:
+			return fmt.Errorf("model %s: input %q is not part of the contract (IMAGE, TOKENS)", m.Name, in.name)
+		}
+	}
+	if m.ImageSize == 0 {
+		return fmt.Errorf("model %s: no IMAGE input", m.Name)
+	}
+	for _, out := range outs {
+		d := strip(out.dims)
+		if out.name != OutputQuality && out.name != OutputAlignment {
+			continue // extra outputs are allowed and ignored
+		}
+		if out.datatype != "FP32" || len(d) != 1 || d[0] != 1 {
+			return fmt.Errorf("model %s: output %s is %s %v, the contract wants FP32 [1]", m.Name, out.name, out.datatype, d)
+		}
+		m.Outputs = append(m.Outputs, out.name)
+	}
+	if len(m.Outputs) == 0 {
+		return fmt.Errorf("model %s: neither QUALITY nor ALIGNMENT among its outputs", m.Name)
+	}
+	return nil
+}

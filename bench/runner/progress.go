@@ -1,0 +1,103 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// Progress is told how a run advances.
+type Progress interface {
+	Start(label string, total, already int)
+	Add(n int)
+	Finish()
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(string, int, int) {}
+func (nopProgress) Add(int)                {}
+func (nopProgress) Finish()                {}
+
+// NewProgress draws a bar (images/s, ETA) on a terminal, and prints a plain line
+// every interval otherwise, so logs of batch jobs stay readable.
+func NewProgress(w io.Writer, terminal bool, interval time.Duration) Progress {
+	if terminal {
+		return &barProgress{w: w}
+	}
+	return &lineProgress{w: w, interval: interval}
+}
+
+type barProgress struct {
+	w   io.Writer
+	bar *progressbar.ProgressBar
+}
+
+func (b *barProgress) Start(label string, total, already int) {
+	b.bar = progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(b.w),
+		progressbar.OptionSetDescription(label),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("img"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	b.bar.Add(already)
+}
+func (b *barProgress) Add(n int) { b.bar.Add(n) }
+func (b *barProgress) Finish()   { b.bar.Finish(); fmt.Fprintln(b.w) }
+
+type lineProgress struct {
+	w        io.Writer
+	interval time.Duration
+	mu       sync.Mutex
+	label    string
+	total    int
+	done     int
+	sent     int
+	start    time.Time
+	last     time.Time
+}
+
+func (l *lineProgress) Start(label string, total, already int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.label, l.total, l.done, l.sent = label, total, already, 0
+	l.start, l.last = time.Now(), time.Now()
+	fmt.Fprintf(l.w, "%s: %d images, %d already cached\n", label, total, already)
+}
+
+func (l *lineProgress) Add(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.done += n
+	l.sent += n
+	if time.Since(l.last) >= l.interval {
+		l.last = time.Now()
+		l.print()
+	}
+}
+
+func (l *lineProgress) print() {
+	el := time.Since(l.start).Seconds()
+	rate := float64(l.sent) / el
+	eta := "?"
+	if rate > 0 {
+		eta = (time.Duration(float64(l.total-l.done)/rate) * time.Second).Round(time.Second).String()
+	}
+	fmt.Fprintf(l.w, "%s: %d/%d images, %.1f img/s, ETA %s\n", l.label, l.done, l.total, rate, eta)
+}
+
+func (l *lineProgress) Finish() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.print()
+}

@@ -1,0 +1,377 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/agiqa-bench/agiqa/bench/clip"
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/bench/preprocess"
+	"github.com/agiqa-bench/agiqa/client"
+	"github.com/agiqa-bench/agiqa/client/tensor"
+	"google.golang.org/grpc/codes"
+)
+
+// Options tune one run. Zero values get sensible defaults.
+type Options struct {
+	Concurrency int           // requests in flight (default 4)
+	Batch       int           // images per request, capped by the model's max_batch_size (default 8)
+	Workers     int           // preprocessing goroutines (default GOMAXPROCS)
+	Retries     int           // extra attempts for a failed request (default 2)
+	Backoff     time.Duration // first retry delay, doubled each time (default 200ms)
+	Tokenizer   *clip.Tokenizer
+	Progress    Progress
+}
+
+func (o *Options) defaults(workers int) {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Batch <= 0 {
+		o.Batch = 8
+	}
+	if o.Workers <= 0 {
+		o.Workers = workers
+	}
+	if o.Retries < 0 {
+		o.Retries = 0
+	} else if o.Retries == 0 {
+		o.Retries = 2
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 200 * time.Millisecond
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+}
+
+// ItemError is an item that failed after retries.
+type ItemError struct {
+	Image string `json:"image"`
+	Error string `json:"error"`
+}
+
+// Report summarises one (model, version) run.
+//
+// JSON fields: model, version; total (items asked for), cached (found in the
+// cache from earlier runs), inferred (sent now and answered), failed (recorded
+// with an error); errors (the first few failures); elapsed_s (wall time);
+// request_latency_ms (client-side latency of every request sent now, in order of
+// completion) and request_batch (images in each of those requests).
+type Report struct {
+	Model            string      `json:"model"`
+	Version          string      `json:"version"`
+	Total            int         `json:"total"`
+	Cached           int         `json:"cached"`
+	Inferred         int         `json:"inferred"`
+	Failed           int         `json:"failed"`
+	Errors           []ItemError `json:"errors,omitempty"`
+	ElapsedSeconds   float64     `json:"elapsed_s"`
+	RequestLatencyMS []float64   `json:"request_latency_ms,omitempty"`
+	RequestBatch     []int       `json:"request_batch,omitempty"`
+}
+
+const maxReportedErrors = 10
+
+// ErrServerGone is wrapped by Run when the server stays unavailable after retries.
+var ErrServerGone = errors.New("server unavailable")
+
+type prepared struct {
+	item   dataset.Item
+	image  []uint8
+	tokens []int64
+}
+
+// Run scores items with one version of a model. Items already in the cache are
+// not sent again; each answer is appended to the cache as it arrives. A request
+// that keeps failing is retried item by item, and items that still fail are
+// recorded with their error; the run goes on. When the server stays
+// unreachable Run stops and returns an error wrapping ErrServerGone: everything
+// answered so far is in the cache.
+func Run(ctx context.Context, c *client.Client, m *Model, version string, items []dataset.Item, cache *CacheFile, opt Options) (*Report, error) {
+	opt.defaults(defaultWorkers())
+	if m.Prompt && opt.Tokenizer == nil {
+		return nil, fmt.Errorf("model %s takes TOKENS: a CLIP tokenizer is needed (--clip-vocab)", m.Name)
+	}
+	batch := opt.Batch
+	if m.MaxBatch == 0 {
+		batch = 1
+	} else if batch > m.MaxBatch {
+		batch = m.MaxBatch
+	}
+	rep := &Report{Model: m.Name, Version: version, Total: len(items)}
+	start := time.Now()
+	var todo []dataset.Item
+	for _, it := range items {
+		if p, ok := cache.Lookup(it.Image); ok && p.Error == "" {
+			rep.Cached++
+			continue
+		}
+		todo = append(todo, it)
+	}
+	opt.Progress.Start(fmt.Sprintf("%s v%s", m.Name, versionLabel(version)), len(items), rep.Cached)
+	defer opt.Progress.Finish()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex // guards rep
+	fail := func(img string, err error) {
+		mu.Lock()
+		rep.Failed++
+		if len(rep.Errors) < maxReportedErrors {
+			rep.Errors = append(rep.Errors, ItemError{Image: img, Error: err.Error()})
+		}
+		mu.Unlock()
+		if cerr := cache.Append(Prediction{Image: img, Error: err.Error()}); cerr != nil {
+			cancel(cerr)
+		}
+		opt.Progress.Add(1)
+	}
+
+	// Stage 1: decode, resize and tokenize on a worker pool.
+	in := make(chan dataset.Item)
+	ready := make(chan prepared, opt.Workers*2)
+	go func() {
+		defer close(in)
+		for _, it := range todo {
+			select {
+			case in <- it:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var prepWG sync.WaitGroup
+	for w := 0; w < opt.Workers; w++ {
+		prepWG.Add(1)
+		go func() {
+			defer prepWG.Done()
+			for it := range in {
+				p, err := prepare(m, it, opt.Tokenizer)
+				if err != nil {
+					fail(it.Image, err)
+					continue
+				}
+				select {
+				case ready <- p:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { prepWG.Wait(); close(ready) }()
+
+	// Stage 2: group into batches.
+	batches := make(chan []prepared)
+	go func() {
+		defer close(batches)
+		var cur []prepared
+		flush := func() bool {
+			if len(cur) == 0 {
+				return true
+			}
+			select {
+			case batches <- cur:
+				cur = nil
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for p := range ready {
+			cur = append(cur, p)
+			if len(cur) == batch && !flush() {
+				return
+			}
+		}
+		flush()
+	}()
+
+	// Stage 3: bounded concurrent requests.
+	var sendWG sync.WaitGroup
+	for s := 0; s < opt.Concurrency; s++ {
+		sendWG.Add(1)
+		go func() {
+			defer sendWG.Done()
+			for b := range batches {
+				preds, lat, err := inferWithRetry(ctx, c, m, version, b, opt)
+				if err != nil && isTransient(err) {
+					cancel(fmt.Errorf("%w: model %s version %s: %v", ErrServerGone, m.Name, versionLabel(version), err))
+					return
+				}
+				if err != nil && len(b) > 1 {
+					// Find the bad item: retry one by one.
+					for _, p := range b {
+						one, l1, err1 := inferWithRetry(ctx, c, m, version, []prepared{p}, opt)
+						if err1 != nil && isTransient(err1) {
+							cancel(fmt.Errorf("%w: model %s version %s: %v", ErrServerGone, m.Name, versionLabel(version), err1))
+							return
+						}
+						if err1 != nil {
+							fail(p.item.Image, err1)
+							continue
+						}
+						record(rep, &mu, cache, opt, one, l1, cancel)
+					}
+					continue
+				}
+				if err != nil {
+					fail(b[0].item.Image, err)
+					continue
+				}
+				record(rep, &mu, cache, opt, preds, lat, cancel)
+			}
+		}()
+	}
+	sendWG.Wait()
+	// Drain so the producers exit when a send stage stopped early.
+	for range batches {
+	}
+	rep.ElapsedSeconds = time.Since(start).Seconds()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return rep, fmt.Errorf("%w (%d predictions kept in %s)", cause, rep.Cached+rep.Inferred, cache.Path)
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("model %s: interrupted: %w (%d predictions kept in %s)", m.Name, err, rep.Cached+rep.Inferred, cache.Path)
+	}
+	return rep, nil
+}
+
+func record(rep *Report, mu *sync.Mutex, cache *CacheFile, opt Options, preds []Prediction, lat time.Duration, cancel context.CancelCauseFunc) {
+	if err := cache.Append(preds...); err != nil {
+		cancel(err)
+		return
+	}
+	mu.Lock()
+	rep.Inferred += len(preds)
+	rep.RequestLatencyMS = append(rep.RequestLatencyMS, float64(lat)/float64(time.Millisecond))
+	rep.RequestBatch = append(rep.RequestBatch, len(preds))
+	mu.Unlock()
+	opt.Progress.Add(len(preds))
+}
+
+func versionLabel(v string) string {
+	if v == "" {
+		return "latest"
+	}
+	return v
+}
+
+// isTransient: the server is unreachable or gone, not the item's fault.
+func isTransient(err error) bool {
+	switch client.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return true
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func prepare(m *Model, it dataset.Item, tok *clip.Tokenizer) (prepared, error) {
+	if it.Path == "" {
+		return prepared{}, fmt.Errorf("image %s: no image path (give the images directory)", it.Image)
+	}
+	img, err := preprocess.LoadTensor(it.Path, m.ImageSize, m.Preprocess)
+	if err != nil {
+		return prepared{}, err
+	}
+	p := prepared{item: it, image: img}
+	if m.Prompt {
+		p.tokens = tok.Encode(m.PromptPrefix + it.Prompt)
+	}
+	return p, nil
+}
+
+func inferWithRetry(ctx context.Context, c *client.Client, m *Model, version string, b []prepared, opt Options) ([]Prediction, time.Duration, error) {
+	var lastErr error
+	delay := opt.Backoff
+	for attempt := 0; attempt <= opt.Retries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil, 0, ctx.Err()
+			}
+			delay *= 2
+		}
+		preds, lat, err := inferBatch(ctx, c, m, version, b)
+		if err == nil {
+			return preds, lat, nil
+		}
+		lastErr = err
+		switch client.Code(err) {
+		case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.ResourceExhausted:
+			return nil, 0, err // retrying cannot help
+		}
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+	}
+	return nil, 0, lastErr
+}
+
+func inferBatch(ctx context.Context, c *client.Client, m *Model, version string, b []prepared) ([]Prediction, time.Duration, error) {
+	n := int64(len(b))
+	S := int64(m.ImageSize)
+	imgShape := []int64{n, 3, S, S}
+	tokShape := []int64{n, TokenLength}
+	if m.MaxBatch == 0 {
+		imgShape, tokShape = imgShape[1:], tokShape[1:]
+	}
+	pix := make([]uint8, 0, n*3*S*S)
+	for _, p := range b {
+		pix = append(pix, p.image...)
+	}
+	img, err := tensor.NewUint8(InputImage, imgShape, pix)
+	if err != nil {
+		return nil, 0, err
+	}
+	inputs := []*tensor.Tensor{img}
+	if m.Prompt {
+		ids := make([]int64, 0, n*TokenLength)
+		for _, p := range b {
+			ids = append(ids, p.tokens...)
+		}
+		tok, err := tensor.NewInt64(InputTokens, tokShape, ids)
+		if err != nil {
+			return nil, 0, err
+		}
+		inputs = append(inputs, tok)
+	}
+	start := time.Now()
+	res, err := c.Infer(ctx, client.InferRequest{Model: m.Name, Version: version, Inputs: inputs, Outputs: m.Outputs})
+	lat := time.Since(start)
+	if err != nil {
+		return nil, lat, err
+	}
+	preds := make([]Prediction, len(b))
+	for i, p := range b {
+		preds[i] = Prediction{Image: p.item.Image, LatencyMS: float64(lat) / float64(time.Millisecond), Batch: len(b)}
+	}
+	for _, name := range m.Outputs {
+		out, err := res.Output(name)
+		if err != nil {
+			return nil, lat, err
+		}
+		vals, err := out.Float64Values()
+		if err != nil {
+			return nil, lat, fmt.Errorf("model %s output %s: %w", m.Name, name, err)
+		}
+		if int64(len(vals)) != n {
+			return nil, lat, fmt.Errorf("model %s output %s: %d values for a batch of %d", m.Name, name, len(vals), n)
+		}
+		for i := range preds {
+			v := vals[i]
+			if name == OutputQuality {
+				preds[i].Quality = &v
+			} else {
+				preds[i].Alignment = &v
+			}
+		}
+	}
+	return preds, lat, nil
+}
