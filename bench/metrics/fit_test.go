@@ -37,6 +37,7 @@ func TestFitMatchesScipyCurveFit(t *testing.T) {
 				t.Errorf("fitted PLCC %.8g RMSE %.8g, scipy %.8g %.8g (tol %g); params %v vs scipy %v",
 					s.PLCC, s.RMSE, c.PLCC, c.RMSE, fitTol, s.FitParams, c.Params)
 			}
+			t.Logf("PLCC diff %.2g, RMSE diff %.2g", s.PLCC-c.PLCC, s.RMSE-c.RMSE)
 			// Not worse than scipy's optimum beyond rounding.
 			if s.RMSE > c.RMSE*(1+1e-7) {
 				t.Errorf("fit RMSE %.12g worse than scipy's %.12g", s.RMSE, c.RMSE)

@@ -24,11 +24,13 @@ type refFixture struct {
 		PLCC, RMSE, SRCC, KRCC float64
 	} `json:"fits"`
 	Summaries []struct {
-		Name                   string
-		Values                 []*float64 // null = NaN
-		N, Dropped             int
-		Mean, Median           float64
-		Std, CI95Low, CI95High *float64 // absent when n < 2
+		Name         string
+		Values       []*float64 // null = NaN
+		N, Dropped   int
+		Mean, Median float64
+		Std          *float64 // absent when n < 2, as the CI
+		CI95Low      *float64 `json:"ci95_low"`
+		CI95High     *float64 `json:"ci95_high"`
 	} `json:"summaries"`
 }
 

@@ -142,6 +142,9 @@ func EncodeBytes(elems [][]byte) []byte {
 
 // DecodeBytes parses exactly n BYTES elements from raw; the elements alias raw.
 func DecodeBytes(name string, raw []byte, n int64) ([][]byte, error) {
+	if n < 0 {
+		return nil, errorf(name, "BYTES: negative element count %d", n)
+	}
 	if n > int64(len(raw))/4 {
 		return nil, errorf(name, "BYTES: %d elements need at least %d bytes of length prefixes, got %d", n, 4*n, len(raw))
 	}

@@ -137,6 +137,21 @@ class ModifiedResNet(nn.Module):
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.feature_dim = width * 32
         self.attnpool = AttentionPool2d(input_resolution // 32, self.feature_dim, heads, output_dim)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Only matters without pretrained weights (tests, tiny exports): He-normal convolutions and
+        # zero-initialised last BN of every residual branch (as CLIP's own init) keep a random tower's
+        # features input-dependent and of unit scale instead of vanishing through 50 layers.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        for m in self.modules():
+            if isinstance(m, Bottleneck):
+                nn.init.zeros_(m.bn3.weight)
+        std = self.feature_dim ** -0.5
+        for lin in (self.attnpool.q_proj, self.attnpool.k_proj, self.attnpool.v_proj, self.attnpool.c_proj):
+            nn.init.normal_(lin.weight, std=std)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised image [N,3,S,S] -> last-stage feature map [N, 32*width, S/32, S/32]."""

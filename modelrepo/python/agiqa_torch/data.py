@@ -11,6 +11,7 @@ Split files are written by ``agiqa splits`` (Go) so that training and the harnes
 """
 
 import csv
+import hashlib
 import json
 import os
 import random
@@ -273,18 +274,28 @@ class Splits:
     dataset: str
     protocol: str
     seed: object
-    images: list
+    images: int  # number of images the splits were drawn over
+    images_sha256: str
     splits: list
 
     def get(self, index):
         for s in self.splits:
             if s.index == index:
                 return s
-        raise KeyError("%s has no split with index %d (it has %s)" % (self.path, index, [s.index for s in self.splits]))
+        raise KeyError("splits file %s has no split %d (it has 0..%d)" % (self.path, index, len(self.splits) - 1))
+
+
+def images_digest(names):
+    """sha256 (hex) of the sorted image names, each followed by a newline: the splits file's images_sha256."""
+    h = hashlib.sha256()
+    for n in sorted(names):
+        h.update(n.encode("utf-8") + b"\n")
+    return h.hexdigest()
 
 
 def read_splits(path, labels=None):
-    """Read a splits JSON written by ``agiqa splits``; with ``labels``, refuse one made for other data."""
+    """Read and validate a splits JSON written by ``agiqa splits``; with ``labels``, also refuse one
+    drawn over another dataset or image set. The checks mirror the Go reader (bench/splits)."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -292,47 +303,69 @@ def read_splits(path, labels=None):
         raise ValueError("splits file %s: not JSON: %s" % (path, e)) from e
     if not isinstance(doc, dict) or not isinstance(doc.get("splits"), list):
         raise ValueError("splits file %s: want an object with a \"splits\" list" % path)
-    parsed = []
-    for i, s in enumerate(doc["splits"]):
-        if not isinstance(s, dict) or "index" not in s:
-            raise ValueError("splits file %s: splits[%d] has no index" % (path, i))
-        lists = {}
+
+    def bad(msg, *a):
+        return ValueError("splits file %s: %s" % (path, msg % a))
+
+    dataset, protocol = doc.get("dataset"), doc.get("protocol")
+    if not isinstance(dataset, str) or not dataset:
+        raise bad('no "dataset"')
+    if protocol not in ("paper", "holdout"):
+        raise bad("protocol %r: want paper or holdout", protocol)
+    if doc.get("n") != len(doc["splits"]) or not doc["splits"]:
+        raise bad('"n" is %r but the file has %d splits', doc.get("n"), len(doc["splits"]))
+    parsed, ref = [], None
+    for k, s in enumerate(doc["splits"]):
+        if not isinstance(s, dict) or s.get("index") != k:
+            raise bad("split %d has index %r", k, s.get("index") if isinstance(s, dict) else None)
+        sides = {}
         for key in ("train", "val", "test"):
             v = s.get(key) or []
             if not isinstance(v, list) or not all(isinstance(n, str) for n in v):
-                raise ValueError("splits file %s: split %s: %s is not a list of image names" % (path, s["index"], key))
-            lists[key] = v
-        parsed.append(Split(int(s["index"]), lists["train"], lists["val"], lists["test"]))
-    splits = Splits(path, str(doc.get("dataset", "")), str(doc.get("protocol", "")), doc.get("seed"),
-                    list(doc.get("images") or []), parsed)
+                raise bad("split %d: %s is not a list of image names", k, key)
+            sides[key] = v
+        if not sides["train"] or not sides["test"]:
+            raise bad("split %d: empty train or test", k)
+        if protocol == "paper" and sides["val"]:
+            raise bad("split %d: protocol paper has no validation images, found %d", k, len(sides["val"]))
+        if protocol == "holdout" and not sides["val"]:
+            raise bad("split %d: protocol holdout needs validation images", k)
+        every = sorted(sides["train"] + sides["val"] + sides["test"])
+        for a, b in zip(every, every[1:]):
+            if a == b:
+                raise bad("split %d: image %r appears twice", k, a)
+        if ref is None:
+            ref = every
+        elif every != ref:
+            diff = sorted(set(every) ^ set(ref))[0]
+            raise bad("split %d covers other images than split 0 (first difference: %r)", k, diff)
+        parsed.append(Split(k, sides["train"], sides["val"], sides["test"]))
+    if doc.get("images") != len(ref):
+        raise bad('"images" is %r but each split holds %d', doc.get("images"), len(ref))
+    if doc.get("images_sha256") != images_digest(ref):
+        raise bad('"images_sha256" %r does not match the images listed (%s)', doc.get("images_sha256"), images_digest(ref))
+    splits = Splits(path, dataset, protocol, doc.get("seed"), len(ref), doc["images_sha256"], parsed)
     if labels is not None:
         check_splits(splits, labels)
     return splits
 
 
 def check_splits(splits, labels):
-    """Error unless the splits were drawn over exactly the images of ``labels``."""
-    if splits.dataset.lower() != labels.dataset.lower():
-        raise ValueError("splits file %s is for dataset %r, labels %s are %r"
-                         % (splits.path, splits.dataset, labels.path, labels.dataset))
+    """Refuse splits drawn for another dataset or image set, naming the first image in one but not the other."""
+    if splits.dataset != labels.dataset:
+        raise ValueError("splits file %s was made for dataset %s, not %s (labels %s)"
+                         % (splits.path, splits.dataset, labels.dataset, labels.path))
+    s0 = splits.splits[0]
+    listed = set(s0.train + s0.val + s0.test)
     known = labels.names()
-    listed = list(splits.images)
-    for s in splits.splits:
-        listed.extend(s.train + s.val + s.test)
-    for name in listed:
+    for name in sorted(listed):
         if name not in known:
-            raise ValueError("splits file %s names image %s, which is not in labels %s" % (splits.path, name, labels.path))
-    if splits.images:
-        in_splits = set(splits.images)
-        for smp in labels.samples:
-            if smp.name not in in_splits:
-                raise ValueError("labels %s have image %s, which splits file %s does not list"
-                                 % (labels.path, smp.name, splits.path))
-    for s in splits.splits:
-        overlap = set(s.test) & (set(s.train) | set(s.val))
-        if overlap:
-            raise ValueError("splits file %s: split %d has image %s in test and in train/val"
-                             % (splits.path, s.index, sorted(overlap)[0]))
+            raise ValueError("splits file %s lists image %s, which labels %s do not have"
+                             % (splits.path, name, labels.path))
+    for smp in labels.samples:
+        if smp.name not in listed:
+            raise ValueError("labels %s have image %s (line %d), which splits file %s does not list"
+                             % (labels.path, smp.name, smp.line, splits.path))
 
 
 def check_images(samples, image_dir):

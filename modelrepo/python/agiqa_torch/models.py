@@ -191,6 +191,7 @@ class IPIQA(AGIQAModel):
                  text_layers: int = 12, integral_prompt: bool = True, qa_token: bool = True,
                  clip: Optional[clip_rn50.CLIPRN50] = None, max_parts: int = 8):
         super().__init__("ipiqa", num_outputs, image_size)
+        given = clip
         clip = clip or clip_rn50.CLIPRN50(width=width, image_size=image_size, text_width=text_width,
                                           text_layers=text_layers)
         self.normalize = Normalize(CLIP_MEAN, CLIP_STD)
@@ -206,6 +207,8 @@ class IPIQA(AGIQAModel):
         self.qa_token = qa_token
         self.max_parts = max_parts
         self.image2prompt = False
+        # Whether the text tower holds CLIP weights; official checkpoints omit the frozen ones.
+        self.text_initialised = given is not None
         for p in self.text.parameters():
             p.requires_grad = False
         self.text.token_embedding.weight.requires_grad = qa_token

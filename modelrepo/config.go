@@ -1,0 +1,288 @@
+package modelrepo
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/prototext"
+
+	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
+)
+
+// ConfigError is one problem in a model's config.pbtxt or its directory. File
+// is the path as the repository was opened plus the path inside it; Line and
+// Col are 1-based, and 0 when the problem has no position (a directory).
+type ConfigError struct {
+	File string
+	Line int
+	Col  int
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	switch {
+	case e.Line > 0 && e.Col > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	default:
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+}
+
+// ErrorList holds every problem found in one model, in file order.
+type ErrorList []*ConfigError
+
+func (l ErrorList) Error() string {
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Unwrap lets errors.As find the individual *ConfigError values.
+func (l ErrorList) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
+}
+
+// errorsOrNil keeps a nil ErrorList from turning into a non-nil error.
+func (l ErrorList) errorsOrNil() error {
+	if len(l) == 0 {
+		return nil
+	}
+	sort.SliceStable(l, func(i, j int) bool { return l[i].Line < l[j].Line })
+	return l
+}
+
+var protoLineCol = regexp.MustCompile(`^(?:proto:\s*)?(?:syntax error\s*)?\(line (\d+):(\d+)\):\s*`)
+
+// ParseConfig decodes config.pbtxt text into a ModelConfig, validates it and
+// fills the defaults Triton fills (name from the directory, version policy
+// latest 1, one instance). file names the config in errors; modelName is the
+// model directory's name. The error, when not nil, is an ErrorList.
+func ParseConfig(file string, data []byte, modelName string) (*pb.ModelConfig, error) {
+	cfg := &pb.ModelConfig{}
+	if err := prototext.Unmarshal(data, cfg); err != nil {
+		return nil, ErrorList{protoError(file, data, err)}
+	}
+	root, _ := parseTextPositions(data)
+	v := &validator{file: file, root: root}
+	v.check(cfg, modelName)
+	if err := v.errs.errorsOrNil(); err != nil {
+		return nil, err
+	}
+	fillDefaults(cfg, modelName)
+	return cfg, nil
+}
+
+// protoError turns a prototext error into a ConfigError at its line and column.
+func protoError(file string, data []byte, err error) *ConfigError {
+	msg := err.Error()
+	if m := protoLineCol.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		col, _ := strconv.Atoi(m[2])
+		return &ConfigError{File: file, Line: line, Col: col, Msg: msg[len(m[0]):]}
+	}
+	msg = strings.TrimPrefix(msg, "proto: ")
+	if strings.Contains(msg, "unexpected EOF") {
+		_, s := parseTextPositions(data)
+		if s.unclosed != nil {
+			return &ConfigError{File: file, Line: s.unclosed.line, Col: s.unclosed.col,
+				Msg: fmt.Sprintf("%q opened here is never closed (unexpected end of file)", s.unclosed.text)}
+		}
+		return &ConfigError{File: file, Line: strings.Count(string(data), "\n") + 1, Msg: "unexpected end of file"}
+	}
+	return &ConfigError{File: file, Msg: msg}
+}
+
+type validator struct {
+	file string
+	root *textNode
+	errs ErrorList
+}
+
+func (v *validator) errorf(at *textNode, format string, args ...any) {
+	e := &ConfigError{File: v.file, Msg: fmt.Sprintf(format, args...)}
+	if at != nil && at != v.root {
+		e.Line, e.Col = at.line, at.col
+	}
+	v.errs = append(v.errs, e)
+}
+
+// or returns the first non-nil node, so a message points at the most
+// specific place the text has.
+func or(nodes ...*textNode) *textNode {
+	for _, n := range nodes {
+		if n != nil {
+			return n
+		}
+	}
+	return nil
+}
+
+func (v *validator) check(cfg *pb.ModelConfig, modelName string) {
+	root := v.root
+	if cfg.Name != "" && modelName != "" && cfg.Name != modelName {
+		v.errorf(root.field("name", 0), "name %q does not match the model directory %q", cfg.Name, modelName)
+	}
+	if cfg.MaxBatchSize < 0 {
+		v.errorf(root.field("max_batch_size", 0), "max_batch_size is %d; it must be 0 (no batching) or more", cfg.MaxBatchSize)
+	}
+	if len(cfg.Input) == 0 {
+		v.errorf(nil, "no input: a model needs at least one input block")
+	}
+	if len(cfg.Output) == 0 {
+		v.errorf(nil, "no output: a model needs at least one output block")
+	}
+	seen := map[string]*textNode{}
+	for i, in := range cfg.Input {
+		node := root.field("input", i)
+		v.tensor("input", in.Name, in.DataType, in.Dims, in.Reshape != nil, node, seen)
+	}
+	seen = map[string]*textNode{}
+	for i, out := range cfg.Output {
+		node := root.field("output", i)
+		v.tensor("output", out.Name, out.DataType, out.Dims, out.Reshape != nil, node, seen)
+	}
+	for i, g := range cfg.InstanceGroup {
+		node := root.field("instance_group", i)
+		if g.Count < 0 {
+			v.errorf(or(node.field("count", 0), node), "instance_group count is %d; it must be 1 or more (0 means 1)", g.Count)
+		}
+	}
+	if p := cfg.VersionPolicy; p != nil {
+		node := root.field("version_policy", 0)
+		switch c := p.PolicyChoice.(type) {
+		case *pb.ModelVersionPolicy_Latest_:
+			if c.Latest.GetNumVersions() == 0 {
+				lat := node.field("latest", 0)
+				v.errorf(or(lat.field("num_versions", 0), lat, node), "version_policy latest needs num_versions >= 1")
+			}
+		case *pb.ModelVersionPolicy_Specific_:
+			spec := node.field("specific", 0)
+			if len(c.Specific.Versions) == 0 {
+				v.errorf(or(spec, node), "version_policy specific lists no versions")
+			}
+			for j, ver := range c.Specific.Versions {
+				if ver < 1 {
+					v.errorf(or(spec.field("versions", j), spec, node), "version_policy specific version %d: versions are 1 or more", ver)
+				}
+			}
+		}
+	}
+	if db := cfg.GetDynamicBatching(); db != nil {
+		node := root.field("dynamic_batching", 0)
+		if cfg.MaxBatchSize < 1 {
+			v.errorf(node, "dynamic_batching needs max_batch_size >= 1 (it is %d)", cfg.MaxBatchSize)
+		}
+		for j, p := range db.PreferredBatchSize {
+			if p < 1 || (cfg.MaxBatchSize >= 1 && p > cfg.MaxBatchSize) {
+				v.errorf(or(node.field("preferred_batch_size", j), node),
+					"preferred_batch_size %d is outside 1..%d (max_batch_size)", p, cfg.MaxBatchSize)
+			}
+		}
+	}
+}
+
+func (v *validator) tensor(kind, name string, dt pb.DataType, dims []int64, reshaped bool, node *textNode, seen map[string]*textNode) {
+	at := or(node.field("name", 0), node)
+	if name == "" {
+		v.errorf(node, "%s without a name", kind)
+	} else if first, dup := seen[name]; dup {
+		where := ""
+		if first != nil {
+			where = fmt.Sprintf(" (first at line %d)", first.line)
+		}
+		v.errorf(at, "duplicate %s name %q%s", kind, name, where)
+	} else {
+		seen[name] = at
+	}
+	label := fmt.Sprintf("%s %q", kind, name)
+	if dt == pb.DataType_TYPE_INVALID {
+		v.errorf(or(node.field("data_type", 0), node), "%s has no data_type", label)
+	}
+	if len(dims) == 0 && !reshaped {
+		v.errorf(node, "%s has no dims (list the shape without the batch dimension, e.g. dims: [ 1 ])", label)
+	}
+	for j, d := range dims {
+		if d == 0 || d < -1 {
+			v.errorf(or(node.field("dims", j), node), "%s dims[%d] is %d; a dimension is positive, or -1 for variable", label, j, d)
+		}
+	}
+}
+
+// fillDefaults completes a valid config the way Triton reports it back.
+func fillDefaults(cfg *pb.ModelConfig, modelName string) {
+	if cfg.Name == "" {
+		cfg.Name = modelName
+	}
+	if cfg.VersionPolicy == nil {
+		cfg.VersionPolicy = &pb.ModelVersionPolicy{PolicyChoice: &pb.ModelVersionPolicy_Latest_{
+			Latest: &pb.ModelVersionPolicy_Latest{NumVersions: 1}}}
+	}
+	if len(cfg.InstanceGroup) == 0 {
+		cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: 1, Kind: pb.ModelInstanceGroup_KIND_CPU}}
+	}
+	for i, g := range cfg.InstanceGroup {
+		if g.Count == 0 {
+			g.Count = 1
+		}
+		if g.Name == "" {
+			g.Name = fmt.Sprintf("%s_%d", cfg.Name, i)
+		}
+	}
+}
+
+// InstanceCount is the total instance count over instance_group entries
+// (after defaults, at least 1).
+func InstanceCount(cfg *pb.ModelConfig) int {
+	n := 0
+	for _, g := range cfg.GetInstanceGroup() {
+		c := int(g.Count)
+		if c == 0 {
+			c = 1
+		}
+		n += c
+	}
+	if n == 0 {
+		n = 1
+	}
+	return n
+}
+
+// BackendName is the backend that runs a model: `backend`, or the backend a
+// Triton `platform` implies (onnxruntime_onnx -> onnxruntime).
+func BackendName(cfg *pb.ModelConfig) string {
+	if cfg.GetBackend() != "" {
+		return cfg.GetBackend()
+	}
+	switch p := cfg.GetPlatform(); {
+	case p == "onnxruntime_onnx":
+		return "onnxruntime"
+	case p == "tensorrt_plan":
+		return "tensorrt"
+	case p == "pytorch_libtorch":
+		return "pytorch"
+	case strings.HasPrefix(p, "tensorflow_"):
+		return "tensorflow"
+	default:
+		return p
+	}
+}
+
+// Parameter returns a config parameter's string_value.
+func Parameter(cfg *pb.ModelConfig, key string) (string, bool) {
+	p, ok := cfg.GetParameters()[key]
+	if !ok {
+		return "", false
+	}
+	return p.GetStringValue(), true
+}

@@ -1,0 +1,438 @@
+"""Train an AGIQA model on one split: ``python -m agiqa_torch.train``.
+
+IP-IQA's recipe: MSE on raw MOS, AdamW (0.9, 0.999) with weight decay 0 and a constant learning rate
+(the head's x10), Pillow bicubic squash resize + horizontal flip, evaluation after every epoch. The best
+epoch maximises SRCC + PLCC + KRCC summed over the targets, measured on the test images (``paper``
+protocol: what the official code does) or on validation images carved from train (``holdout``: the
+test images are then only scored at each new best epoch and never steer the choice).
+
+Outputs in --out: metrics.jsonl (one line per epoch), last.pt (resumable: rerunning the same command
+continues after the last completed epoch), best.pt (weights of the best epoch, with the build_model
+arguments), result.json (the chosen epoch and its test metrics) and predictions.csv (test predictions
+at the best epoch).
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+from scipy import stats
+from torch import nn
+
+from . import data as D
+
+TRAIN_FORMAT = "agiqa-train-v1"
+TINY = dict(width=8, text_width=64, text_layers=2)
+TINY_IMAGE_SIZE = 64
+
+# Settings a resumed run must share with the run that wrote last.pt.
+_RESUME_KEYS = ("dataset", "split", "model", "protocol", "model_kwargs", "batch_size", "lr", "head_lr_mult", "seed")
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+def add_common_args(p, epochs, lr):
+    """Arguments shared with image2prompt."""
+    p.add_argument("--dataset", required=True, help="agiqa-3k, agiqa-1k, or a name for a generic image,prompt,mos csv")
+    p.add_argument("--labels", required=True, help="label file (data.csv, AIGC_MOS_Zscore.xlsx, ...)")
+    p.add_argument("--data", required=True, help="folder holding the images named in the labels")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--clip-weights", help="OpenAI CLIP RN50.pt (TorchScript archive or state dict)")
+    p.add_argument("--image-size", type=int, help="input side S (default 512; 64 with --tiny)")
+    p.add_argument("--tiny", action="store_true", help="a tiny randomly initialised model, for tests")
+    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    p.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--vocab", help="CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m agiqa_torch.train", description=__doc__.split("\n\n")[0],
+                                epilog="Example: python -m agiqa_torch.train --dataset agiqa-3k --labels data.csv "
+                                       "--data AGIQA-3K --splits splits.json --split 0 --model ipiqa --protocol paper "
+                                       "--clip-weights RN50.pt --amp --out runs/ipiqa-3k-0")
+    add_common_args(p, epochs=100, lr=1e-5)
+    p.add_argument("--splits", required=True, help="splits JSON written by `agiqa splits`")
+    p.add_argument("--split", type=int, required=True, help="index of the split to train on")
+    p.add_argument("--model", default="ipiqa", help="ipiqa, resnet50, resnet50_clip, clipiqa")
+    p.add_argument("--protocol", choices=("paper", "holdout"), default="paper")
+    p.add_argument("--head-lr-mult", type=float, default=10.0)
+    p.add_argument("--init-image2prompt", help="image2prompt.pt whose image tower initialises the model's")
+    p.add_argument("--no-integral-prompt", action="store_true", help="ablation: build_model(integral_prompt=False)")
+    p.add_argument("--no-qa-token", action="store_true", help="ablation: keep the token embedding frozen")
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+        p.error("--epochs and --batch-size must be >= 1 and --lr > 0")
+    return args
+
+
+def setup_torch(args):
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        dev = torch.device(args.device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device %s: CUDA is not available" % args.device)
+    amp = bool(args.amp and dev.type == "cuda")
+    if args.amp and not amp:
+        log("--amp ignored: mixed precision needs CUDA, running on %s" % dev)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return dev, amp
+
+
+def model_kwargs(args, name, num_outputs, **extra):
+    """The build_model arguments (minus weights), stored in checkpoints so export can rebuild the model."""
+    kw = dict(name=name, num_outputs=num_outputs, image_size=args.image_size or (TINY_IMAGE_SIZE if args.tiny else 512))
+    if args.tiny:
+        kw.update(TINY)
+    kw.update(extra)
+    return kw
+
+
+def read_clip_state(path):
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        raise FileNotFoundError("--clip-weights %s not found" % path)
+    from .clip_rn50 import read_rn50_file
+
+    return read_rn50_file(path)
+
+
+def build(kwargs, clip_path, seed):
+    from .models import build_model
+
+    clip_state = read_clip_state(clip_path)
+    if clip_state is None and kwargs["name"] in ("ipiqa", "resnet50_clip", "clipiqa") and "width" not in kwargs:
+        log("no --clip-weights: %s starts from random weights" % kwargs["name"])
+    return build_model(clip_state=clip_state, seed=seed, **kwargs)
+
+
+def save_atomic(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def write_json_atomic(obj, path):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def finite_or_none(x):
+    return x if x is not None and math.isfinite(x) else None
+
+
+def correlations(pred, mos):
+    """SRCC, PLCC, KRCC (tau-b) as scipy computes them; NaN when undefined (n < 2, constant input)."""
+    pred = np.asarray(pred, dtype=np.float64)
+    mos = np.asarray(mos, dtype=np.float64)
+    if pred.size < 2 or np.ptp(pred) == 0 or np.ptp(mos) == 0:
+        return float("nan"), float("nan"), float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return (float(stats.spearmanr(pred, mos)[0]), float(stats.pearsonr(pred, mos)[0]),
+                float(stats.kendalltau(pred, mos)[0]))
+
+
+def score_targets(pred, mos, names):
+    """{target: {srcc, plcc, krcc, mse}} for pred/mos arrays [N, k]."""
+    out = {}
+    for j, name in enumerate(names):
+        s, p, k = correlations(pred[:, j], mos[:, j])
+        out[name] = {"srcc": s, "plcc": p, "krcc": k, "mse": float(np.mean((pred[:, j] - mos[:, j]) ** 2))}
+    return out
+
+
+def selection_score(metrics):
+    """SRCC + PLCC + KRCC summed over targets (IP-IQA's agg_metrics); -inf when any is undefined."""
+    total = 0.0
+    for m in metrics.values():
+        for key in ("srcc", "plcc", "krcc"):
+            if not math.isfinite(m[key]):
+                return float("-inf")
+            total += m[key]
+    return total
+
+
+def jsonable(metrics):
+    return {t: {k: finite_or_none(v) for k, v in m.items()} for t, m in metrics.items()}
+
+
+def make_loader(dataset, batch_size, shuffle, workers, device, seed=None, drop_last=False):
+    g = None
+    if seed is not None:
+        g = torch.Generator()
+        g.manual_seed(seed)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=g,
+        pin_memory=device.type == "cuda", drop_last=drop_last, worker_init_fn=D.seed_worker,
+        persistent_workers=False)
+
+
+def predict(net, loader, device, amp, uses_prompt):
+    """Model outputs and targets over a loader, as float64 arrays [N, k]."""
+    net.eval()
+    preds, targets = [], []
+    with torch.no_grad():
+        for images, tokens, target in loader:
+            images = images.to(device, non_blocking=True)
+            tokens = tokens.to(device, non_blocking=True) if uses_prompt else None
+            with torch.cuda.amp.autocast(enabled=amp):
+                out = net(images, tokens)
+            preds.append(out.float().cpu())
+            targets.append(target)
+    return torch.cat(preds).double().numpy(), torch.cat(targets).double().numpy()
+
+
+def epoch_seed(seed, epoch):
+    """Each epoch's shuffling, flips and dropout derive from (seed, epoch) alone, so resumed runs
+    draw the same batches as uninterrupted ones."""
+    return seed * 100003 + epoch
+
+
+def load_datasets(args, labels, split, vocab):
+    """Train and evaluation datasets of one split; holdout needs validation images in the split."""
+    train_names = list(split.train)
+    if args.protocol == "holdout":
+        if not split.val:
+            raise ValueError("split %d of %s has no validation images; write splits with a validation part "
+                             "or use --protocol paper" % (split.index, args.splits))
+    else:
+        train_names += split.val  # paper protocol: validation images (if any) go back into training
+    if not split.test:
+        raise ValueError("split %d of %s has no test images" % (split.index, args.splits))
+    parts = {"train": labels.select(train_names), "test": labels.select(split.test)}
+    if args.protocol == "holdout":
+        parts["val"] = labels.select(split.val)
+    for part, samples in parts.items():
+        D.check_images(samples, args.data)
+        if len(samples) < 2:
+            raise ValueError("split %d of %s: %s has %d image(s), need at least 2" % (split.index, args.splits, part, len(samples)))
+    s = args.image_size
+    return {part: D.ImageDataset(samples, args.data, s, train=(part == "train"), vocab_path=vocab)
+            for part, samples in parts.items()}
+
+
+def param_groups(model, lr, head_mult):
+    head = {id(p) for p in model.head.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("model has no trainable parameters")
+    groups = [{"params": [p for p in trainable if id(p) not in head], "lr": lr},
+              {"params": [p for p in trainable if id(p) in head], "lr": lr * head_mult}]
+    return [g for g in groups if g["params"]]
+
+
+def check_resume(state, config, path):
+    old = state.get("config", {})
+    diffs = ["%s: %r there, %r now" % (k, old.get(k), config[k]) for k in _RESUME_KEYS if old.get(k) != config[k]]
+    if diffs:
+        raise ValueError("%s was written by a run with other settings (%s); use another --out or remove it"
+                         % (path, "; ".join(diffs)))
+
+
+def trim_metrics(path, last_epoch):
+    """Drop metric lines past the checkpoint (a run stopped between the two writes)."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = [ln for ln in f if ln.strip()]
+    keep = [ln for ln in lines if json.loads(ln)["epoch"] <= last_epoch]
+    if len(keep) != len(lines):
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(keep)
+
+
+def write_predictions(path, names, pred, mos, target_names):
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["image"] + ["pred_" + t for t in target_names] + ["mos_" + t for t in target_names])
+        for i, n in enumerate(names):
+            w.writerow([n] + ["%.6f" % v for v in pred[i]] + ["%.6f" % v for v in mos[i]])
+    os.replace(tmp, path)
+
+
+def run(args):
+    """Train (or resume) one run; returns the result dict also written to result.json."""
+    dev, amp = setup_torch(args)
+    if args.image_size is None:
+        args.image_size = TINY_IMAGE_SIZE if args.tiny else 512
+    labels = D.read_labels(args.dataset, args.labels)
+    splits = D.read_splits(args.splits, labels)
+    split = splits.get(args.split)
+    if splits.protocol and splits.protocol != args.protocol:
+        log("note: %s was written for protocol %r, training with %r" % (args.splits, splits.protocol, args.protocol))
+    sets = load_datasets(args, labels, split, args.vocab)
+    target_names = labels.target_names
+    extra = {}
+    if args.no_integral_prompt:
+        extra["integral_prompt"] = False
+    if args.no_qa_token:
+        extra["qa_token"] = False
+    if args.init_image2prompt:
+        extra["image2prompt"] = True
+    kwargs = model_kwargs(args, args.model, len(target_names), **extra)
+    config = {"format": TRAIN_FORMAT, "dataset": labels.dataset, "labels": os.path.abspath(args.labels),
+              "splits": os.path.abspath(args.splits), "split": split.index, "model": args.model,
+              "protocol": args.protocol, "model_kwargs": kwargs, "batch_size": args.batch_size, "lr": args.lr,
+              "head_lr_mult": args.head_lr_mult, "seed": args.seed, "target_names": target_names,
+              "clip_weights": args.clip_weights, "init_image2prompt": args.init_image2prompt}
+
+    os.makedirs(args.out, exist_ok=True)
+    last_path = os.path.join(args.out, "last.pt")
+    best_path = os.path.join(args.out, "best.pt")
+    metrics_path = os.path.join(args.out, "metrics.jsonl")
+    result_path = os.path.join(args.out, "result.json")
+
+    state = torch.load(last_path, map_location="cpu") if os.path.exists(last_path) else None
+    if state is not None:
+        check_resume(state, config, last_path)
+        # Weights come from last.pt: skip reading CLIP / image2prompt files.
+        from .models import build_model
+
+        model = build_model(seed=args.seed, **kwargs)
+    else:
+        model = build(kwargs, args.clip_weights, args.seed)
+        if args.init_image2prompt:
+            from .image2prompt import load_image_tower
+
+            load_image_tower(model, args.init_image2prompt)
+    if len(getattr(model, "output_names", target_names)) != len(target_names):
+        raise ValueError("model %s has outputs %s, labels %s have targets %s"
+                         % (args.model, model.output_names, args.labels, target_names))
+    uses_prompt = bool(getattr(model, "uses_prompt", True))
+    model.to(dev)
+    optimizer = torch.optim.AdamW(param_groups(model, args.lr, args.head_lr_mult), lr=args.lr,
+                                  betas=(0.9, 0.999), weight_decay=0.0)
+    scaler = torch.cuda.amp.GradScaler(enabled=amp)
+    start, best = 1, {"epoch": 0, "score": float("-inf")}
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if amp and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start, best = state["epoch"] + 1, state["best"]
+        trim_metrics(metrics_path, state["epoch"])
+        log("resuming %s after epoch %d (best so far: epoch %d)" % (args.out, state["epoch"], best["epoch"]))
+    elif os.path.exists(metrics_path):
+        os.remove(metrics_path)  # a fresh run: stale lines from an older, unfinished run
+
+    net = model
+    if dev.type == "cuda" and torch.cuda.device_count() > 1 and dev.index is None:
+        net = nn.DataParallel(model)
+        log("DataParallel over %d GPUs" % torch.cuda.device_count())
+    n_train = len(sets["train"])
+    # A last batch of one would make BatchNorm's batch statistics degenerate.
+    drop_last = n_train % args.batch_size == 1
+    eval_loaders = {part: make_loader(ds, args.batch_size, False, args.workers, dev)
+                    for part, ds in sets.items() if part != "train"}
+    select_on = "val" if args.protocol == "holdout" else "test"
+    log("%s split %d: train %d, %s; model %s on %s%s" % (
+        labels.dataset, split.index, n_train,
+        ", ".join("%s %d" % (k, len(v)) for k, v in sets.items() if k != "train"),
+        args.model, dev, " (amp)" if amp else ""))
+
+    for epoch in range(start, args.epochs + 1):
+        t0 = time.time()
+        es = epoch_seed(args.seed, epoch)
+        random.seed(es)
+        torch.manual_seed(es)
+        loader = make_loader(sets["train"], args.batch_size, True, args.workers, dev, seed=es, drop_last=drop_last)
+        net.train()
+        total, count = 0.0, 0
+        n_batches = len(loader)
+        for b, (images, tokens, target) in enumerate(loader, start=1):
+            images = images.to(dev, non_blocking=True)
+            tokens = tokens.to(dev, non_blocking=True) if uses_prompt else None
+            target = target.to(dev, non_blocking=True)
+            with torch.cuda.amp.autocast(enabled=amp):
+                out = net(images, tokens)
+            loss = nn.functional.mse_loss(out.float(), target)
+            if not torch.isfinite(loss):
+                raise FloatingPointError("epoch %d batch %d: loss is %s" % (epoch, b, loss.item()))
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += loss.item() * images.shape[0]
+            count += images.shape[0]
+            if n_batches >= 20 and b % max(1, n_batches // 5) == 0:
+                log("epoch %d/%d batch %d/%d loss %.4f" % (epoch, args.epochs, b, n_batches, total / count))
+        record = {"epoch": epoch, "loss": total / count}
+        evals = {}
+        pred, mos = predict(net, eval_loaders[select_on], dev, amp, uses_prompt)
+        evals[select_on] = (pred, mos, score_targets(pred, mos, target_names))
+        score = selection_score(evals[select_on][2])
+        improved = score > best["score"]
+        if select_on == "val" and improved:
+            pred, mos = predict(net, eval_loaders["test"], dev, amp, uses_prompt)
+            evals["test"] = (pred, mos, score_targets(pred, mos, target_names))
+        for part, (_, _, m) in evals.items():
+            record[part] = jsonable(m)
+        record["score"] = finite_or_none(score)
+        record["best"] = improved
+        record["seconds"] = round(time.time() - t0, 3)
+        if improved:
+            best = {"epoch": epoch, "score": score, "test": record["test"]}
+            if select_on == "val":
+                best["val"] = record["val"]
+            save_atomic({"format": TRAIN_FORMAT, "config": config, "model_kwargs": kwargs,
+                         "output_names": list(getattr(model, "output_names", target_names)),
+                         "target_names": target_names, "epoch": epoch, "metrics": record,
+                         "model": model.state_dict()}, best_path)
+            pred, mos, _ = evals["test"]
+            write_predictions(os.path.join(args.out, "predictions.csv"), [s.name for s in sets["test"].samples],
+                              pred, mos, target_names)
+        with open(metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, allow_nan=False) + "\n")
+        save_atomic({"format": TRAIN_FORMAT, "config": config, "epoch": epoch, "best": best,
+                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scaler": scaler.state_dict() if amp else None}, last_path)
+        summary = ", ".join("%s %s srcc %.4f plcc %.4f krcc %.4f" % (select_on, t, m["srcc"], m["plcc"], m["krcc"])
+                            for t, m in evals[select_on][2].items())
+        log("epoch %d/%d loss %.4f %s%s (%.1fs)" % (epoch, args.epochs, record["loss"], summary,
+                                                    " *best*" if improved else "", record["seconds"]))
+
+    result = {"dataset": labels.dataset, "split": split.index, "model": args.model, "protocol": args.protocol,
+              "selected_on": select_on, "epochs": args.epochs, "best_epoch": best["epoch"],
+              "score": finite_or_none(best["score"]), "test": best.get("test")}
+    write_json_atomic(result, result_path)
+    return result
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        result = run(args)
+    except (OSError, ValueError, KeyError, FloatingPointError) as e:
+        print("agiqa_torch.train: error: %s" % e, file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
