@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agiqa-bench/agiqa/baselines"
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
 	"google.golang.org/grpc/codes"
@@ -97,7 +98,7 @@ func fromConfig(cfg *pb.ModelConfig) (*Model, error) {
 	}
 	m.PerSplit = param(cfg, "agiqa.per_split", "false") == "true"
 	m.HigherIsBetter = param(cfg, "agiqa.higher_is_better", "true") != "false"
-	m.Catalog = param(cfg, "agiqa.catalog", m.Name)
+	m.Catalog = param(cfg, "agiqa.catalog", catalogKey(m.Name))
 	m.Dataset = param(cfg, "agiqa.dataset", "")
 	m.PromptPrefix = param(cfg, "agiqa.prompt_prefix", "")
 	var ins []tensorSpec
@@ -115,7 +116,7 @@ func fromConfig(cfg *pb.ModelConfig) (*Model, error) {
 // dimension (-1) when the model batches. The agiqa.* parameters are not in
 // metadata, so a model served this way is taken as zero-shot, resize, higher is better.
 func fromMetadata(meta *pb.ModelMetadataResponse) (*Model, error) {
-	m := &Model{Name: meta.GetName(), Versions: meta.GetVersions(), Preprocess: preprocess.MethodResize, HigherIsBetter: true, Catalog: meta.GetName()}
+	m := &Model{Name: meta.GetName(), Versions: meta.GetVersions(), Preprocess: preprocess.MethodResize, HigherIsBetter: true, Catalog: catalogKey(meta.GetName())}
 	var ins, outs []tensorSpec
 	for _, in := range meta.GetInputs() {
 		ins = append(ins, tensorSpec{in.GetName(), in.GetDatatype(), in.GetShape()})
@@ -128,6 +129,15 @@ func fromMetadata(meta *pb.ModelMetadataResponse) (*Model, error) {
 		m.MaxBatch = 1 // metadata does not say how large; send one at a time
 	}
 	return m, m.checkContract(ins, outs, batched)
+}
+
+// catalogKey finds the paper-table row of a served model without an
+// agiqa.catalog parameter; unknown models keep their own name.
+func catalogKey(served string) string {
+	if es := baselines.ByServed(served); len(es) > 0 {
+		return es[0].Key
+	}
+	return served
 }
 
 type tensorSpec struct {

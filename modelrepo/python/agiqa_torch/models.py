@@ -177,8 +177,8 @@ class IPIQA(AGIQAModel):
       parts (AGIQA-1k prompts are "object, action, place, style"), each part encoded on its own as
       "<SOT> part <EOT>" by the same text tower and the part features averaged, so the text branch
       sees keywords rather than one sentence. The paper does not spell out the implementation.
-    - ``image2prompt``: the image branch starts from an Image2Prompt-pretrained checkpoint (given to
-      ``build_model`` as ``image2prompt_state``) instead of CLIP's image tower.
+    - ``image2prompt``: the image branch starts from an Image2Prompt-pretrained checkpoint instead of
+      CLIP's image tower (``build_model(image2prompt=True, image2prompt_state=...)``).
 
     One deliberate difference from the official code: there, ``txt_pos`` and ``text_projection``
     stay trainable because its freeze helper sets ``requires_grad = True`` on bare Parameters; here
@@ -354,8 +354,10 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
     clip_state: pretrained backbone weights: OpenAI's RN50 state dict (key names as in RN50.pt) for
         ipiqa / resnet50_clip / clipiqa, torchvision's ImageNet ResNet-50 state dict for resnet50.
         None initialises at random (tests, tiny exports).
-    image2prompt / image2prompt_state: ipiqa only; the image branch is then loaded from the
-        Image2Prompt checkpoint (see checkpoints.load_image_branch), which must be given.
+    image2prompt: ipiqa only; records (``model.image2prompt``) that the image branch starts from an
+        Image2Prompt checkpoint. The checkpoint is loaded here when ``image2prompt_state`` is given
+        (see checkpoints.load_image_branch); otherwise the caller loads it after building, as the
+        trainer does, or the weights come from a trained checkpoint anyway (export).
     antonym_tokens: clipiqa only; [2, 77] token ids of "Good photo." and "Bad photo.".
     seed: seeds the random initialisation (the global RNG state is restored afterwards).
     """
@@ -367,9 +369,8 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
         raise ValueError(f"model {name}: width {width} must be a positive multiple of 8")
     if name != "ipiqa" and (image2prompt or image2prompt_state is not None):
         raise ValueError(f"model {name}: image2prompt applies to ipiqa only")
-    if image2prompt and image2prompt_state is None:
-        raise ValueError("model ipiqa: image2prompt=True needs image2prompt_state, the Image2Prompt "
-                         "checkpoint of the image branch")
+    if image2prompt_state is not None and not image2prompt:
+        raise ValueError("model ipiqa: image2prompt_state given but image2prompt=False")
     if name != "clipiqa" and antonym_tokens is not None:
         raise ValueError(f"model {name}: antonym_tokens applies to clipiqa only")
 
@@ -396,9 +397,9 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
             model = IPIQA(num_outputs, image_size, width, text_width, text_layers, integral_prompt=integral_prompt,
                           qa_token=qa_token, clip=clip)
             model.text_initialised = clip_state is not None
-            if image2prompt:
+            model.image2prompt = image2prompt
+            if image2prompt_state is not None:
                 from .checkpoints import load_image_branch
 
                 load_image_branch(model, image2prompt_state)
-                model.image2prompt = True
     return model

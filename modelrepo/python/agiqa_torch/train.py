@@ -50,7 +50,8 @@ def add_common_args(p, epochs, lr):
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--clip-weights", help="OpenAI CLIP RN50.pt (TorchScript archive or state dict)")
+    p.add_argument("--clip-weights", "--weights", dest="clip_weights",
+                   help="backbone weights: OpenAI CLIP RN50.pt (a torchvision ResNet-50 state dict for resnet50)")
     p.add_argument("--image-size", type=int, help="input side S (default 512; 64 with --tiny)")
     p.add_argument("--tiny", action="store_true", help="a tiny randomly initialised model, for tests")
     p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
@@ -69,7 +70,8 @@ def parse_args(argv):
     add_common_args(p, epochs=100, lr=1e-5)
     p.add_argument("--splits", required=True, help="splits JSON written by `agiqa splits`")
     p.add_argument("--split", type=int, required=True, help="index of the split to train on")
-    p.add_argument("--model", default="ipiqa", help="ipiqa, resnet50, resnet50_clip, clipiqa")
+    p.add_argument("--model", default="ipiqa", choices=("ipiqa", "resnet50", "resnet50_clip"),
+                   help="model to train (clipiqa is zero-shot: nothing to train)")
     p.add_argument("--protocol", choices=("paper", "holdout"), default="paper")
     p.add_argument("--head-lr-mult", type=float, default=10.0)
     p.add_argument("--init-image2prompt", help="image2prompt.pt whose image tower initialises the model's")
@@ -117,13 +119,23 @@ def read_clip_state(path):
     return read_rn50_file(path)
 
 
-def build(kwargs, clip_path, seed):
+def build(kwargs, clip_path, seed, image2prompt_path=None):
+    """build_model with backbone weights from ``clip_path`` and, for ipiqa, the image branch from an
+    image2prompt checkpoint."""
     from .models import build_model
 
     clip_state = read_clip_state(clip_path)
-    if clip_state is None and kwargs["name"] in ("ipiqa", "resnet50_clip", "clipiqa") and "width" not in kwargs:
+    if clip_state is None and "width" not in kwargs:
         log("no --clip-weights: %s starts from random weights" % kwargs["name"])
-    return build_model(clip_state=clip_state, seed=seed, **kwargs)
+    if not image2prompt_path:
+        return build_model(clip_state=clip_state, seed=seed, **kwargs)
+    from .image2prompt import read_checkpoint
+
+    ckpt = read_checkpoint(image2prompt_path)
+    try:
+        return build_model(clip_state=clip_state, seed=seed, image2prompt=True, image2prompt_state=ckpt, **kwargs)
+    except ValueError as e:
+        raise ValueError("--init-image2prompt %s: %s" % (image2prompt_path, e)) from e
 
 
 def save_atomic(obj, path):
@@ -292,8 +304,6 @@ def run(args):
         extra["integral_prompt"] = False
     if args.no_qa_token:
         extra["qa_token"] = False
-    if args.init_image2prompt:
-        extra["image2prompt"] = True
     kwargs = model_kwargs(args, args.model, len(target_names), **extra)
     config = {"format": TRAIN_FORMAT, "dataset": labels.dataset, "labels": os.path.abspath(args.labels),
               "splits": os.path.abspath(args.splits), "split": split.index, "model": args.model,
@@ -315,11 +325,7 @@ def run(args):
 
         model = build_model(seed=args.seed, **kwargs)
     else:
-        model = build(kwargs, args.clip_weights, args.seed)
-        if args.init_image2prompt:
-            from .image2prompt import load_image_tower
-
-            load_image_tower(model, args.init_image2prompt)
+        model = build(kwargs, args.clip_weights, args.seed, args.init_image2prompt)
     if len(getattr(model, "output_names", target_names)) != len(target_names):
         raise ValueError("model %s has outputs %s, labels %s have targets %s"
                          % (args.model, model.output_names, args.labels, target_names))
@@ -401,7 +407,8 @@ def run(args):
                 best["val"] = record["val"]
             save_atomic({"format": TRAIN_FORMAT, "config": config, "model_kwargs": kwargs,
                          "output_names": list(getattr(model, "output_names", target_names)),
-                         "target_names": target_names, "epoch": epoch, "metrics": record,
+                         "target_names": target_names, "image2prompt": bool(args.init_image2prompt),
+                         "epoch": epoch, "metrics": record,
                          "model": model.state_dict()}, best_path)
             pred, mos, _ = evals["test"]
             write_predictions(os.path.join(args.out, "predictions.csv"), [s.name for s in sets["test"].samples],

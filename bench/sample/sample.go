@@ -1,0 +1,651 @@
+// Package sample generates the built-in "sample" dataset: small procedural
+// images with known degradations and derived scores, so that the whole
+// pipeline (load, preflight, split, infer, correlate, tabulate) runs on a
+// fresh machine without downloading AGIQA.
+//
+// Each prompt names an object and a scene ("a red circle on a beach"). Ten
+// images are rendered per prompt, each with its own layout and a degradation
+// drawn from a seeded stream: Gaussian blur, Gaussian noise, JPEG
+// compression and contrast loss. The quality MOS is a fixed function of the
+// degradation levels (QualityMOS, blur weighing most), so a sharpness
+// measure correlates with it. Two images per prompt are rendered from the
+// wrong prompt (another object, another scene or both); the alignment MOS
+// (AlignMOS) says how well the rendered content matches the prompt.
+//
+// Everything is a function of the image's index: the same n gives the same
+// bytes on every run with the same Go toolchain (the JPEG encoder is Go's).
+package sample
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+)
+
+const (
+	// DefaultImages is the number of images Generate writes when n <= 0.
+	DefaultImages = 300
+	// ImagesPerPrompt is how many images share a prompt (one split group).
+	ImagesPerPrompt = 10
+	// Size is the images' width and height in pixels.
+	Size = 256
+	// LabelFile is the generic-CSV label file Generate writes into its folder.
+	LabelFile = "labels.csv"
+	// sumsFile records the sha256 of every image written, for reuse.
+	sumsFile = "SHA256SUMS"
+	// versionFile holds generatorVersion; images from another version are redrawn.
+	versionFile = "VERSION"
+	// generatorVersion changes whenever rendering or scoring changes.
+	generatorVersion = "agiqa-sample 1"
+)
+
+var (
+	objectNames = []string{"red circle", "blue square", "green triangle", "yellow star", "purple ring", "orange cross", "white diamond", "pink heart"}
+	objectRGB   = [][3]float64{{220, 30, 35}, {35, 70, 215}, {30, 170, 60}, {245, 210, 30}, {140, 50, 180}, {245, 130, 20}, {250, 250, 250}, {245, 120, 170}}
+	sceneNames  = []string{"on a beach", "in a forest", "in a city", "at night", "in the snow", "in the desert"}
+)
+
+// MaxImages is the largest n Generate accepts: every object-scene pair once.
+var MaxImages = len(objectNames) * len(sceneNames) * ImagesPerPrompt
+
+// Degradation is what was done to a pristine rendering, in this order:
+// contrast, blur, noise, JPEG.
+type Degradation struct {
+	// Blur is the Gaussian blur's sigma in pixels (0 = none).
+	Blur float64
+	// Noise is the sigma of additive Gaussian noise on the 0..255 scale.
+	Noise float64
+	// JPEGQuality is the encoder quality, 1..100.
+	JPEGQuality int
+	// Contrast scales deviations from mid-grey (1 = unchanged).
+	Contrast float64
+}
+
+// Pristine is the degradation of an undamaged image.
+var Pristine = Degradation{JPEGQuality: 95, Contrast: 1}
+
+// QualityMOS is the quality score (0..5) of an image with degradation d:
+// 5*exp(-s) with s a weighted sum of the damage, so it falls strictly as
+// any one degradation grows. Per unit of its range, blur weighs most (sigma
+// 4 alone takes a pristine 4.6 down to about 0.9).
+func QualityMOS(d Degradation) float64 {
+	q := math.Min(95, math.Max(1, float64(d.JPEGQuality)))
+	s := 0.08 + 0.40*d.Blur + 0.03*d.Noise + 0.015*(95-q) + 1.5*(1-d.Contrast)
+	return 5 * math.Exp(-s)
+}
+
+// AlignMOS is the alignment score (0..5): high when the rendered object and
+// scene both match the prompt, lower when the scene is wrong, lower still
+// when the object is wrong, lowest when both are; blur makes the content
+// harder to recognise and costs a little.
+func AlignMOS(objectMatches, sceneMatches bool, blur float64) float64 {
+	base := 0.6
+	switch {
+	case objectMatches && sceneMatches:
+		base = 4.5
+	case objectMatches:
+		base = 3.0
+	case sceneMatches:
+		base = 1.8
+	}
+	return math.Max(0, base-0.12*blur)
+}
+
+// Spec is the plan of one image.
+type Spec struct {
+	Image  string
+	Prompt string
+	// Group is the prompt index (as text), the unit splits keep together.
+	Group string
+	// PromptIndex, Object and Scene are what the prompt asks for;
+	// RenderObject and RenderScene are what was drawn.
+	PromptIndex, Object, Scene, RenderObject, RenderScene int
+	// Variant is the image's index within its prompt (0..ImagesPerPrompt-1).
+	Variant  int
+	Deg      Degradation
+	MOS      float64
+	MOSAlign float64
+}
+
+// promptParts maps a prompt index to its object and scene. Consecutive
+// prompts cycle through the objects, and every block of len(objectNames)
+// prompts shifts the scenes, so the first 30 prompts cover all objects and
+// scenes and all 48 pairs are distinct.
+func promptParts(p int) (object, scene int) {
+	a, b := p/len(objectNames), p%len(objectNames)
+	return b, (a + b) % len(sceneNames)
+}
+
+var (
+	blurLevels     = []float64{0.8, 1.5, 2.5, 4}
+	noiseLevels    = []float64{4, 8, 16, 28}
+	qualityLevels  = []int{75, 50, 30, 15}
+	contrastLevels = []float64{0.85, 0.7, 0.5}
+)
+
+// Specs returns the plan of the first n images (n <= 0: DefaultImages).
+func Specs(n int) ([]Spec, error) {
+	if n <= 0 {
+		n = DefaultImages
+	}
+	if n > MaxImages {
+		return nil, fmt.Errorf("sample dataset: %d images requested, at most %d", n, MaxImages)
+	}
+	specs := make([]Spec, n)
+	for i := range specs {
+		p, j := i/ImagesPerPrompt, i%ImagesPerPrompt
+		o, s := promptParts(p)
+		sp := Spec{
+			Image:  fmt.Sprintf("p%02d_%d.jpg", p, j),
+			Prompt: fmt.Sprintf("a %s %s", objectNames[o], sceneNames[s]),
+			Group:  strconv.Itoa(p), PromptIndex: p, Variant: j,
+			Object: o, Scene: s, RenderObject: o, RenderScene: s,
+			Deg: Pristine,
+		}
+		rng := rand.New(rand.NewPCG(uint64(i), 0x5a3d1e)) // one stream per image
+		if j > 0 {
+			// One degradation per image is always present (cycling through
+			// the four kinds), each other one with probability 0.3.
+			for kind := 0; kind < 4; kind++ {
+				if kind != j%4 && rng.Float64() >= 0.3 {
+					continue
+				}
+				switch kind {
+				case 0:
+					sp.Deg.Blur = blurLevels[rng.IntN(len(blurLevels))]
+				case 1:
+					sp.Deg.Noise = noiseLevels[rng.IntN(len(noiseLevels))]
+				case 2:
+					sp.Deg.JPEGQuality = qualityLevels[rng.IntN(len(qualityLevels))]
+				case 3:
+					sp.Deg.Contrast = contrastLevels[rng.IntN(len(contrastLevels))]
+				}
+			}
+		}
+		// Variants 8 and 9 show another prompt's content.
+		switch {
+		case j == 8:
+			sp.RenderObject = (o + 3) % len(objectNames)
+		case j == 9 && p%2 == 0:
+			sp.RenderScene = (s + 2) % len(sceneNames)
+		case j == 9:
+			sp.RenderObject = (o + 5) % len(objectNames)
+			sp.RenderScene = (s + 3) % len(sceneNames)
+		}
+		sp.MOS = round4(QualityMOS(sp.Deg))
+		sp.MOSAlign = round4(AlignMOS(sp.RenderObject == o, sp.RenderScene == s, sp.Deg.Blur))
+		specs[i] = sp
+	}
+	return specs, nil
+}
+
+// round4 keeps the scores as written to labels.csv, so the returned dataset
+// and the file agree exactly.
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+
+// DefaultDir is where the CLI keeps the sample dataset: the user's cache
+// folder, agiqa/sample.
+func DefaultDir() (string, error) {
+	c, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("sample dataset folder: %w", err)
+	}
+	return filepath.Join(c, "agiqa", "sample"), nil
+}
+
+// Generate writes the first n sample images (n <= 0: DefaultImages) and
+// labels.csv into dir, and returns the dataset (name "sample"). Images
+// already in dir are reused when their sha256 matches the one recorded when
+// this generator version wrote them; any other file of the plan is rendered
+// again. Files are written through a temporary name and a rename.
+func Generate(ctx context.Context, dir string, n int) (*dataset.Dataset, error) {
+	specs, err := Specs(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sample dataset: %w", err)
+	}
+	known := readSums(dir)
+	sums := make([]string, len(specs))
+	errs := make([]error, len(specs))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				sums[i], errs[i] = ensureImage(dir, specs[i], known[specs[i].Image])
+			}
+		}()
+	}
+feed:
+	for i := range specs {
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sample dataset in %s: %w", dir, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var sb strings.Builder
+	for i, sp := range specs {
+		fmt.Fprintf(&sb, "%s  %s\n", sums[i], sp.Image)
+	}
+	if err := writeAtomic(filepath.Join(dir, sumsFile), []byte(sb.String())); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(dir, versionFile), []byte(generatorVersion+"\n")); err != nil {
+		return nil, err
+	}
+	labels := filepath.Join(dir, LabelFile)
+	if err := writeAtomic(labels, labelsCSV(specs)); err != nil {
+		return nil, err
+	}
+	return dataset.Load(dataset.Sample, labels, dir)
+}
+
+// labelsCSV is the generic dataset layout plus the generation parameters.
+func labelsCSV(specs []Spec) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write([]string{"image", "prompt", "mos", "mos_align", "group", "blur", "noise", "jpeg_quality", "contrast", "rendered_object", "rendered_scene"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, s := range specs {
+		w.Write([]string{s.Image, s.Prompt, f(s.MOS), f(s.MOSAlign), s.Group, f(s.Deg.Blur), f(s.Deg.Noise),
+			strconv.Itoa(s.Deg.JPEGQuality), f(s.Deg.Contrast), objectNames[s.RenderObject], sceneNames[s.RenderScene]})
+	}
+	w.Flush()
+	return b.Bytes()
+}
+
+// readSums returns the recorded sha256 per image, or nothing when the folder
+// was written by another generator version (or not at all).
+func readSums(dir string) map[string]string {
+	v, err := os.ReadFile(filepath.Join(dir, versionFile))
+	if err != nil || strings.TrimSpace(string(v)) != generatorVersion {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, sumsFile))
+	if err != nil {
+		return nil
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if sum, name, ok := strings.Cut(line, "  "); ok {
+			m[name] = sum
+		}
+	}
+	return m
+}
+
+// ensureImage reuses dir/spec.Image when its hash is want, else renders it.
+func ensureImage(dir string, sp Spec, want string) (string, error) {
+	path := filepath.Join(dir, sp.Image)
+	if want != "" {
+		if got, err := fileSHA256(path); err == nil && got == want {
+			return got, nil
+		}
+	}
+	b, err := Render(sp)
+	if err != nil {
+		return "", fmt.Errorf("sample image %s: %w", path, err)
+	}
+	if err := writeAtomic(path, b); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("sample dataset: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("sample dataset: %w", err)
+	}
+	return nil
+}
+
+// Render draws one image of the plan and returns its JPEG bytes.
+func Render(sp Spec) ([]byte, error) {
+	img := newPlanes(Size, Size)
+	rng := rand.New(rand.NewPCG(uint64(sp.PromptIndex)<<8|uint64(sp.Variant), 0x7e11))
+	drawScene(img, sp.RenderScene, rng)
+	drawObject(img, sp.RenderObject, rng)
+	d := sp.Deg
+	if d.Contrast != 1 {
+		img.contrast(d.Contrast)
+	}
+	if d.Blur > 0 {
+		img.gaussianBlur(d.Blur)
+	}
+	if d.Noise > 0 {
+		img.addNoise(d.Noise, rng)
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img.rgba(), &jpeg.Options{Quality: d.JPEGQuality}); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// planes is a float RGB image, one slice per channel, values 0..255.
+type planes struct {
+	w, h int
+	c    [3][]float32
+}
+
+func newPlanes(w, h int) *planes {
+	p := &planes{w: w, h: h}
+	for k := range p.c {
+		p.c[k] = make([]float32, w*h)
+	}
+	return p
+}
+
+func (p *planes) set(x, y int, rgb [3]float64) {
+	i := y*p.w + x
+	for k := 0; k < 3; k++ {
+		p.c[k][i] = float32(rgb[k])
+	}
+}
+
+func (p *planes) rgba() *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, p.w, p.h))
+	for i := 0; i < p.w*p.h; i++ {
+		for k := 0; k < 3; k++ {
+			v := math.Round(float64(p.c[k][i]))
+			img.Pix[4*i+k] = uint8(math.Min(255, math.Max(0, v)))
+		}
+		img.Pix[4*i+3] = 255
+	}
+	return img
+}
+
+func (p *planes) contrast(c float64) {
+	for k := range p.c {
+		for i, v := range p.c[k] {
+			p.c[k][i] = float32(128 + c*(float64(v)-128))
+		}
+	}
+}
+
+// gaussianBlur convolves with a sampled Gaussian (radius ceil(3 sigma),
+// weights normalised), separably, clamping at the borders.
+func (p *planes) gaussianBlur(sigma float64) {
+	r := int(math.Ceil(3 * sigma))
+	kern := make([]float32, 2*r+1)
+	var sum float64
+	for i := -r; i <= r; i++ {
+		v := math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		kern[i+r] = float32(v)
+		sum += v
+	}
+	for i := range kern {
+		kern[i] = float32(float64(kern[i]) / sum)
+	}
+	tmp := make([]float32, p.w*p.h)
+	clamp := func(v, hi int) int { return min(max(v, 0), hi-1) }
+	for k := range p.c {
+		src := p.c[k]
+		for y := 0; y < p.h; y++ {
+			row := src[y*p.w : (y+1)*p.w]
+			for x := 0; x < p.w; x++ {
+				var acc float32
+				for t, kv := range kern {
+					acc += kv * row[clamp(x+t-r, p.w)]
+				}
+				tmp[y*p.w+x] = acc
+			}
+		}
+		for y := 0; y < p.h; y++ {
+			for x := 0; x < p.w; x++ {
+				var acc float32
+				for t, kv := range kern {
+					acc += kv * tmp[clamp(y+t-r, p.h)*p.w+x]
+				}
+				src[y*p.w+x] = acc
+			}
+		}
+	}
+}
+
+func (p *planes) addNoise(sigma float64, rng *rand.Rand) {
+	for k := range p.c {
+		for i := range p.c[k] {
+			p.c[k][i] += float32(sigma * rng.NormFloat64())
+		}
+	}
+}
+
+func mix(a, b [3]float64, t float64) [3]float64 {
+	return [3]float64{a[0] + (b[0]-a[0])*t, a[1] + (b[1]-a[1])*t, a[2] + (b[2]-a[2])*t}
+}
+
+// hash2 is a per-pixel pseudo-random value in [-1, 1): fine texture that
+// blur removes, which is what makes sharpness measurable.
+func hash2(x, y int, seed uint64) float64 {
+	h := uint64(x)*0x9E3779B97F4A7C15 ^ uint64(y)*0xC2B2AE3D27D4EB4F ^ seed
+	h ^= h >> 29
+	h *= 0xBF58476D1CE4E5B9
+	h ^= h >> 32
+	return float64(h>>11)/float64(1<<52) - 1
+}
+
+// drawScene paints one of the scenes with a layout drawn from rng.
+func drawScene(p *planes, scene int, rng *rand.Rand) {
+	seed := rng.Uint64()
+	W, H := p.w, p.h
+	switch scene {
+	case 0: // beach: sky, sea with waves, sand
+		horizon := int(float64(H) * (0.35 + 0.1*rng.Float64()))
+		shore := horizon + H/5
+		phase := rng.Float64() * 6
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				var c [3]float64
+				switch {
+				case y < horizon:
+					c = mix([3]float64{90, 160, 235}, [3]float64{220, 235, 250}, float64(y)/float64(horizon))
+				case float64(y) < float64(shore)+6*math.Sin(float64(x)/14+phase):
+					c = [3]float64{30, 100, 170}
+					if int(float64(y)+4*math.Sin(float64(x)/9+phase))%9 == 0 {
+						c = [3]float64{200, 225, 240} // wave crest
+					}
+				default:
+					c = [3]float64{225, 200, 150}
+				}
+				t := 10 * hash2(x, y, seed)
+				p.set(x, y, [3]float64{c[0] + t, c[1] + t, c[2] + t})
+			}
+		}
+	case 1: // forest: green gradient, trunks, leaf speckle
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				c := mix([3]float64{60, 140, 60}, [3]float64{20, 70, 25}, float64(y)/float64(H))
+				t := 18 * hash2(x/2, y/2, seed)
+				p.set(x, y, [3]float64{c[0] + t, c[1] + 1.5*t, c[2] + t})
+			}
+		}
+		for n := 0; n < 7; n++ {
+			x0, w := rng.IntN(W), 6+rng.IntN(12)
+			fillRect(p, x0, 0, x0+w, H, [3]float64{80, 55, 30})
+		}
+	case 2: // city: grey sky, buildings with lit windows
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				c := mix([3]float64{170, 180, 195}, [3]float64{210, 210, 215}, float64(y)/float64(H))
+				p.set(x, y, c)
+			}
+		}
+		for x := 0; x < W; {
+			w := 25 + rng.IntN(35)
+			top := H/5 + rng.IntN(H/2)
+			shade := 50 + 40*rng.Float64()
+			fillRect(p, x, top, x+w-2, H, [3]float64{shade, shade, shade + 10})
+			for wy := top + 6; wy < H-8; wy += 12 {
+				for wx := x + 4; wx < x+w-8; wx += 9 {
+					if rng.Float64() < 0.6 {
+						fillRect(p, wx, wy, wx+5, wy+6, [3]float64{250, 220, 120})
+					}
+				}
+			}
+			x += w
+		}
+	case 3: // night: dark sky, stars, moon
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				c := mix([3]float64{8, 12, 40}, [3]float64{25, 30, 70}, float64(y)/float64(H))
+				if hash2(x, y, seed) > 0.985 {
+					c = [3]float64{255, 255, 230}
+				}
+				p.set(x, y, c)
+			}
+		}
+		mx, my, mr := 30+rng.Float64()*60, 30+rng.Float64()*30, 18.0
+		fillShape(p, mx, my, mr, func(x, y float64) bool { return math.Hypot(x-mx, y-my) < mr }, [3]float64{240, 240, 210})
+	case 4: // snow: white slope, blue-grey shadows, flakes
+		slope := rng.Float64() * 0.4
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				c := [3]float64{200, 215, 235}
+				if float64(y) > float64(H)*0.4+slope*float64(x) {
+					c = [3]float64{245, 248, 252}
+				}
+				t := 8 * hash2(x, y, seed)
+				if t > 7.5 {
+					c = [3]float64{150, 165, 190}
+				}
+				p.set(x, y, [3]float64{c[0] + t, c[1] + t, c[2] + t})
+			}
+		}
+	default: // desert: pale sky, dunes with ripples
+		phase := rng.Float64() * 6
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				fx := float64(x)
+				dune := float64(H)*0.45 + 18*math.Sin(fx/40+phase) + 8*math.Sin(fx/13)
+				var c [3]float64
+				if float64(y) < dune {
+					c = [3]float64{235, 225, 190}
+				} else {
+					shade := 0.85 + 0.15*math.Sin(float64(y)/3+fx/25)
+					c = [3]float64{225 * shade, 165 * shade, 90 * shade}
+				}
+				t := 6 * hash2(x, y, seed)
+				p.set(x, y, [3]float64{c[0] + t, c[1] + t, c[2] + t})
+			}
+		}
+	}
+}
+
+func fillRect(p *planes, x0, y0, x1, y1 int, c [3]float64) {
+	for y := max(y0, 0); y < min(y1, p.h); y++ {
+		for x := max(x0, 0); x < min(x1, p.w); x++ {
+			p.set(x, y, c)
+		}
+	}
+}
+
+// fillShape paints the pixels whose centres are inside, looking only within
+// radius r of (cx, cy).
+func fillShape(p *planes, cx, cy, r float64, inside func(x, y float64) bool, c [3]float64) {
+	for y := max(int(cy-r)-1, 0); y < min(int(cy+r)+2, p.h); y++ {
+		for x := max(int(cx-r)-1, 0); x < min(int(cx+r)+2, p.w); x++ {
+			if inside(float64(x)+0.5, float64(y)+0.5) {
+				p.set(x, y, c)
+			}
+		}
+	}
+}
+
+// drawObject draws the object with a dark outline at a position and size
+// drawn from rng.
+func drawObject(p *planes, object int, rng *rand.Rand) {
+	r := 40 + 20*rng.Float64()
+	cx := float64(p.w)/2 + (rng.Float64()-0.5)*60
+	cy := float64(p.h)/2 + (rng.Float64()-0.5)*50
+	in := shapeFunc(object)
+	outline := func(x, y float64) bool { return in((x-cx)/(r+3), (y-cy)/(r+3)) }
+	fill := func(x, y float64) bool { return in((x-cx)/r, (y-cy)/r) }
+	fillShape(p, cx, cy, r+3, outline, [3]float64{20, 20, 20})
+	fillShape(p, cx, cy, r, fill, objectRGB[object])
+}
+
+// shapeFunc returns the unit shape of an object (coordinates scaled so the
+// shape fits in [-1, 1]).
+func shapeFunc(object int) func(x, y float64) bool {
+	switch object {
+	case 0: // circle
+		return func(x, y float64) bool { return x*x+y*y < 1 }
+	case 1: // square
+		return func(x, y float64) bool { return math.Abs(x) < 0.8 && math.Abs(y) < 0.8 }
+	case 2: // triangle, apex up
+		return func(x, y float64) bool { return y < 0.8 && y > -1 && math.Abs(x) < (y+1)/1.8 }
+	case 3: // five-pointed star
+		return func(x, y float64) bool {
+			a := math.Atan2(y, x) + math.Pi/2
+			return math.Hypot(x, y) < 0.45+0.55*math.Pow(0.5+0.5*math.Cos(5*a), 2)
+		}
+	case 4: // ring
+		return func(x, y float64) bool { d := math.Hypot(x, y); return d < 1 && d > 0.55 }
+	case 5: // cross
+		return func(x, y float64) bool {
+			ax, ay := math.Abs(x), math.Abs(y)
+			return (ax < 0.3 && ay < 1) || (ay < 0.3 && ax < 1)
+		}
+	case 6: // diamond
+		return func(x, y float64) bool { return math.Abs(x)+math.Abs(y) < 1 }
+	default: // heart: (x^2 + y^2 - 1)^3 - x^2 y^3 < 0, y up
+		return func(x, y float64) bool {
+			x, y = 1.15*x, -1.15*y+0.2
+			q := x*x + y*y - 1
+			return q*q*q-x*x*y*y*y < 0
+		}
+	}
+}

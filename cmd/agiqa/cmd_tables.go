@@ -1,0 +1,480 @@
+//go:build agiqa_wip
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agiqa-bench/agiqa/bench/clip"
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/bench/metrics"
+	"github.com/agiqa-bench/agiqa/bench/plot"
+	"github.com/agiqa-bench/agiqa/bench/runner"
+	"github.com/agiqa-bench/agiqa/bench/sample"
+	"github.com/agiqa-bench/agiqa/bench/splits"
+	"github.com/agiqa-bench/agiqa/bench/table"
+	"github.com/agiqa-bench/agiqa/client"
+	"github.com/agiqa-bench/agiqa/modelrepo/fetch"
+	"golang.org/x/term"
+)
+
+func init() {
+	register(command{name: "tables", summary: "stream datasets through every model and print the paper's Tables 1-3", run: runTables})
+}
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+type tablesFlags struct {
+	servers, datasets                 multiFlag
+	repo, models, splitsArg, protocol string
+	seed                              uint64
+	format, out, cache, plots, report string
+	paper, timing, skipBad            bool
+	concurrency, batch, retries       int
+	plccFit, clipVocab, tables        string
+	sampleSize                        int
+}
+
+func runTables(ctx context.Context, io cmdIO, args []string) error {
+	fs := newFlags(io, "tables", `
+Usage: agiqa tables [--server ADDR] [--dataset NAME=DIR ...] [--models A,B] [--splits N|FILE] [flags]
+
+Streams each dataset through every model, scores split k's test images (with
+version k for per-split models), averages SRCC / PLCC / KRCC over the splits and
+prints the paper's tables. Without --server an embedded server is started
+in-process (built-in models, or --repo DIR). Without --dataset a built-in
+sample dataset is generated, so the command works on a fresh machine.
+Predictions are cached (--cache): an interrupted run resumes, a second run
+infers nothing twice.
+
+Datasets: agiqa-1k=DIR, agiqa-3k=DIR (labels and images found inside DIR),
+csv=FILE.csv (image,prompt,mos[,mos_align]; images relative to the file),
+sample (the built-in one).
+
+Example:
+  agiqa tables
+  agiqa tables --server localhost:8001 --dataset agiqa-3k=~/data/AGIQA-3k --paper --format markdown -o tables.md`)
+	var f tablesFlags
+	fs.Var(&f.servers, "server", "Triton gRPC `address` (repeat or comma-separate for replicas); empty: embedded server")
+	fs.StringVar(&f.repo, "repo", "", "model repository `dir` for the embedded server (default: built-in models)")
+	fs.Var(&f.datasets, "dataset", "`name=dir` of a dataset to evaluate (repeatable); default: the built-in sample")
+	fs.StringVar(&f.models, "models", "", "comma-separated model `names` (default: every ready model)")
+	fs.StringVar(&f.splitsArg, "splits", "10", "number of random splits, or a splits `file` from 'agiqa splits'")
+	fs.StringVar(&f.protocol, "protocol", splits.Paper, "split `protocol` when drawing splits: paper or holdout")
+	fs.Uint64Var(&f.seed, "seed", 42, "`seed` for drawing splits")
+	fs.StringVar(&f.format, "format", "text", "output `format`: text, markdown, csv, json, latex")
+	fs.StringVar(&f.out, "o", "", "write the tables to `file` instead of stdout")
+	fs.StringVar(&f.tables, "tables", "1,2", "which `tables` to print (1, 2, 3)")
+	fs.BoolVar(&f.paper, "paper", false, "add the paper's row and the difference under each measured row")
+	fs.BoolVar(&f.timing, "timing", false, "also report images/s and request latency per model")
+	fs.StringVar(&f.cache, "cache", filepath.Join(fetch.DefaultCacheDir(), "predictions"), "prediction cache `dir`")
+	fs.StringVar(&f.plots, "plots", "", "write prediction-vs-MOS scatter PNGs into `dir`")
+	fs.StringVar(&f.report, "report", "", "write every per-split score and run report as JSON to `file`")
+	fs.BoolVar(&f.skipBad, "skip-bad-images", false, "drop images that fail the preflight instead of refusing to start")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "requests in flight per model")
+	fs.IntVar(&f.batch, "batch", 8, "images per request (capped by max_batch_size)")
+	fs.IntVar(&f.retries, "retries", 2, "retries of a failed request")
+	fs.StringVar(&f.plccFit, "plcc-fit", "none", "logistic `fit` before PLCC: none, logistic4, logistic5")
+	fs.StringVar(&f.clipVocab, "clip-vocab", "", "CLIP BPE vocabulary `file` for prompt models (default $AGIQA_CLIP_VOCAB or the cache)")
+	fs.IntVar(&f.sampleSize, "sample-size", 300, "images in the built-in sample dataset")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	return tables(ctx, io, &f)
+}
+
+func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
+	fit, err := metrics.ParseFitKind(f.plccFit)
+	if err != nil {
+		return usagef("--plcc-fit: %v", err)
+	}
+	var which []int
+	for _, s := range strings.Split(f.tables, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 3 {
+			return usagef("--tables: %q is not 1, 2 or 3", s)
+		}
+		which = append(which, n)
+	}
+	if !slices.Contains(table.Formats, f.format) {
+		return usagef("--format: unknown format %q (want one of %s)", f.format, strings.Join(table.Formats, ", "))
+	}
+	if f.concurrency < 1 || f.batch < 1 {
+		return usagef("--concurrency and --batch must be at least 1")
+	}
+
+	datasets, err := loadDatasets(ctx, io, f)
+	if err != nil {
+		return err
+	}
+
+	c, stop, err := connect(ctx, io, []string(f.servers), f.repo)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	models, err := selectModels(ctx, c, f.models)
+	if err != nil {
+		return err
+	}
+	var tok *clip.Tokenizer
+	for _, m := range models {
+		if m.Prompt && tok == nil {
+			path, err := clip.ResolveVocab(f.clipVocab)
+			if err != nil {
+				return fmt.Errorf("model %s needs prompts tokenized: %w (run 'agiqa fetch clip-vocab')", m.Name, err)
+			}
+			if tok, err = clip.Load(path); err != nil {
+				return err
+			}
+		}
+	}
+
+	isTTY := false
+	if fd, ok := io.stderr.(*os.File); ok {
+		isTTY = term.IsTerminal(int(fd.Fd()))
+	}
+	opt := runner.EvalOptions{
+		CacheDir: f.cache,
+		Fit:      fit,
+		Run: runner.Options{
+			Concurrency: f.concurrency, Batch: f.batch, Retries: f.retries, Tokenizer: tok,
+			Progress: runner.NewProgress(io.stderr, isTTY, 5*time.Second),
+		},
+	}
+	var results []*runner.ModelResult
+	var runErr error
+	nsplits := 0
+	for _, d := range datasets {
+		nsplits = len(d.splits.Splits)
+		for _, m := range models {
+			res, err := runner.Evaluate(ctx, c, m, d.ds, d.splits, opt)
+			if res != nil {
+				results = append(results, res)
+				if res.Skipped != "" {
+					fmt.Fprintf(io.stderr, "%s on %s: skipped (%s)\n", m.Name, d.ds.Name, res.Skipped)
+				} else if res.Failed > 0 {
+					fmt.Fprintf(io.stderr, "%s on %s: %d images failed; first: %s\n", m.Name, d.ds.Name, res.Failed, firstError(res))
+				}
+			}
+			if err != nil {
+				// Keep what was measured: print it, then report the error.
+				runErr = fmt.Errorf("%s on %s: %w", m.Name, d.ds.Name, err)
+				break
+			}
+		}
+		if runErr != nil {
+			break
+		}
+	}
+
+	if f.report != "" {
+		if err := writeJSON(f.report, results); err != nil {
+			return err
+		}
+	}
+	if f.plots != "" {
+		if err := writePlots(f.plots, results, io.stderr); err != nil {
+			return err
+		}
+	}
+	w := io.stdout
+	if f.out != "" {
+		file, err := os.Create(f.out)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		w = file
+	}
+	ms := runner.Measurements(results)
+	topt := table.Options{Paper: f.paper, Splits: nsplits}
+	for i, n := range which {
+		var t *table.Table
+		switch n {
+		case 1:
+			t = table.Table1(ms, topt)
+		case 2:
+			t = table.Table2(ms, topt)
+		case 3:
+			t = table.Table3(ms, topt)
+		}
+		if i > 0 && f.format != "json" && f.format != "csv" {
+			fmt.Fprintln(w)
+		}
+		if err := table.Render(w, t, f.format); err != nil {
+			return err
+		}
+	}
+	if f.timing {
+		fmt.Fprintln(w)
+		if err := table.Render(w, timingTable(results), f.format); err != nil {
+			return err
+		}
+	}
+	return runErr
+}
+
+func firstError(r *runner.ModelResult) string {
+	for _, rep := range r.Runs {
+		if len(rep.Errors) > 0 {
+			return rep.Errors[0].Image + ": " + rep.Errors[0].Error
+		}
+	}
+	return "?"
+}
+
+type evalDataset struct {
+	ds     *dataset.Dataset
+	splits *splits.File
+}
+
+// loadDatasets reads (or generates) each dataset, runs the preflight, and draws
+// or reads its splits.
+func loadDatasets(ctx context.Context, io cmdIO, f *tablesFlags) ([]evalDataset, error) {
+	specs := []string(f.datasets)
+	if len(specs) == 0 {
+		specs = []string{dataset.Sample}
+	}
+	var out []evalDataset
+	for _, spec := range specs {
+		name, dir, _ := strings.Cut(spec, "=")
+		var ds *dataset.Dataset
+		var err error
+		switch {
+		case name == dataset.Sample:
+			sdir := dir
+			if sdir == "" {
+				sdir = filepath.Join(f.cache, "..", "sample")
+			}
+			ds, err = sample.Generate(ctx, sdir, f.sampleSize)
+		case dir == "":
+			return nil, usagef("--dataset %q: want NAME=DIR (names: %s)", spec, strings.Join(dataset.Names(), ", "))
+		default:
+			labels, images, lerr := dataset.Locate(name, expandHome(dir))
+			if lerr != nil {
+				return nil, lerr
+			}
+			ds, err = dataset.Load(name, labels, images)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range ds.Warnings {
+			fmt.Fprintf(io.stderr, "warning: %s\n", w)
+		}
+		rep := dataset.Preflight(ctx, ds, runtime.GOMAXPROCS(0))
+		if rep.Err != nil {
+			return nil, rep.Err
+		}
+		if rep.Bad > 0 {
+			fmt.Fprintf(io.stderr, "preflight %s: %d of %d images bad:\n", ds.Name, rep.Bad, rep.Checked)
+			for _, fl := range rep.Failures {
+				fmt.Fprintf(io.stderr, "  %s\n", fl)
+			}
+			if !f.skipBad {
+				return nil, fmt.Errorf("dataset %s: %d images missing or undecodable; fix them or pass --skip-bad-images", ds.Name, rep.Bad)
+			}
+			ds = dropBad(ds, rep)
+		}
+		sp, err := datasetSplits(ds, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evalDataset{ds: ds, splits: sp})
+	}
+	return out, nil
+}
+
+func dropBad(ds *dataset.Dataset, rep dataset.PreflightReport) *dataset.Dataset {
+	bad := map[string]bool{}
+	for _, p := range rep.BadPaths {
+		bad[p] = true
+	}
+	keep := *ds
+	keep.Items = nil
+	for _, it := range ds.Items {
+		if !bad[it.Path] {
+			keep.Items = append(keep.Items, it)
+		}
+	}
+	return &keep
+}
+
+func datasetSplits(ds *dataset.Dataset, f *tablesFlags) (*splits.File, error) {
+	if n, err := strconv.Atoi(f.splitsArg); err == nil {
+		if n < 1 {
+			return nil, usagef("--splits: %d splits; want at least 1", n)
+		}
+		return splits.Make(ds, f.protocol, n, f.seed)
+	}
+	sp, err := splits.Read(f.splitsArg)
+	if err != nil {
+		return nil, err
+	}
+	if err := sp.Check(ds); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+func expandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, p[2:])
+		}
+	}
+	return p
+}
+
+// selectModels describes the named models, or every ready one.
+func selectModels(ctx context.Context, c *client.Client, names string) ([]*runner.Model, error) {
+	var list []string
+	if names != "" {
+		for _, n := range strings.Split(names, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				list = append(list, n)
+			}
+		}
+	} else {
+		idx, err := c.RepositoryIndex(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for _, m := range idx {
+			if !seen[m.GetName()] && (m.GetState() == "" || m.GetState() == "READY") {
+				seen[m.GetName()] = true
+				list = append(list, m.GetName())
+			}
+		}
+		sort.Strings(list)
+		if len(list) == 0 {
+			return nil, errors.New("the server has no ready model")
+		}
+	}
+	var models []*runner.Model
+	for _, n := range list {
+		ready, err := c.ModelReady(ctx, n, "")
+		if err != nil {
+			return nil, err
+		}
+		if !ready {
+			return nil, fmt.Errorf("model %s is not ready (see 'agiqa models')", n)
+		}
+		m, err := runner.Describe(ctx, c, n)
+		if err != nil {
+			return nil, err
+		}
+		models = append(models, m)
+	}
+	return models, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func writePlots(dir string, results []*runner.ModelResult, stderr io.Writer) error {
+	var series []plot.Series
+	for _, r := range results {
+		targets := make([]string, 0, len(r.Pred))
+		for t := range r.Pred {
+			targets = append(targets, t)
+		}
+		sort.Strings(targets)
+		for _, t := range targets {
+			series = append(series, plot.Series{
+				Model: r.Model, Group: r.Dataset + "-" + t, Pred: r.Pred[t], MOS: r.MOS[t],
+				XLabel: "prediction (" + t + ")", YLabel: "MOS",
+			})
+		}
+	}
+	paths, err := plot.WriteAll(dir, series)
+	for _, p := range paths {
+		fmt.Fprintf(stderr, "wrote %s\n", p)
+	}
+	return err
+}
+
+// timingTable reports the speed of the very requests that produced the scores.
+func timingTable(results []*runner.ModelResult) *table.Table {
+	t := &table.Table{
+		ID:    "timing",
+		Title: "Serving speed of the evaluation requests (client-side)",
+		Columns: []table.Column{
+			{Key: "images_per_s", Label: "images/s"}, {Key: "requests", Label: "requests"},
+			{Key: "p50", Label: "p50 ms"}, {Key: "p90", Label: "p90 ms"}, {Key: "p99", Label: "p99 ms"}, {Key: "max", Label: "max ms"},
+		},
+	}
+	var rows []table.Row
+	for _, r := range results {
+		var lat []float64
+		images := 0
+		secs := 0.0
+		for _, rep := range r.Runs {
+			lat = append(lat, rep.RequestLatencyMS...)
+			images += rep.Inferred
+			secs += rep.ElapsedSeconds
+		}
+		row := table.Row{Label: r.Model + " (" + r.Dataset + ")", Model: r.Model, Kind: table.KindMeasured}
+		if len(lat) == 0 {
+			note := "all predictions from the cache"
+			if r.Skipped != "" {
+				note = "skipped: " + r.Skipped
+			}
+			for range t.Columns {
+				row.Cells = append(row.Cells, table.Cell{Text: "–", Note: note})
+			}
+			rows = append(rows, row)
+			continue
+		}
+		sort.Float64s(lat)
+		v := func(x float64) table.Cell { return table.Cell{Value: &x} }
+		row.Cells = []table.Cell{
+			v(float64(images) / secs), v(float64(len(lat))),
+			v(quantile(lat, 0.50)), v(quantile(lat, 0.90)), v(quantile(lat, 0.99)), v(lat[len(lat)-1]),
+		}
+		rows = append(rows, row)
+	}
+	t.RowGroups = []table.RowGroup{{Rows: rows}}
+	return t
+}
+
+// quantile of sorted values, linear interpolation between closest ranks.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 1 {
+		return sorted[0]
+	}
+	pos := q * float64(len(sorted)-1)
+	lo := int(pos)
+	if lo >= len(sorted)-1 {
+		return sorted[len(sorted)-1]
+	}
+	frac := pos - float64(lo)
+	return sorted[lo]*(1-frac) + sorted[lo+1]*frac
+}
