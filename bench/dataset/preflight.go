@@ -35,6 +35,9 @@ type PreflightReport struct {
 	Bad int `json:"bad"`
 	// Failures holds the first MaxPreflightFailures failures in dataset order.
 	Failures []PreflightFailure `json:"failures,omitempty"`
+	// BadImages names every bad image (as in the label file), in dataset order,
+	// so a caller can drop them all (--skip-bad-images).
+	BadImages []string `json:"bad_images,omitempty"`
 	// Err is the context's error when the run was cancelled before the end.
 	Err error `json:"-"`
 }
@@ -114,6 +117,9 @@ func Preflight(ctx context.Context, ds *Dataset, workers int) PreflightReport {
 		rep.Err = nil // finished before the cancellation landed
 	}
 	sort.Slice(failed, func(a, b int) bool { return failed[a].i < failed[b].i })
+	for _, r := range failed {
+		rep.BadImages = append(rep.BadImages, ds.Items[r.i].Image)
+	}
 	for _, r := range failed[:min(len(failed), MaxPreflightFailures)] {
 		it := ds.Items[r.i]
 		rep.Failures = append(rep.Failures, PreflightFailure{Image: it.Image, Path: it.Path, Err: r.err.Error()})

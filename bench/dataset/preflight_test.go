@@ -72,6 +72,9 @@ func TestPreflight(t *testing.T) {
 				t.Errorf("workers %d: failure %d = %+v, want %s: %s", workers, i, f, w.image, w.err)
 			}
 		}
+		if got := strings.Join(rep.BadImages, ","); got != "corrupt.jpg,missing.png,truncated.jpg" {
+			t.Errorf("workers %d: BadImages = %s", workers, got)
+		}
 		msg := rep.Error().Error()
 		if !strings.Contains(msg, "3 of 5 images") || !strings.Contains(msg, ds.Items[3].Path+": missing") {
 			t.Errorf("summary %q", msg)

@@ -173,20 +173,28 @@ func horizontal(dst, src RGB, offset, a, b int, c *coeffs) {
 			start, n := c.start[xx], c.n[xx]
 			k := c.weight[xx*ks : xx*ks+n]
 			p := in[3*start : 3*(start+n)]
-			// R and B share one 64-bit accumulator (B in the high half) so that a tap costs two
-			// multiplies instead of three; both partial sums fit in int32 (Pillow sums in int32
-			// too), so the halves separate exactly.
-			rb, g := int64(half)|int64(half)<<32, int64(half)
+			s0, s1, s2 := int32(half), int32(half), int32(half)
 			// Loop shape chosen so that the compiler drops every bounds check.
-			for len(k) > 0 && len(p) >= 3 {
-				kv := int64(k[0])
-				rb += (int64(p[0]) | int64(p[2])<<32) * kv
-				g += int64(p[1]) * kv
-				p, k = p[3:], k[1:]
+			for len(k) > 3 && len(p) >= 12 {
+				k0, k1, k2, k3 := k[0], k[1], k[2], k[3]
+				s0 += int32(p[0])*k0 + int32(p[3])*k1 + int32(p[6])*k2 + int32(p[9])*k3
+				s1 += int32(p[1])*k0 + int32(p[4])*k1 + int32(p[7])*k2 + int32(p[10])*k3
+				s2 += int32(p[2])*k0 + int32(p[5])*k1 + int32(p[8])*k2 + int32(p[11])*k3
+				p, k = p[12:], k[4:]
 			}
-			s0 := int32(rb)
-			s2 := int32((rb - int64(s0)) >> 32)
-			s1 := int32(g)
+			if len(k) > 1 && len(p) >= 6 {
+				k0, k1 := k[0], k[1]
+				s0 += int32(p[0])*k0 + int32(p[3])*k1
+				s1 += int32(p[1])*k0 + int32(p[4])*k1
+				s2 += int32(p[2])*k0 + int32(p[5])*k1
+				p, k = p[6:], k[2:]
+			}
+			if len(k) > 0 && len(p) >= 3 {
+				kv := k[0]
+				s0 += int32(p[0]) * kv
+				s1 += int32(p[1]) * kv
+				s2 += int32(p[2]) * kv
+			}
 			o := out[3*xx : 3*xx+3 : 3*xx+3]
 			o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
 		}
@@ -204,7 +212,20 @@ func vertical(dst, src RGB, a, b int, c *coeffs) {
 			acc[i] = half
 		}
 		start, n := c.start[yy], c.n[yy]
-		for i, kv := range c.weight[yy*c.ksize : yy*c.ksize+n] {
+		k := c.weight[yy*c.ksize : yy*c.ksize+n]
+		// Two source rows per sweep halve the loads and stores of the sums.
+		i := 0
+		for ; i+1 < n; i += 2 {
+			k0, k1 := k[i], k[i+1]
+			r0 := src.Pix[(start+i)*rw : (start+i+1)*rw]
+			r1 := src.Pix[(start+i+1)*rw : (start+i+2)*rw]
+			r0, r1 = r0[:len(acc)], r1[:len(acc)]
+			for j := range acc {
+				acc[j] += int32(r0[j])*k0 + int32(r1[j])*k1
+			}
+		}
+		if i < n {
+			kv := k[i]
 			row := src.Pix[(start+i)*rw : (start+i+1)*rw]
 			row = row[:len(acc)]
 			for j, v := range row {

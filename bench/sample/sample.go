@@ -399,8 +399,7 @@ func (p *planes) rgba() *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, p.w, p.h))
 	for i := 0; i < p.w*p.h; i++ {
 		for k := 0; k < 3; k++ {
-			v := math.Round(float64(p.c[k][i]))
-			img.Pix[4*i+k] = uint8(math.Min(255, math.Max(0, v)))
+			img.Pix[4*i+k] = uint8(min(max(p.c[k][i]+0.5, 0), 255)) // round half up, clamp
 		}
 		img.Pix[4*i+3] = 255
 	}
@@ -429,27 +428,34 @@ func (p *planes) gaussianBlur(sigma float64) {
 	for i := range kern {
 		kern[i] = float32(float64(kern[i]) / sum)
 	}
+	pad := make([]float32, p.w+2*r) // one row, edges repeated
 	tmp := make([]float32, p.w*p.h)
-	clamp := func(v, hi int) int { return min(max(v, 0), hi-1) }
 	for k := range p.c {
 		src := p.c[k]
 		for y := 0; y < p.h; y++ {
 			row := src[y*p.w : (y+1)*p.w]
-			for x := 0; x < p.w; x++ {
+			for i := range pad {
+				pad[i] = row[min(max(i-r, 0), p.w-1)]
+			}
+			out := tmp[y*p.w : (y+1)*p.w]
+			for x := range out {
 				var acc float32
 				for t, kv := range kern {
-					acc += kv * row[clamp(x+t-r, p.w)]
+					acc += kv * pad[x+t]
 				}
-				tmp[y*p.w+x] = acc
+				out[x] = acc
 			}
 		}
+		// Vertical pass row by row, so the inner loop runs along memory.
 		for y := 0; y < p.h; y++ {
-			for x := 0; x < p.w; x++ {
-				var acc float32
-				for t, kv := range kern {
-					acc += kv * tmp[clamp(y+t-r, p.h)*p.w+x]
+			out := src[y*p.w : (y+1)*p.w]
+			clear(out)
+			for t, kv := range kern {
+				sy := min(max(y+t-r, 0), p.h-1)
+				in := tmp[sy*p.w : (sy+1)*p.w]
+				for x := range out {
+					out[x] += kv * in[x]
 				}
-				src[y*p.w+x] = acc
 			}
 		}
 	}

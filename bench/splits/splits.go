@@ -25,6 +25,16 @@
 // shuffled and the first 10% (rounded, at least one when train has two or
 // more groups) become validation, for epoch selection without looking at
 // test.
+//
+// The JSON file (written by File.Write, one image list per line):
+//
+//	{"dataset": "agiqa-3k", "protocol": "paper", "seed": 42, "n": 10,
+//	 "images": 2982, "images_sha256": "<hex>",
+//	 "splits": [{"index": 0, "train": [...], "val": [], "test": [...]}, ...]}
+//
+// images_sha256 is the sha256 of the sorted image names, each followed by a
+// newline; with images it ties the file to one image set (File.Check).
+// Image lists are sorted by name.
 package splits
 
 import (

@@ -359,3 +359,11 @@ func TestRealDatasets(t *testing.T) {
 		t.Error("a 1k splits file passed the check against AGIQA-3k")
 	}
 }
+
+// Reference: printf 'a.jpg\nb.jpg\n' | sha256sum
+func TestImagesDigest(t *testing.T) {
+	const want = "ae991490ddec641f32c2a9283efe577e379738f1d9e0f6494f4a351af5293626"
+	if got := ImagesDigest([]string{"b.jpg", "a.jpg"}); got != want {
+		t.Errorf("digest %s, want %s", got, want)
+	}
+}

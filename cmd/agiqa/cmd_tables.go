@@ -308,13 +308,13 @@ func loadDatasets(ctx context.Context, io cmdIO, f *tablesFlags) ([]evalDataset,
 
 func dropBad(ds *dataset.Dataset, rep dataset.PreflightReport) *dataset.Dataset {
 	bad := map[string]bool{}
-	for _, p := range rep.BadPaths {
-		bad[p] = true
+	for _, img := range rep.BadImages {
+		bad[img] = true
 	}
 	keep := *ds
 	keep.Items = nil
 	for _, it := range ds.Items {
-		if !bad[it.Path] {
+		if !bad[it.Image] {
 			keep.Items = append(keep.Items, it)
 		}
 	}

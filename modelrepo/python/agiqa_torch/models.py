@@ -44,17 +44,16 @@ def _exporting() -> bool:
 
 
 class Normalize(nn.Module):
-    """0..255 pixels (any dtype) -> float32 (x/255 - mean) / std, per channel."""
+    """0..255 pixels (any dtype) -> float32 (x/255 - mean) / std, per channel, in the order of
+    torchvision's ToTensor + Normalize so that results match the official pipelines bit for bit."""
 
     def __init__(self, mean, std):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1) * 255.0,
-                             persistent=False)
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1) * 255.0,
-                             persistent=False)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return (image.to(torch.float32) - self.mean) / self.std
+        return (image.to(torch.float32) / 255.0 - self.mean) / self.std
 
 
 class AGIQAModel(nn.Module):

@@ -178,14 +178,10 @@ def score_targets(pred, mos, names):
 
 
 def selection_score(metrics):
-    """SRCC + PLCC + KRCC summed over targets (IP-IQA's agg_metrics); -inf when any is undefined."""
-    total = 0.0
-    for m in metrics.values():
-        for key in ("srcc", "plcc", "krcc"):
-            if not math.isfinite(m[key]):
-                return float("-inf")
-            total += m[key]
-    return total
+    """SRCC + PLCC + KRCC summed over targets (IP-IQA's agg_metrics). An undefined value (constant
+    predictions, or a target constant on the selection images) counts as 0, i.e. no better than
+    chance, so that epochs stay comparable and one always wins."""
+    return sum(m[key] for m in metrics.values() for key in ("srcc", "plcc", "krcc") if math.isfinite(m[key]))
 
 
 def jsonable(metrics):

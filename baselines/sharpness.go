@@ -1,0 +1,90 @@
+package baselines
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/modelrepo/native"
+)
+
+// LaplacianVarianceFunc is the native function name of the sharpness baseline.
+const LaplacianVarianceFunc = "laplacian_variance"
+
+func init() { native.Register(LaplacianVarianceFunc, laplacianVarianceModel) }
+
+// LaplacianVariance is a classical no-reference sharpness measure: the
+// variance of the 3x3 Laplacian (0 1 0 / 1 -4 1 / 0 1 0) of the BT.601 luma
+// Y = 0.299 R + 0.587 G + 0.114 B (unrounded, 0..255 scale). The Laplacian is
+// taken on interior pixels only (a "valid" convolution, (H-2) x (W-2)
+// values), so no border rule enters the score; the variance is the
+// population one (divide by the count). Blur removes high frequencies and
+// lowers it. img is one RGB image, channel-first, h x w with h, w >= 3.
+func LaplacianVariance(img []uint8, h, w int) (float64, error) {
+	if h < 3 || w < 3 {
+		return 0, fmt.Errorf("laplacian variance: image %dx%d is smaller than the 3x3 kernel", h, w)
+	}
+	if len(img) != 3*h*w {
+		return 0, fmt.Errorf("laplacian variance: %d bytes for a 3x%dx%d image (want %d)", len(img), h, w, 3*h*w)
+	}
+	plane := h * w
+	y := make([]float64, plane)
+	for i := range y {
+		y[i] = 0.299*float64(img[i]) + 0.587*float64(img[plane+i]) + 0.114*float64(img[2*plane+i])
+	}
+	lap := make([]float64, 0, (h-2)*(w-2))
+	var sum float64
+	for r := 1; r < h-1; r++ {
+		for c := 1; c < w-1; c++ {
+			i := r*w + c
+			v := y[i-w] + y[i+w] + y[i-1] + y[i+1] - 4*y[i]
+			lap = append(lap, v)
+			sum += v
+		}
+	}
+	// Two passes: the mean first, then squared deviations, which keeps
+	// precision when the mean is large next to the spread.
+	mean := sum / float64(len(lap))
+	var ss float64
+	for _, v := range lap {
+		d := v - mean
+		ss += d * d
+	}
+	return ss / float64(len(lap)), nil
+}
+
+// laplacianVarianceModel is the native model: IMAGE UINT8 [B,3,H,W] ->
+// QUALITY FP32 [B,1], one score per image.
+func laplacianVarianceModel(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	img, ok := native.TensorByName(inputs, "IMAGE")
+	if !ok {
+		return nil, status.Error(codes.InvalidArgument, "laplacian_variance: no IMAGE input")
+	}
+	if img.DataType != tensor.Uint8 || len(img.Shape) != 4 || img.Shape[1] != 3 {
+		return nil, status.Errorf(codes.InvalidArgument, "laplacian_variance: IMAGE must be UINT8 [B,3,H,W], got %s %v", img.DataType, img.Shape)
+	}
+	b, h, w := int(img.Shape[0]), int(img.Shape[2]), int(img.Shape[3])
+	if err := img.Validate(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	per := 3 * h * w
+	scores := make([]float32, b)
+	for i := 0; i < b; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		v, err := LaplacianVariance(img.Raw[i*per:(i+1)*per], h, w)
+		if err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		scores[i] = float32(v)
+	}
+	q, err := tensor.NewFP32("QUALITY", []int64{int64(b), 1}, scores)
+	if err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{q}, nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sharedDir returns ../shared relative to the repository root (the folder
+// holding go.mod), or skips the test when it is absent.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test folder; cannot locate ../shared")
+		}
+		dir = parent
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(filepath.Join(shared, "data")); err != nil {
+		t.Skipf("label files not available (%v): ../shared/data is absent on this machine", err)
+	}
+	return shared
+}
+
+// cliTranscript runs the CLI and renders stdout, stderr and the error as one
+// text, with machine-specific folders replaced by placeholders.
+func cliTranscript(t *testing.T, repl map[string]string, args ...string) []byte {
+	t.Helper()
+	stdout, stderr, err := runCLI(t, args...)
+	var b strings.Builder
+	b.WriteString("$ agiqa " + strings.Join(args, " ") + "\n--- stdout\n" + stdout + "--- stderr\n" + stderr)
+	if err != nil {
+		b.WriteString("--- error\n" + err.Error() + "\n")
+	}
+	s := b.String()
+	for from, to := range repl {
+		s = strings.ReplaceAll(s, from, to)
+	}
+	return []byte(s)
+}
+
+func TestDataSmall(t *testing.T) {
+	checkGolden(t, "data_small_text", cliTranscript(t, nil, "data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv"))
+	checkGolden(t, "data_small_jsonl", cliTranscript(t, nil, "data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--images", "imgs", "--format", "jsonl", "--limit", "3"))
+	checkGolden(t, "data_aigc_csv", cliTranscript(t, nil, "data", "--dataset", "agiqa-1k", "--labels", "testdata/datasets/AIGC_all.csv"))
+}
+
+func TestDataErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"data", "--labels", "x.csv"}, "--dataset is required"},
+		{[]string{"data", "--dataset", "agiqa-9k", "--labels", "x.csv"}, `unknown dataset "agiqa-9k" (known: agiqa-1k, agiqa-3k, csv, sample)`},
+		{[]string{"data", "--dataset", "csv"}, "--labels or --dir is required"},
+		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/badmos.csv"}, `testdata/datasets/badmos.csv:3: column "mos": value "NaN" is not a finite number`},
+		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--format", "xml"}, `--format "xml"`},
+		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--preflight"}, "--preflight needs the image folder"},
+		{[]string{"data", "--dataset", "csv", "--dir", "testdata/datasets", "--labels", "x"}, "not both"},
+	} {
+		_, _, err := runCLI(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+// Preflight over generated images: two good, one corrupt, the rest missing.
+func TestDataPreflight(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"cat_0.png": buf.Bytes(), "cat_1.png": buf.Bytes(), "dog_0.png": []byte("not a png")} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repl := map[string]string{dir: "$IMAGES"}
+	checkGolden(t, "data_preflight_fail", cliTranscript(t, repl, "data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--images", dir, "--preflight", "--limit", "1"))
+
+	good := filepath.Join(dir, "good.csv")
+	if err := os.WriteFile(good, []byte("image,prompt,mos\ncat_0.png,a cat,1\ncat_1.png,a cat,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "data_preflight_ok", cliTranscript(t, repl, "data", "--dataset", "csv", "--labels", good, "--images", dir, "--preflight", "--limit", "1"))
+}
+
+func TestDataSample(t *testing.T) {
+	dir := t.TempDir()
+	checkGolden(t, "data_sample", cliTranscript(t, map[string]string{dir: "$DIR"},
+		"data", "--dataset", "sample", "--images", dir, "--sample-size", "12", "--preflight", "--limit", "12"))
+}
+
+func TestDataReal(t *testing.T) {
+	shared := sharedDir(t)
+	repl := map[string]string{shared: "$SHARED"}
+	data := filepath.Join(shared, "data")
+	checkGolden(t, "data_real_1k_xlsx", cliTranscript(t, repl, "data", "--dataset", "agiqa-1k", "--dir", filepath.Join(data, "agiqa-1k"), "--limit", "4"))
+	checkGolden(t, "data_real_1k_csv", cliTranscript(t, repl, "data", "--dataset", "agiqa-1k", "--labels", filepath.Join(data, "agiqa-1k", "AIGC_all.csv"), "--limit", "4"))
+	checkGolden(t, "data_real_3k", cliTranscript(t, repl, "data", "--dataset", "agiqa-3k", "--labels", filepath.Join(data, "agiqa-3k", "data.csv"), "--limit", "4", "--format", "jsonl"))
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/bench/splits"
+)
+
+func init() {
+	register(command{name: "splits", summary: "draw the train/test splits of a dataset into a JSON file", run: runSplits})
+}
+
+func runSplits(ctx context.Context, io cmdIO, args []string) error {
+	fs := newFlags(io, "splits", `
+Usage: agiqa splits --dataset NAME (--labels FILE | --dir DIR) -o FILE [flags]
+       agiqa splits --dataset NAME (--labels FILE | --dir DIR) --check FILE
+
+Draws N random splits with IP-IQA's protocol and writes them to one JSON
+file that the Python training and 'agiqa tables --splits' both read.
+AGIQA-3k (and the sample dataset): the prompt groups are shuffled, the first
+80% train, the rest test. AGIQA-1k and CSV datasets: each prompt group goes
+to train with probability 0.8. No prompt group is ever on two sides.
+Protocol paper: train/test (IP-IQA picks its best epoch on test); holdout:
+10% of each split's train groups become a validation set.
+Splits are drawn with Go's PCG generator: the same seed gives the same file
+here, but not the ids numpy would draw. --check verifies an existing file
+against the dataset instead. The summary goes to stdout (stderr with -o -).
+
+Example:
+  agiqa splits --dataset agiqa-3k --labels AGIQA-3K/data.csv --n 10 --seed 42 -o splits-3k.json`)
+	d := addDatasetFlags(fs)
+	n := fs.Int("n", 10, "number of splits")
+	seed := fs.Uint64("seed", 42, "random `seed`")
+	protocol := fs.String("protocol", splits.Paper, "split `protocol`: paper (train/test) or holdout (train/val/test)")
+	out := fs.String("o", "", "output `file` (- for stdout)")
+	check := fs.String("check", "", "check an existing splits `file` against the dataset instead of drawing")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("splits: unexpected argument %q", fs.Arg(0))
+	}
+	if (*out == "") == (*check == "") {
+		return usagef("give exactly one of -o FILE (draw splits) or --check FILE")
+	}
+	ds, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range ds.Warnings {
+		fmt.Fprintf(io.stderr, "warning: %s\n", w)
+	}
+	if *check != "" {
+		f, err := splits.Read(*check)
+		if err != nil {
+			return err
+		}
+		if err := f.Check(ds); err != nil {
+			return err
+		}
+		writeSplitsSummary(io.stdout, ds, f)
+		fmt.Fprintf(io.stdout, "%s matches %s\n", *check, ds.LabelFile)
+		return nil
+	}
+	f, err := splits.Make(ds, *protocol, *n, *seed)
+	if err != nil {
+		return err
+	}
+	summary := io.stdout
+	if *out == "-" {
+		b, err := f.Marshal()
+		if err != nil {
+			return err
+		}
+		if _, err := io.stdout.Write(b); err != nil {
+			return err
+		}
+		summary = io.stderr
+	} else if err := f.Write(*out); err != nil {
+		return err
+	}
+	writeSplitsSummary(summary, ds, f)
+	if *out != "-" {
+		fmt.Fprintf(summary, "wrote %s\n", *out)
+	}
+	return nil
+}
+
+func writeSplitsSummary(w io.Writer, ds *dataset.Dataset, f *splits.File) {
+	fmt.Fprintf(w, "%s: %d images in %d prompt groups; protocol %s, seed %d, %d splits\n",
+		ds.Name, len(ds.Items), len(ds.Groups()), f.Protocol, f.Seed, f.N)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "split\ttrain\tval\ttest\ttrain groups\tval groups\ttest groups\t")
+	for _, s := range f.Summary(ds) {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", s.Index, s.Train, s.Val, s.Test, s.TrainGroups, s.ValGroups, s.TestGroups)
+	}
+	tw.Flush()
+}

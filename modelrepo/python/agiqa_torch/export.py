@@ -1,0 +1,557 @@
+"""Export a model to the Triton repository: ``python -m agiqa_torch.export --model NAME --out DIR``.
+
+Writes ``DIR/<name>/<version>/model.onnx`` following the model contract (DESIGN.md):
+inputs IMAGE UINT8 [B,3,S,S] and, for prompt-aware models, TOKENS INT64 [B,77]; outputs QUALITY FP32
+[B,1] and, for two-target models, ALIGNMENT FP32 [B,1]; the batch axis is dynamic. Then checks it:
+onnx.checker, the graph's names/types/shapes, and ONNX Runtime against eager PyTorch on a batch size
+other than the traced one (through the onnxruntime Python package when installed, else through
+ONNX Runtime's C library via ctypes: $AGIQA_ORT_LIB or .tools/ort/libonnxruntime.so.1; when neither
+exists the numeric check is skipped and says so). Writes ``DIR/<name>/config.pbtxt`` when absent and
+checks an existing one against the model.
+
+Examples:
+  python -m agiqa_torch.export --model ipiqa --dataset agiqa-3k --version 1 \\
+      --checkpoint runs/ipiqa-3k-s1/best.pt --clip-weights RN50.pt --out ../models
+  python -m agiqa_torch.export --model clipiqa --clip-weights RN50.pt --out ../models
+  python -m agiqa_torch.export --model ipiqa --dataset agiqa-1k --tiny --seed 0 --out /tmp/repo
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import re
+import sys
+import tempfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .clip_rn50 import CONTEXT_LENGTH, EOT_TOKEN, SOT_TOKEN, read_rn50_file
+from .checkpoints import load_model_state, unwrap_state_dict
+from .models import COMMA_TOKEN, MODEL_NAMES, AGIQAModel, build_model
+
+DATASET_OUTPUTS = {"agiqa-1k": 1, "agiqa-3k": 2}
+DEFAULT_IMAGE_SIZE = {"ipiqa": 512, "resnet50": 512, "resnet50_clip": 512, "clipiqa": 224}
+TINY = dict(width=8, text_width=64, text_layers=2)
+TINY_IMAGE_SIZE = 64
+ZERO_SHOT = ("clipiqa",)
+ANTONYMS = ("Good photo.", "Bad photo.")
+OPSET = 14
+# Parity between ONNX Runtime and eager PyTorch (float32, same weights): |ort - torch| <= ATOL + RTOL*|torch|.
+ATOL, RTOL = 1e-4, 1e-3
+
+
+class ExportError(Exception):
+    """A problem with the export's inputs or its result; main prints it and exits 1."""
+
+
+class _Graph(nn.Module):
+    """The served signature: named inputs, one [B,1] output per target."""
+
+    def __init__(self, model: AGIQAModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs: torch.Tensor):
+        # Only the served inputs are arguments: a None here would trace into a stray constant.
+        out = self.model(*inputs)
+        return tuple(out[:, i:i + 1] for i in range(out.shape[1]))
+
+
+def sample_inputs(model: AGIQAModel, batch: int, seed: int = 0) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Random uint8 images and prompt-like token rows (SOT, ids with commas, EOT, zero padding)."""
+    g = torch.Generator().manual_seed(seed)
+    s = model.image_size
+    image = torch.randint(0, 256, (batch, 3, s, s), generator=g, dtype=torch.int64).to(torch.uint8)
+    if not model.uses_prompt:
+        return image, None
+    tokens = torch.zeros(batch, CONTEXT_LENGTH, dtype=torch.int64)
+    for b in range(batch):
+        n = 3 + (7 * b) % 20
+        ids = torch.randint(1, SOT_TOKEN, (n,), generator=g)
+        ids[1::4] = COMMA_TOKEN  # exercises the comma split of integral_prompt=False
+        tokens[b, 0] = SOT_TOKEN
+        tokens[b, 1:n + 1] = ids
+        tokens[b, n + 1] = EOT_TOKEN
+    return image, tokens
+
+
+def export_onnx(model: AGIQAModel, path: str, opset: int = OPSET) -> None:
+    """Trace ``model`` (eval mode) into ``path`` with a dynamic batch axis."""
+    model.eval()
+    image, tokens = sample_inputs(model, 2)
+    inputs = ["IMAGE"] + (["TOKENS"] if model.uses_prompt else [])
+    axes = {n: {0: "batch"} for n in inputs + list(model.output_names)}
+    args = (image, tokens) if model.uses_prompt else (image,)
+    with torch.no_grad():
+        torch.onnx.export(_Graph(model), args, path, input_names=inputs, output_names=list(model.output_names),
+                          dynamic_axes=axes, opset_version=opset, do_constant_folding=True)
+
+
+_ONNX_TYPES = {1: "FLOAT", 2: "UINT8", 7: "INT64"}
+
+
+def graph_signature(path: str) -> Dict[str, List[Tuple[str, str, Tuple]]]:
+    """{"inputs"/"outputs": [(name, elem type, dims with symbolic names as str)]} of an ONNX file."""
+    import onnx
+
+    m = onnx.load(path, load_external_data=False)
+
+    def sig(values):
+        out = []
+        for v in values:
+            t = v.type.tensor_type
+            dims = tuple(d.dim_param if d.dim_param else d.dim_value for d in t.shape.dim)
+            out.append((v.name, _ONNX_TYPES.get(t.elem_type, str(t.elem_type)), dims))
+        return out
+
+    init = {i.name for i in m.graph.initializer}
+    return {"inputs": sig([v for v in m.graph.input if v.name not in init]), "outputs": sig(m.graph.output)}
+
+
+def expected_signature(model: AGIQAModel) -> Dict[str, List[Tuple[str, str, Tuple]]]:
+    s = model.image_size
+    inputs = [("IMAGE", "UINT8", ("batch", 3, s, s))]
+    if model.uses_prompt:
+        inputs.append(("TOKENS", "INT64", ("batch", CONTEXT_LENGTH)))
+    return {"inputs": inputs, "outputs": [(n, "FLOAT", ("batch", 1)) for n in model.output_names]}
+
+
+def check_onnx(path: str, model: AGIQAModel) -> None:
+    """onnx.checker plus the contract's names, element types and shapes (batch axis symbolic)."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(path)
+    except onnx.checker.ValidationError as err:
+        raise ExportError(f"{path}: onnx.checker rejects the graph: {err}") from err
+    got, want = graph_signature(path), expected_signature(model)
+    if got != want:
+        raise ExportError(f"{path}: graph signature {got} differs from the contract's {want}")
+
+
+# --- ONNX Runtime ---------------------------------------------------------------------------------
+
+def find_ort_library() -> Optional[str]:
+    """$AGIQA_ORT_LIB, else .tools/ort/libonnxruntime.so.1 under the repository root (dir of go.mod)."""
+    env = os.environ.get("AGIQA_ORT_LIB")
+    if env:
+        return env
+    d = os.path.dirname(os.path.abspath(__file__))
+    while True:
+        if os.path.exists(os.path.join(d, "go.mod")):
+            cand = os.path.join(d, ".tools", "ort", "libonnxruntime.so.1")
+            return cand if os.path.exists(cand) else None
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+class OrtCSession:
+    """Minimal ONNX Runtime session over its C API (ctypes), for checking exports where the Python
+    package is not installed. Function-table slots are offsetof(OrtApi, f) / sizeof(void*) from
+    onnxruntime_c_api.h; the table is append-only across releases, so they hold for any version
+    that serves API_VERSION."""
+
+    API_VERSION = 11
+    _SLOTS = {
+        "GetErrorMessage": 2, "CreateEnv": 3, "CreateSession": 7, "Run": 9, "CreateSessionOptions": 10,
+        "SetIntraOpNumThreads": 24, "CreateTensorWithDataAsOrtValue": 49, "GetTensorMutableData": 51,
+        "GetTensorElementType": 60, "GetDimensionsCount": 61, "GetDimensions": 62, "GetTensorTypeAndShape": 65,
+        "CreateCpuMemoryInfo": 69, "ReleaseEnv": 92, "ReleaseStatus": 93, "ReleaseMemoryInfo": 94,
+        "ReleaseSession": 95, "ReleaseValue": 96, "ReleaseTensorTypeAndShapeInfo": 99,
+        "ReleaseSessionOptions": 100,
+    }
+    _ELEM = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.int64): 7}
+    _NP = {1: np.float32, 2: np.uint8, 7: np.int64}
+
+    def __init__(self, lib_path: str, model_path: str, threads: int = 2):
+        P, V = ctypes.POINTER, ctypes.c_void_p
+        try:
+            lib = ctypes.CDLL(lib_path)
+        except OSError as err:
+            raise ExportError(f"ONNX Runtime library {lib_path}: {err}") from err
+
+        class ApiBase(ctypes.Structure):
+            _fields_ = [("GetApi", ctypes.CFUNCTYPE(V, ctypes.c_uint32)),
+                        ("GetVersionString", ctypes.CFUNCTYPE(ctypes.c_char_p))]
+
+        lib.OrtGetApiBase.restype = P(ApiBase)
+        base = lib.OrtGetApiBase().contents
+        self.version = base.GetVersionString().decode()
+        api = base.GetApi(self.API_VERSION)
+        if not api:
+            raise ExportError(f"ONNX Runtime {self.version} at {lib_path} does not serve C API {self.API_VERSION}")
+        table = ctypes.cast(api, P(V))
+
+        def fn(name, restype, *argtypes):
+            return ctypes.CFUNCTYPE(restype, *argtypes)(table[self._SLOTS[name]])
+
+        self._msg = fn("GetErrorMessage", ctypes.c_char_p, V)
+        self._release_status = fn("ReleaseStatus", None, V)
+        self._release = {n: fn(n, None, V) for n in self._SLOTS if n.startswith("Release")}
+        self._create_tensor = fn("CreateTensorWithDataAsOrtValue", V, V, V, ctypes.c_size_t, P(ctypes.c_int64),
+                                 ctypes.c_size_t, ctypes.c_int, P(V))
+        self._run = fn("Run", V, V, V, P(ctypes.c_char_p), P(V), ctypes.c_size_t, P(ctypes.c_char_p),
+                       ctypes.c_size_t, P(V))
+        self._data = fn("GetTensorMutableData", V, V, P(V))
+        self._type_shape = fn("GetTensorTypeAndShape", V, V, P(V))
+        self._elem = fn("GetTensorElementType", V, V, P(ctypes.c_int))
+        self._ndim = fn("GetDimensionsCount", V, V, P(ctypes.c_size_t))
+        self._dims = fn("GetDimensions", V, V, P(ctypes.c_int64), ctypes.c_size_t)
+        self.env, self.opts, self.session, self.mem = V(), V(), V(), V()
+        self._ok(fn("CreateEnv", V, ctypes.c_int, ctypes.c_char_p, P(V))(3, b"agiqa-export", ctypes.byref(self.env)),
+                 "CreateEnv")
+        self._ok(fn("CreateSessionOptions", V, P(V))(ctypes.byref(self.opts)), "CreateSessionOptions")
+        self._ok(fn("SetIntraOpNumThreads", V, V, ctypes.c_int)(self.opts, threads), "SetIntraOpNumThreads")
+        self._ok(fn("CreateSession", V, V, ctypes.c_char_p, V, P(V))(self.env, model_path.encode(), self.opts,
+                                                                     ctypes.byref(self.session)),
+                 f"CreateSession({model_path})")
+        self._ok(fn("CreateCpuMemoryInfo", V, ctypes.c_int, ctypes.c_int, P(V))(1, 0, ctypes.byref(self.mem)),
+                 "CreateCpuMemoryInfo")
+
+    def _ok(self, status, what: str) -> None:
+        if status:
+            msg = self._msg(status).decode(errors="replace")
+            self._release_status(status)
+            raise ExportError(f"ONNX Runtime {what}: {msg}")
+
+    def run(self, inputs: Dict[str, np.ndarray], output_names: Sequence[str]) -> Dict[str, np.ndarray]:
+        V = ctypes.c_void_p
+        arrays = [np.ascontiguousarray(a) for a in inputs.values()]
+        created = [V() for _ in arrays]
+        outs = (V * len(output_names))()
+        try:
+            for i, a in enumerate(arrays):
+                if a.dtype not in self._ELEM:
+                    raise ExportError(f"ONNX Runtime input {list(inputs)[i]}: unsupported dtype {a.dtype}")
+                shape = (ctypes.c_int64 * a.ndim)(*a.shape)
+                self._ok(self._create_tensor(self.mem, a.ctypes.data, a.nbytes, shape, a.ndim, self._ELEM[a.dtype],
+                                             ctypes.byref(created[i])), f"CreateTensor({list(inputs)[i]})")
+            values = (V * len(arrays))(*[c.value for c in created])
+            in_names = (ctypes.c_char_p * len(inputs))(*[n.encode() for n in inputs])
+            out_names = (ctypes.c_char_p * len(output_names))(*[n.encode() for n in output_names])
+            self._ok(self._run(self.session, None, in_names, values, len(arrays), out_names, len(output_names), outs),
+                     "Run")
+            result = {}
+            for i, name in enumerate(output_names):
+                result[name] = self._to_numpy(V(outs[i]), name)
+            return result
+        finally:
+            for v in [c.value for c in created] + list(outs):
+                if v:
+                    self._release["ReleaseValue"](v)
+
+    def _to_numpy(self, value, name: str) -> np.ndarray:
+        V = ctypes.c_void_p
+        info, elem, ndim = V(), ctypes.c_int(), ctypes.c_size_t()
+        self._ok(self._type_shape(value, ctypes.byref(info)), f"GetTensorTypeAndShape({name})")
+        try:
+            self._ok(self._elem(info, ctypes.byref(elem)), "GetTensorElementType")
+            self._ok(self._ndim(info, ctypes.byref(ndim)), "GetDimensionsCount")
+            dims = (ctypes.c_int64 * ndim.value)()
+            self._ok(self._dims(info, dims, ndim.value), "GetDimensions")
+        finally:
+            self._release["ReleaseTensorTypeAndShapeInfo"](info)
+        if elem.value not in self._NP:
+            raise ExportError(f"ONNX Runtime output {name}: element type {elem.value} not handled")
+        ptr = V()
+        self._ok(self._data(value, ctypes.byref(ptr)), f"GetTensorMutableData({name})")
+        shape = tuple(dims)
+        dtype = np.dtype(self._NP[elem.value])
+        n = int(np.prod(shape)) if shape else 1
+        buf = (ctypes.c_char * (n * dtype.itemsize)).from_address(ptr.value)
+        return np.frombuffer(bytes(buf), dtype=dtype).reshape(shape)
+
+    def close(self) -> None:
+        for attr, rel in (("mem", "ReleaseMemoryInfo"), ("session", "ReleaseSession"),
+                          ("opts", "ReleaseSessionOptions"), ("env", "ReleaseEnv")):
+            v = getattr(self, attr, None)
+            if v:
+                self._release[rel](v)
+                setattr(self, attr, ctypes.c_void_p())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_onnxruntime(path: str, inputs: Dict[str, np.ndarray], output_names: Sequence[str]) -> Tuple[Dict, str]:
+    """Run ``path`` in ONNX Runtime; returns (outputs, which runtime). Raises ExportError when none."""
+    try:
+        import onnxruntime as ort  # type: ignore
+    except ImportError:
+        ort = None
+    if ort is not None:
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        res = sess.run(list(output_names), inputs)
+        return dict(zip(output_names, res)), f"onnxruntime {ort.__version__} (Python)"
+    lib = find_ort_library()
+    if lib is None or not os.path.exists(lib):
+        raise ExportError("no ONNX Runtime: the onnxruntime Python package is not installed and no C library "
+                          "was found ($AGIQA_ORT_LIB or .tools/ort/libonnxruntime.so.1; scripts/install-ort.sh)")
+    with OrtCSession(lib, path) as sess:
+        return sess.run(inputs, output_names), f"ONNX Runtime {sess.version} (C library {lib})"
+
+
+def compare_with_eager(path: str, model: AGIQAModel, batch: int = 3, seed: int = 1) -> Dict[str, object]:
+    """Run eager PyTorch and ONNX Runtime on the same sample batch; ExportError when they disagree."""
+    image, tokens = sample_inputs(model, batch, seed)
+    model.eval()
+    with torch.no_grad():
+        ref = model(image, tokens).numpy()
+    feeds = {"IMAGE": image.numpy()}
+    if tokens is not None:
+        feeds["TOKENS"] = tokens.numpy()
+    got, runtime = run_onnxruntime(path, feeds, model.output_names)
+    worst = 0.0
+    for i, name in enumerate(model.output_names):
+        g, r = got[name], ref[:, i:i + 1]
+        if g.shape != r.shape or g.dtype != np.float32:
+            raise ExportError(f"{path}: output {name} is {g.dtype}{list(g.shape)} in ONNX Runtime, want float32{list(r.shape)}")
+        diff = np.abs(g - r)
+        if not np.all(diff <= ATOL + RTOL * np.abs(r)):
+            raise ExportError(f"{path}: output {name} differs from eager PyTorch by up to {diff.max():.3g} "
+                              f"(tolerance {ATOL} + {RTOL}*|ref|); ort {g.ravel().tolist()} torch {r.ravel().tolist()}")
+        worst = max(worst, float(diff.max()))
+    return {"runtime": runtime, "batch": batch, "max_abs_diff": worst}
+
+
+# --- Triton configuration -------------------------------------------------------------------------
+
+def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: bool) -> str:
+    s = model.image_size
+    inputs = [f'  {{ name: "IMAGE" data_type: TYPE_UINT8 dims: [ 3, {s}, {s} ] }}']
+    if model.uses_prompt:
+        inputs.append(f'  {{ name: "TOKENS" data_type: TYPE_INT64 dims: [ {CONTEXT_LENGTH} ] }}')
+    outputs = [f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ 1 ] }}' for n in model.output_names]
+    params = {"agiqa.preprocess": model.preprocess, "agiqa.per_split": "true" if per_split else "false",
+              "agiqa.higher_is_better": "true" if model.higher_is_better else "false"}
+    lines = [
+        f"# Written by python -m agiqa_torch.export ({model.name}).",
+        f'name: "{name}"',
+        'platform: "onnxruntime_onnx"',
+        f"max_batch_size: {max_batch_size}",
+        "input [", ",\n".join(inputs), "]",
+        "output [", ",\n".join(outputs), "]",
+    ]
+    if per_split:
+        lines.append("version_policy: { all { } }")
+    lines += ["dynamic_batching { }", "instance_group [ { kind: KIND_GPU, count: 1 } ]"]
+    for k, v in params.items():
+        lines.append(f'parameters {{ key: "{k}" value: {{ string_value: "{v}" }} }}')
+    return "\n".join(lines) + "\n"
+
+
+def check_existing_config(path: str, name: str, model: AGIQAModel, per_split: bool) -> None:
+    """An existing config.pbtxt must declare this model's name, tensors and per-split policy."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    problems = []
+    m = re.search(r'^\s*name\s*:\s*"([^"]*)"', text, re.M)
+    if not m or m.group(1) != name:
+        problems.append(f'name is {m.group(1) if m else "absent"!r}, want "{name}"')
+    declared = set(re.findall(r'name\s*:\s*"([A-Z_]+)"', text))
+    want = {"IMAGE"} | ({"TOKENS"} if model.uses_prompt else set()) | set(model.output_names)
+    if declared != want:
+        problems.append(f"tensors {sorted(declared)}, the model has {sorted(want)}")
+    if re.search(rf"dims\s*:\s*\[\s*3\s*,\s*{model.image_size}\s*,\s*{model.image_size}\s*\]", text) is None:
+        problems.append(f"IMAGE dims are not [ 3, {model.image_size}, {model.image_size} ]")
+    if per_split != bool(re.search(r"version_policy\s*:\s*\{\s*all", text)):
+        problems.append("version_policy does not match per-split=" + str(per_split).lower())
+    if problems:
+        raise ExportError(f"{path} does not describe the exported model: " + "; ".join(problems)
+                          + " (delete it to have it rewritten)")
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m agiqa_torch.export", description=__doc__.split("\n\n")[0],
+                                epilog="Example: python -m agiqa_torch.export --model ipiqa --dataset agiqa-3k "
+                                       "--version 1 --checkpoint best.pt --clip-weights RN50.pt --out ../models",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p.add_argument("--out", required=True, help="model repository root (modelrepo/models)")
+    p.add_argument("--version", type=int, default=1, help="version directory; for per-split models: the split (>= 1)")
+    p.add_argument("--dataset", choices=sorted(DATASET_OUTPUTS), help="fixes the outputs: agiqa-1k 1, agiqa-3k 2")
+    p.add_argument("--name", help="repository model name (default <model>_<dataset>, clipiqa for clipiqa)")
+    p.add_argument("--checkpoint", help="trained weights: train.py's best.pt, a state dict, or an official IP-IQA one")
+    p.add_argument("--clip-weights", help="OpenAI RN50.pt (CLIP models; ipiqa needs it with official checkpoints)")
+    p.add_argument("--tiny", action="store_true", help="tiny random model for tests (width 8, 64 px)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random initialisation")
+    p.add_argument("--image-size", type=int, help="input side S (default 512; clipiqa 224; --tiny 64)")
+    p.add_argument("--max-batch-size", type=int, default=32)
+    p.add_argument("--opset", type=int, default=OPSET)
+    p.add_argument("--vocab", help="CLIP BPE vocabulary (clipiqa's antonym prompts); default ../shared/data/clip")
+    p.add_argument("--reference", help="also write eager-PyTorch outputs on sample inputs to this JSON file")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    return p
+
+
+def _model_kwargs(args, ckpt: Optional[dict]) -> dict:
+    if isinstance(ckpt, dict) and isinstance(ckpt.get("model_kwargs"), dict):
+        kw = dict(ckpt["model_kwargs"])
+        if kw.get("name") != args.model:
+            raise ExportError(f"--checkpoint {args.checkpoint} holds model {kw.get('name')!r}, not {args.model!r}")
+        if args.dataset and args.model not in ZERO_SHOT and kw.get("num_outputs") != DATASET_OUTPUTS[args.dataset]:
+            raise ExportError(f"--checkpoint {args.checkpoint} has {kw.get('num_outputs')} outputs; "
+                              f"--dataset {args.dataset} has {DATASET_OUTPUTS[args.dataset]}")
+        if args.image_size and args.image_size != kw.get("image_size"):
+            raise ExportError(f"--checkpoint {args.checkpoint} was trained at {kw.get('image_size')} px, "
+                              f"not --image-size {args.image_size}")
+        return kw
+    kw = {"name": args.model}
+    if args.model in ZERO_SHOT:
+        kw["num_outputs"] = 1
+    elif args.dataset:
+        kw["num_outputs"] = DATASET_OUTPUTS[args.dataset]
+    else:
+        raise ExportError(f"--dataset is required for {args.model} (agiqa-1k: QUALITY; agiqa-3k: QUALITY, ALIGNMENT)")
+    kw["image_size"] = args.image_size or (TINY_IMAGE_SIZE if args.tiny else DEFAULT_IMAGE_SIZE[args.model])
+    if args.tiny:
+        kw.update(TINY)
+    return kw
+
+
+def _default_name(args, kw: dict) -> str:
+    if args.name:
+        return args.name
+    if args.model in ZERO_SHOT:
+        base = args.model
+    else:
+        ds = args.dataset or {1: "agiqa-1k", 2: "agiqa-3k"}[kw["num_outputs"]]
+        base = f"{args.model}_{ds.replace('-', '')}"
+    return base + ("_tiny" if kw.get("width", 64) != 64 else "")
+
+
+def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
+    """The model to export, its build arguments, and a line saying where its weights came from."""
+    ckpt = None
+    if args.checkpoint:
+        if not os.path.isfile(args.checkpoint):
+            raise ExportError(f"--checkpoint {args.checkpoint}: no such file")
+        ckpt = torch.load(args.checkpoint, map_location="cpu")
+    elif args.model not in ZERO_SHOT and not args.tiny:
+        raise ExportError(f"--checkpoint is required for {args.model} (trained per split); --tiny exports a random "
+                          "test model")
+    if args.model in ZERO_SHOT and not args.clip_weights and not args.tiny:
+        raise ExportError(f"--clip-weights RN50.pt is required for {args.model} (or --tiny for a random test model)")
+    kw = _model_kwargs(args, ckpt)
+    clip_state = None
+    if args.clip_weights:
+        if not os.path.isfile(args.clip_weights):
+            raise ExportError(f"--clip-weights {args.clip_weights}: no such file")
+        if args.model == "resnet50":
+            raise ExportError("--clip-weights does not apply to resnet50 (torchvision weights come with --checkpoint)")
+        clip_state = read_rn50_file(args.clip_weights)
+    extra = {}
+    if args.model == "clipiqa":
+        try:
+            from .tokenizer import tokenize
+        except ImportError as err:
+            raise ExportError(f"clipiqa needs agiqa_torch.tokenizer for its antonym prompts: {err}") from err
+        extra["antonym_tokens"] = tokenize(list(ANTONYMS), vocab_path=args.vocab)
+    model = build_model(clip_state=clip_state, seed=args.seed, **kw, **extra)
+    source = f"random initialisation, seed {args.seed}" if ckpt is None else f"checkpoint {args.checkpoint}"
+    if clip_state is not None:
+        source += f" + CLIP weights {args.clip_weights}"
+    if ckpt is not None:
+        try:
+            load_model_state(model, unwrap_state_dict(ckpt, f"--checkpoint {args.checkpoint}"))
+        except ValueError as err:
+            raise ExportError(f"--checkpoint {args.checkpoint}: {err}") from err
+    return model.eval(), kw, source
+
+
+def _atomic_export(model: AGIQAModel, path: str, opset: int, meta: Dict[str, str]) -> None:
+    import onnx
+
+    d = os.path.dirname(path)
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".onnx", dir=d)
+    os.close(fd)
+    try:
+        export_onnx(model, tmp, opset)
+        m = onnx.load(tmp)
+        for k, v in meta.items():
+            p = m.metadata_props.add()
+            p.key, p.value = k, v
+        onnx.save(m, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_reference(path: str, model: AGIQAModel, batch: int = 2, seed: int = 2) -> None:
+    """Sample inputs and eager outputs as JSON, for checking the ONNX file elsewhere (e.g. the Go side)."""
+    image, tokens = sample_inputs(model, batch, seed)
+    with torch.no_grad():
+        out = model(image, tokens)
+    doc = {"model": model.name, "tolerance": {"atol": ATOL, "rtol": RTOL},
+           "inputs": {"IMAGE": {"dtype": "UINT8", "shape": list(image.shape), "data": image.flatten().tolist()}},
+           "outputs": {n: {"dtype": "FP32", "shape": [batch, 1], "data": out[:, i].tolist()}
+                       for i, n in enumerate(model.output_names)}}
+    if tokens is not None:
+        doc["inputs"]["TOKENS"] = {"dtype": "INT64", "shape": list(tokens.shape), "data": tokens.flatten().tolist()}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        if args.version < 1:
+            raise ExportError(f"--version {args.version}: Triton ignores version directories that are not "
+                              "positive integers")
+        if args.max_batch_size < 1:
+            raise ExportError(f"--max-batch-size {args.max_batch_size} must be >= 1")
+        model, kw, source = build_for_export(args)
+        name = _default_name(args, kw)
+        per_split = args.model not in ZERO_SHOT
+        model_dir = os.path.join(args.out, name)
+        onnx_path = os.path.join(model_dir, str(args.version), "model.onnx")
+        meta = {"agiqa.model": model.name, "agiqa.weights": source, "agiqa.build": json.dumps(kw, sort_keys=True)}
+        _atomic_export(model, onnx_path, args.opset, meta)
+        print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 2**20:.1f} MiB; {source})")
+        check_onnx(onnx_path, model)
+        print("onnx.checker: ok; signature: " + ", ".join(
+            f"{n} {t}{list(d)}" for part in graph_signature(onnx_path).values() for n, t, d in part))
+        try:
+            res = compare_with_eager(onnx_path, model)
+            print(f"numeric check: {res['runtime']} matches eager PyTorch on batch {res['batch']} "
+                  f"(max |diff| {res['max_abs_diff']:.2e})")
+        except ExportError as err:
+            if str(err).startswith("no ONNX Runtime"):
+                print(f"numeric check skipped: {err}")
+            else:
+                raise
+        cfg = os.path.join(model_dir, "config.pbtxt")
+        if os.path.exists(cfg):
+            check_existing_config(cfg, name, model, per_split)
+            print(f"kept {cfg} (matches the model)")
+        else:
+            with open(cfg, "w", encoding="utf-8") as f:
+                f.write(config_pbtxt(name, model, args.max_batch_size, per_split))
+            print(f"wrote {cfg}")
+        if args.reference:
+            write_reference(args.reference, model)
+            print(f"wrote {args.reference}")
+    except (ExportError, ValueError, FileNotFoundError) as err:
+        print(f"export: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

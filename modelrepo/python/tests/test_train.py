@@ -1,0 +1,175 @@
+"""Training and Image2Prompt commands, end to end on tiny models and generated data."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from agiqa_torch import image2prompt, train
+from agiqa_torch.models import build_model
+from test_data import make_dataset, write_splits
+
+torch.set_num_threads(2)
+
+# lr 1e-4 (head 1e-3), batch 4: four steps per epoch on 16 train images, enough for the loss to fall
+# clearly within two epochs (checked for several seeds when the test was written).
+COMMON = ["--tiny", "--batch-size", "4", "--lr", "1e-4", "--workers", "0", "--threads", "2", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("gen"))
+    labels, images, items = make_dataset(root)
+    paper = os.path.join(root, "splits.json")
+    write_splits(paper, items)
+    holdout = os.path.join(root, "splits_holdout.json")
+    write_splits(holdout, items, protocol="holdout")
+    return {"root": root, "labels": labels, "images": images, "paper": paper, "holdout": holdout}
+
+
+def args_for(ds, out, epochs, splits="paper", extra=()):
+    return ["--dataset", "csv", "--labels", ds["labels"], "--data", ds["images"], "--splits", ds[splits],
+            "--split", "0", "--model", "ipiqa", "--out", out, "--epochs", str(epochs)] + COMMON + list(extra)
+
+
+def read_metrics(out):
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_train_resume_and_outputs(ds, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert train.main(args_for(ds, out, 2)) == 0
+    lines = read_metrics(out)
+    assert [m["epoch"] for m in lines] == [1, 2]
+    for m in lines:
+        assert set(m) >= {"epoch", "loss", "seconds", "test", "score", "best"}
+        assert set(m["test"]) == {"quality", "alignment"}
+        for t in m["test"].values():
+            assert set(t) >= {"srcc", "plcc", "krcc"} and all(-1 <= t[k] <= 1 for k in ("srcc", "plcc", "krcc"))
+    assert lines[1]["loss"] < lines[0]["loss"], "training loss must fall: %s" % [m["loss"] for m in lines]
+
+    best_epoch = max(lines, key=lambda m: m["score"])["epoch"]
+    result = json.load(open(os.path.join(out, "result.json")))
+    assert result["best_epoch"] == best_epoch and result["selected_on"] == "test"
+    assert result["test"] == lines[best_epoch - 1]["test"]
+
+    # best.pt rebuilds into a model whose test predictions match predictions.csv.
+    best = torch.load(os.path.join(out, "best.pt"))
+    assert best["epoch"] == best_epoch and best["model_kwargs"]["width"] == 8
+    model = build_model(**best["model_kwargs"])
+    model.load_state_dict(best["model"])
+    assert model.output_names == best["output_names"] == ["QUALITY", "ALIGNMENT"]
+    from agiqa_torch import data as D
+
+    labels = D.read_labels("csv", ds["labels"])
+    test = D.ImageDataset(labels.select(D.read_splits(ds["paper"]).get(0).test), ds["images"], 64)
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.stack([test[i][0] for i in range(len(test))]), test.tokens).numpy()
+    rows = np.loadtxt(os.path.join(out, "predictions.csv"), delimiter=",", skiprows=1, usecols=(1, 2))
+    np.testing.assert_allclose(pred, rows, atol=1e-5)
+
+    # Rerunning asks for 3 epochs: resumes after epoch 2 and appends epoch 3 ...
+    capsys.readouterr()
+    assert train.main(args_for(ds, out, 3)) == 0
+    assert "resuming" in capsys.readouterr().err
+    resumed = read_metrics(out)
+    assert [m["epoch"] for m in resumed] == [1, 2, 3] and resumed[:2] == lines
+    assert torch.load(os.path.join(out, "last.pt"))["epoch"] == 3
+
+    # ... and lands where an uninterrupted 3-epoch run does (each epoch's randomness is seeded alone).
+    straight = str(tmp_path / "straight")
+    assert train.main(args_for(ds, straight, 3)) == 0
+    assert read_metrics(straight)[2]["loss"] == pytest.approx(resumed[2]["loss"], rel=1e-5)
+
+    # Settings that differ from last.pt's are refused rather than mixed.
+    capsys.readouterr()
+    bad = args_for(ds, out, 4)
+    bad[bad.index("--lr") + 1] = "1e-3"
+    assert train.main(bad) == 1
+    err = capsys.readouterr().err
+    assert "other settings" in err and "lr: 0.0001 there, 0.001 now" in err
+
+
+def test_holdout_selects_on_validation(ds, tmp_path, capsys):
+    out = str(tmp_path / "holdout")
+    assert train.main(args_for(ds, out, 2, splits="holdout", extra=["--protocol", "holdout"])) == 0
+    lines = read_metrics(out)
+    assert all("val" in m for m in lines)
+    # The one validation prompt has one alignment MOS: its correlations are undefined (null), and
+    # the quality ones alone decide.
+    assert all(m["val"]["alignment"]["srcc"] is None for m in lines)
+    assert all(m["score"] == pytest.approx(sum(m["val"]["quality"][k] for k in ("srcc", "plcc", "krcc")))
+               for m in lines)
+    # Test images are scored only at a new best validation epoch.
+    assert all(("test" in m) == m["best"] for m in lines)
+    result = json.load(open(os.path.join(out, "result.json")))
+    assert result["selected_on"] == "val"
+    assert result["best_epoch"] == max(lines, key=lambda m: m["score"])["epoch"]
+    # A paper-protocol splits file has no validation images to select on.
+    capsys.readouterr()
+    assert train.main(args_for(ds, str(tmp_path / "x"), 1, extra=["--protocol", "holdout"])) == 1
+    assert "has no validation images" in capsys.readouterr().err
+
+
+def test_image2prompt_checkpoint_loads_into_train(ds, tmp_path, capsys):
+    out = str(tmp_path / "i2p")
+    argv = ["--dataset", "csv", "--labels", ds["labels"], "--data", ds["images"], "--splits", ds["paper"],
+            "--split", "0", "--out", out, "--epochs", "2"] + COMMON
+    assert image2prompt.main(argv) == 0
+    lines = read_metrics(out)
+    assert [m["epoch"] for m in lines] == [1, 2]
+    assert all(0 <= m["loss"] <= 2 and -1 <= m["test_cosine"] <= 1 for m in lines)
+    ckpt_path = os.path.join(out, image2prompt.CHECKPOINT)
+    ckpt = image2prompt.read_checkpoint(ckpt_path)
+    assert ckpt["epoch"] == 2 and all(k.startswith("visual.") for k in ckpt["model"])
+
+    # The pretrained branch is what IP-IQA's image branch starts from.
+    model = build_model(**ckpt["model_kwargs"], image2prompt=True, image2prompt_state=ckpt)
+    for k, v in model.visual.state_dict().items():
+        assert torch.equal(v, ckpt["model"]["visual." + k]), k
+    # The branch moved away from its (seeded) initialisation.
+    fresh = build_model(**ckpt["model_kwargs"], seed=3)
+    assert not torch.equal(fresh.visual.conv1.weight, model.visual.conv1.weight)
+
+    run = str(tmp_path / "from_i2p")
+    assert train.main(args_for(ds, run, 1, extra=["--init-image2prompt", ckpt_path])) == 0
+    assert torch.load(os.path.join(run, "best.pt"))["image2prompt"] is True
+
+    # A checkpoint that does not fit the image branch: every missing / unexpected key is listed.
+    broken = dict(ckpt, model=dict(ckpt["model"]))
+    del broken["model"]["visual.conv1.weight"]
+    broken["model"]["visual.extra.weight"] = torch.zeros(1)
+    broken_path = str(tmp_path / "broken.pt")
+    torch.save(broken, broken_path)
+    capsys.readouterr()
+    assert train.main(args_for(ds, str(tmp_path / "bad"), 1, extra=["--init-image2prompt", broken_path])) == 1
+    err = capsys.readouterr().err
+    assert "--init-image2prompt %s" % broken_path in err
+    assert "missing keys (1): conv1.weight" in err and "unexpected keys (1): extra.weight" in err
+
+    # Not an image2prompt checkpoint at all.
+    assert train.main(args_for(ds, str(tmp_path / "bad2"), 1,
+                                extra=["--init-image2prompt", os.path.join(run, "best.pt")])) == 1
+    assert "is not an image2prompt checkpoint" in capsys.readouterr().err
+
+
+def test_correlations_and_selection_score():
+    from scipy import stats
+
+    rng = np.random.RandomState(0)
+    x, y = rng.rand(30), rng.rand(30)
+    s, p, k = train.correlations(x, y)
+    assert (s, p, k) == pytest.approx((stats.spearmanr(x, y)[0], stats.pearsonr(x, y)[0], stats.kendalltau(x, y)[0]))
+    # Undefined (constant prediction, or fewer than 2 points) is NaN.
+    assert all(math.isnan(v) for v in train.correlations(np.ones(5), y[:5]))
+    assert all(math.isnan(v) for v in train.correlations([1.0], [2.0]))
+    m = train.score_targets(np.stack([x, np.ones(30)], 1), np.stack([y, y], 1), ["quality", "alignment"])
+    assert train.selection_score(m) == pytest.approx(s + p + k), "undefined values count as 0"
+    assert train.jsonable(m)["alignment"]["srcc"] is None
+    m = train.score_targets(np.stack([x, x], 1), np.stack([y, y], 1), ["quality", "alignment"])
+    assert train.selection_score(m) == pytest.approx(2 * (s + p + k))

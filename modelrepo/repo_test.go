@@ -1,0 +1,325 @@
+package modelrepo
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
+)
+
+var update = flag.Bool("update", false, "rewrite the .want files of bad_* cases in testdata/configs")
+
+// Each testdata/configs/<case> is a repository with one model. good_* cases
+// must load; <case>.want is the expected config with defaults filled in.
+// bad_* cases must fail; <case>.want is the exact error, with file and line.
+func TestConfigGolden(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("testdata", "configs", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, dir := range dirs {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			continue
+		}
+		n++
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			repo, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantFile := dir + ".want"
+			want, err := os.ReadFile(wantFile)
+			if err != nil && !(*update && strings.HasPrefix(name, "bad_")) {
+				t.Fatal(err)
+			}
+			switch {
+			case strings.HasPrefix(name, "good_"):
+				if len(repo.Errors) > 0 || len(repo.Models) != 1 {
+					t.Fatalf("models %d, errors %v", len(repo.Models), repo.Errors)
+				}
+				var cfg pb.ModelConfig
+				if err := prototext.Unmarshal(want, &cfg); err != nil {
+					t.Fatalf("%s: %v", wantFile, err)
+				}
+				if got := repo.Models[0].Config; !proto.Equal(got, &cfg) {
+					t.Errorf("config:\n%s\nwant:\n%s", prototext.Format(got), prototext.Format(&cfg))
+				}
+			case strings.HasPrefix(name, "bad_"):
+				if len(repo.Models) != 0 || len(repo.Errors) != 1 {
+					t.Fatalf("models %d, errors %v", len(repo.Models), repo.Errors)
+				}
+				got := repo.Errors[0].Err.Error()
+				if *update {
+					if err := os.WriteFile(wantFile, []byte(got+"\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				if got != strings.TrimSpace(string(want)) {
+					t.Errorf("error:\n  %s\nwant:\n  %s", got, strings.TrimSpace(string(want)))
+				}
+				var ce *ConfigError
+				if !errors.As(repo.Errors[0], &ce) || ce.File == "" {
+					t.Errorf("error has no *ConfigError with a file: %#v", repo.Errors[0])
+				}
+			default:
+				t.Fatalf("case %s is neither good_ nor bad_", name)
+			}
+		})
+	}
+	if n < 10 {
+		t.Fatalf("only %d golden cases found", n)
+	}
+}
+
+// The golden bad cases must each name a line, except the ones about
+// directories; this guards against a case silently losing its position.
+func TestConfigErrorsNameLines(t *testing.T) {
+	noLine := map[string]bool{"bad_no_config": true, "bad_no_version": true}
+	dirs, _ := filepath.Glob(filepath.Join("testdata", "configs", "bad_*"))
+	for _, dir := range dirs {
+		if filepath.Ext(dir) == ".want" {
+			continue
+		}
+		repo, err := Open(dir)
+		if err != nil || len(repo.Errors) != 1 {
+			t.Fatalf("%s: %v %v", dir, err, repo)
+		}
+		var ce *ConfigError
+		if !errors.As(repo.Errors[0], &ce) {
+			t.Fatalf("%s: no ConfigError", dir)
+		}
+		if !noLine[filepath.Base(dir)] && ce.Line == 0 {
+			t.Errorf("%s: error without a line: %v", dir, ce)
+		}
+	}
+}
+
+const okConfig = `backend: "native"
+input { name: "X" data_type: TYPE_FP32 dims: [ 1 ] }
+output { name: "Y" data_type: TYPE_FP32 dims: [ 1 ] }
+`
+
+func file(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+
+func dir() *fstest.MapFile { return &fstest.MapFile{Mode: os.ModeDir | 0o755} }
+
+func TestOneBadModelDoesNotStopOthers(t *testing.T) {
+	fsys := fstest.MapFS{
+		"good/config.pbtxt":   file(okConfig),
+		"good/1/model.native": file("f\n"),
+		"bad/config.pbtxt":    file("backend: \"native\"\ninput { name: \"X\" }\n"),
+		"bad/1/model.native":  file("f\n"),
+		"README.md":           file("not a model"),
+		".git/HEAD":           file("hidden"),
+	}
+	repo, err := OpenFS(fsys, "repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.Models) != 1 || repo.Models[0].Name != "good" {
+		t.Fatalf("models: %+v", repo.Models)
+	}
+	if len(repo.Errors) != 1 || repo.Errors[0].Name != "bad" {
+		t.Fatalf("errors: %v", repo.Errors)
+	}
+	msg := repo.Errors[0].Error()
+	for _, want := range []string{`repo/bad/config.pbtxt:2:1: input "X" has no data_type`, `repo/bad/config.pbtxt:2:1: input "X" has no dims`, "no output"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestDirectoryProblems(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("bad name/config.pbtxt", okConfig)
+	write("bad name/1/model.native", "f")
+	write("empty/config.pbtxt", okConfig)
+	write("empty/1/model.native", "f")
+	if err := os.MkdirAll(filepath.Join(root, "empty", "2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("versions/config.pbtxt", okConfig+"version_policy { latest { num_versions: 2 } }\n")
+	for _, v := range []string{"1", "3", "10", "v2", "01", "0"} {
+		write("versions/"+v+"/model.native", "f")
+	}
+	repo, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := map[string]string{}
+	for _, e := range repo.Errors {
+		errs[e.Name] = e.Error()
+	}
+	if got := errs["bad name"]; !strings.Contains(got, filepath.Join(root, "bad name")+`: model directory name "bad name" is not a plain name`) {
+		t.Errorf("bad name: %q", got)
+	}
+	if got := errs["empty"]; !strings.Contains(got, filepath.Join(root, "empty", "2")+": version folder is empty") {
+		t.Errorf("empty: %q", got)
+	}
+	m := repo.Model("versions")
+	if m == nil {
+		t.Fatalf("versions did not load: %v", errs["versions"])
+	}
+	var got []int64
+	for _, v := range m.Versions {
+		got = append(got, v.Number)
+	}
+	if !slices.Equal(got, []int64{1, 3, 10}) || !slices.Equal(m.Selected, []int64{3, 10}) {
+		t.Errorf("versions %v selected %v; want [1 3 10] and [3 10]", got, m.Selected)
+	}
+	if len(m.Warnings) != 3 {
+		t.Errorf("warnings %q; want 3 (0, 01, v2)", m.Warnings)
+	}
+	if p, ok := m.LocalPath(10, "model.native"); !ok || p != filepath.Join(root, "versions", "10", "model.native") {
+		t.Errorf("LocalPath = %q %v", p, ok)
+	}
+	if data, err := m.ReadFile(3, "model.native"); err != nil || string(data) != "f" {
+		t.Errorf("ReadFile = %q %v", data, err)
+	}
+	// ReadModel sees changes on disk; a missing directory is fs.ErrNotExist.
+	write("versions/11/model.native", "f")
+	m2, err := repo.ReadModel("versions")
+	if err != nil || !slices.Equal(m2.Selected, []int64{10, 11}) {
+		t.Errorf("reload: %v %v", m2, err)
+	}
+	if _, err := repo.ReadModel("gone"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing model: %v", err)
+	}
+}
+
+func TestVersionPolicies(t *testing.T) {
+	cases := []struct {
+		policy string
+		want   []int64
+	}{
+		{"", []int64{4}},
+		{"version_policy { all {} }", []int64{1, 2, 4}},
+		{"version_policy { latest { num_versions: 5 } }", []int64{1, 2, 4}},
+		{"version_policy { specific { versions: [4, 1, 4] } }", []int64{1, 4}},
+	}
+	for _, tc := range cases {
+		fsys := fstest.MapFS{"m/config.pbtxt": file(okConfig + tc.policy)}
+		for _, v := range []string{"1", "2", "4"} {
+			fsys["m/"+v+"/model.native"] = file("f")
+		}
+		repo, err := OpenFS(fsys, "r")
+		if err != nil || len(repo.Models) != 1 {
+			t.Fatalf("%q: %v %v", tc.policy, err, repo.Errors)
+		}
+		if got := repo.Models[0].Selected; !slices.Equal(got, tc.want) {
+			t.Errorf("%q: selected %v, want %v", tc.policy, got, tc.want)
+		}
+	}
+}
+
+func TestParseConfigPositions(t *testing.T) {
+	// Errors on several lines come back in line order, each with a column.
+	src := "name: \"m\"\nmax_batch_size: -2\ninput { name: \"A\" data_type: TYPE_FP32 dims: [ 2 ] }\n" +
+		"input { name: \"A\" data_type: TYPE_FP32 dims: [ 2, -3 ] }\noutput { name: \"B\" data_type: TYPE_FP32 dims: [ 1 ] }\n"
+	_, err := ParseConfig("c.pbtxt", []byte(src), "m")
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("error %v is not an ErrorList", err)
+	}
+	want := []string{
+		"c.pbtxt:2:1: max_batch_size is -2; it must be 0 (no batching) or more",
+		`c.pbtxt:4:9: duplicate input name "A" (first at line 3)`,
+		`c.pbtxt:4:51: input "A" dims[1] is -3; a dimension is positive, or -1 for variable`,
+	}
+	if len(list) != len(want) {
+		t.Fatalf("got %d errors: %v", len(list), err)
+	}
+	for i, e := range list {
+		if e.Error() != want[i] {
+			t.Errorf("error %d: %q, want %q", i, e.Error(), want[i])
+		}
+	}
+}
+
+func TestContractCheck(t *testing.T) {
+	good := `name: "q" max_batch_size: 4 version_policy { all {} }
+input { name: "IMAGE" data_type: TYPE_UINT8 dims: [ 3, 224, 224 ] }
+input { name: "TOKENS" data_type: TYPE_INT64 dims: [ 77 ] }
+output { name: "QUALITY" data_type: TYPE_FP32 dims: [ 1 ] }
+output { name: "ALIGNMENT" data_type: TYPE_FP32 dims: [ 1 ] }
+parameters { key: "agiqa.preprocess" value { string_value: "resize_center_crop" } }
+parameters { key: "agiqa.per_split" value { string_value: "true" } }
+parameters { key: "agiqa.prompt_prefix" value { string_value: "A photo depicts " } }
+parameters { key: "other.key" value { string_value: "x" } }`
+	cfg, err := ParseConfig("good", []byte(good), "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ContractCheck(cfg); len(p) != 0 {
+		t.Errorf("good config: %q", p)
+	}
+	bad := `name: "b" max_batch_size: 0
+input { name: "IMAGE" data_type: TYPE_FP32 dims: [ 3, 224, 200 ] }
+input { name: "MASK" data_type: TYPE_UINT8 dims: [ 1 ] }
+output { name: "SCORE" data_type: TYPE_FP32 dims: [ 1 ] }
+parameters { key: "agiqa.preproces" value { string_value: "resize" } }
+parameters { key: "agiqa.higher_is_better" value { string_value: "yes" } }
+parameters { key: "agiqa.per_split" value { string_value: "true" } }
+parameters { key: "agiqa.prompt_prefix" value { string_value: "x" } }`
+	cfg, err = ParseConfig("bad", []byte(bad), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(ContractCheck(cfg), "\n")
+	for _, want := range []string{
+		"max_batch_size is 0", "input IMAGE is TYPE_FP32", "input IMAGE dims [3 224 200]",
+		`input "MASK" is not in the contract`, `output "SCORE" is not in the contract`,
+		"no QUALITY or ALIGNMENT output", `unknown parameter "agiqa.preproces"`,
+		"agiqa.preprocess is missing", `agiqa.higher_is_better is "yes"`,
+		"agiqa.per_split is true but version_policy is not all", "agiqa.prompt_prefix is set but the model has no TOKENS",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("contract problems lack %q:\n%s", want, got)
+		}
+	}
+}
+
+// The repository committed in modelrepo/models honours the contract (its
+// weights are not committed, so the models lack version folders here).
+func TestCommittedRepositoryContract(t *testing.T) {
+	repo, err := Open("models")
+	if err != nil {
+		t.Skipf("no committed repository: %v", err)
+	}
+	for _, m := range repo.Models {
+		for _, p := range ContractCheck(m.Config) {
+			t.Error(p)
+		}
+	}
+	for _, e := range repo.Errors {
+		if e.Config == nil {
+			t.Errorf("config does not parse: %v", e)
+			continue
+		}
+		for _, p := range ContractCheck(e.Config) {
+			t.Error(p)
+		}
+	}
+}

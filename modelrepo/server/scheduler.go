@@ -1,0 +1,386 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/agiqa-bench/agiqa/client/tensor"
+)
+
+// request is one decoded inference request waiting for a worker.
+type request struct {
+	ctx      context.Context
+	inputs   []*tensor.Tensor // config order
+	outputs  []string         // names to return, in response order
+	rows     int              // batch size (1 when the model does not batch)
+	enqueued time.Time
+	done     chan execResult // buffered: a worker never blocks on a gone caller
+}
+
+type execResult struct {
+	outputs                                          []*tensor.Tensor // in request.outputs order
+	err                                              error
+	queue, computeInput, computeInfer, computeOutput time.Duration
+}
+
+var (
+	errQueueFull = errors.New("queue full")
+	errUnloaded  = errors.New("unloaded")
+)
+
+// scheduler is a version's bounded queue and its instance workers.
+type scheduler struct {
+	srv       *Server
+	vs        *versionState
+	q         chan *request
+	mu        sync.RWMutex // closed flips under the write lock; enqueue holds the read lock
+	closed    bool
+	wg        sync.WaitGroup
+	insts     []Instance
+	maxBatch  int
+	dynamic   bool
+	delay     time.Duration
+	preferred map[int]bool
+}
+
+func newScheduler(srv *Server, vs *versionState, insts []Instance) *scheduler {
+	cfg := vs.cfg
+	size := srv.opts.queueSize
+	db := cfg.GetDynamicBatching()
+	if n := db.GetDefaultQueuePolicy().GetMaxQueueSize(); n > 0 {
+		size = int(n)
+	}
+	s := &scheduler{srv: srv, vs: vs, q: make(chan *request, size), insts: insts,
+		maxBatch: int(cfg.MaxBatchSize), dynamic: db != nil && cfg.MaxBatchSize > 0,
+		delay: time.Duration(db.GetMaxQueueDelayMicroseconds()) * time.Microsecond, preferred: map[int]bool{}}
+	for _, p := range db.GetPreferredBatchSize() {
+		s.preferred[int(p)] = true
+	}
+	for _, inst := range insts {
+		s.wg.Add(1)
+		go s.worker(inst)
+	}
+	return s
+}
+
+func (s *scheduler) enqueue(r *request) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errUnloaded
+	}
+	select {
+	case s.q <- r:
+		return nil
+	default:
+		return errQueueFull
+	}
+}
+
+// close stops new requests; with wait, the workers finish the queue before
+// the instances close; without, close returns at once and the workers close
+// their instances when their current call returns.
+func (s *scheduler) close(wait bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.q)
+	s.mu.Unlock()
+	if wait {
+		s.wg.Wait()
+	}
+}
+
+func (s *scheduler) worker(inst Instance) {
+	defer s.wg.Done()
+	defer func() {
+		if err := inst.Close(); err != nil {
+			s.srv.log.Printf("model %q version %d: closing instance: %v", s.vs.name, s.vs.version, err)
+		}
+	}()
+	var carry *request
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			r, ok := <-s.q
+			if !ok {
+				return
+			}
+			first = r
+		}
+		if !s.live(first) {
+			continue
+		}
+		batch := []*request{first}
+		if s.dynamic {
+			batch, carry = s.gather(batch)
+		}
+		s.run(inst, batch)
+	}
+}
+
+// live drops a request whose caller has gone.
+func (s *scheduler) live(r *request) bool {
+	if err := r.ctx.Err(); err != nil {
+		r.done <- execResult{err: status.FromContextError(err).Err()}
+		return false
+	}
+	return true
+}
+
+// gather adds queued requests that fit (same non-batch shapes, rows up to
+// max_batch_size) until the batch is full, a preferred size is reached with
+// nothing more queued, or max_queue_delay passes. A request that does not
+// fit is carried to the next batch, so it keeps its place.
+func (s *scheduler) gather(batch []*request) ([]*request, *request) {
+	rows := batch[0].rows
+	var timeout <-chan time.Time
+	if s.delay > 0 {
+		t := time.NewTimer(s.delay)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for rows < s.maxBatch {
+		var r *request
+		var ok bool
+		if timeout == nil || s.preferred[rows] {
+			select {
+			case r, ok = <-s.q:
+			default:
+				return batch, nil
+			}
+		} else {
+			select {
+			case r, ok = <-s.q:
+			case <-timeout:
+				return batch, nil
+			}
+		}
+		if !ok {
+			return batch, nil
+		}
+		if !s.live(r) {
+			continue
+		}
+		if rows+r.rows > s.maxBatch || !mergeable(batch[0], r) {
+			return batch, r
+		}
+		batch = append(batch, r)
+		rows += r.rows
+	}
+	return batch, nil
+}
+
+func mergeable(a, b *request) bool {
+	if len(a.inputs) != len(b.inputs) {
+		return false
+	}
+	for i := range a.inputs {
+		x, y := a.inputs[i], b.inputs[i]
+		if x.Name != y.Name || !slices.Equal(x.Shape[1:], y.Shape[1:]) {
+			return false
+		}
+	}
+	return true
+}
+
+// run executes one batch on inst and hands each request its share.
+func (s *scheduler) run(inst Instance, batch []*request) {
+	start := time.Now()
+	rows := 0
+	for _, r := range batch {
+		rows += r.rows
+	}
+	inputs := batch[0].inputs
+	if len(batch) > 1 {
+		inputs = make([]*tensor.Tensor, len(batch[0].inputs))
+		for i := range inputs {
+			parts := make([]*tensor.Tensor, len(batch))
+			for j, r := range batch {
+				parts[j] = r.inputs[i]
+			}
+			inputs[i] = concatRows(parts)
+		}
+	}
+	t1 := time.Now()
+	outs, err := s.execute(inst, inputs)
+	t2 := time.Now()
+	var shares [][]*tensor.Tensor
+	if err == nil {
+		shares, err = s.split(outs, batch, rows)
+	}
+	t3 := time.Now()
+	for i, r := range batch {
+		res := execResult{err: err, queue: start.Sub(r.enqueued),
+			computeInput: t1.Sub(start), computeInfer: t2.Sub(t1), computeOutput: t3.Sub(t2)}
+		if err == nil {
+			res.outputs = shares[i]
+		}
+		r.done <- res
+	}
+	if err == nil {
+		s.vs.stats.recordExecution(rows, t1.Sub(start), t2.Sub(t1), t3.Sub(t2))
+	}
+}
+
+// execute calls the instance, turning a panic into Internal for this batch.
+func (s *scheduler) execute(inst Instance, inputs []*tensor.Tensor) (outs []*tensor.Tensor, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.srv.log.Printf("model %q version %d panicked: %v\n%s", s.vs.name, s.vs.version, p, debug.Stack())
+			outs, err = nil, status.Errorf(codes.Internal, "model %q version %d panicked: %v", s.vs.name, s.vs.version, p)
+		}
+	}()
+	outs, err = inst.Execute(s.srv.baseCtx, inputs)
+	if err != nil {
+		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+			return nil, err
+		}
+		return nil, status.Errorf(codes.Internal, "model %q version %d: %v", s.vs.name, s.vs.version, err)
+	}
+	return outs, nil
+}
+
+// split checks the outputs against the config and cuts them by request.
+func (s *scheduler) split(outs []*tensor.Tensor, batch []*request, rows int) ([][]*tensor.Tensor, error) {
+	vs := s.vs
+	byName := map[string]*tensor.Tensor{}
+	for _, t := range outs {
+		if t == nil {
+			return nil, s.internalf("returned a nil output")
+		}
+		sp := vs.output(t.Name)
+		if sp == nil {
+			return nil, s.internalf("returned output %q, which the config does not declare (outputs: %s)", t.Name, specNames(vs.outputs))
+		}
+		if t.DataType != sp.dt {
+			return nil, s.internalf("output %q is %s; the config says %s", t.Name, t.DataType, sp.dt)
+		}
+		want := sp.dims
+		if s.maxBatch > 0 {
+			want = append([]int64{int64(rows)}, sp.dims...)
+		}
+		if !shapeMatches(t.Shape, want) {
+			return nil, s.internalf("output %q has shape %v; expected %v", t.Name, t.Shape, want)
+		}
+		if err := t.Validate(); err != nil {
+			return nil, s.internalf("output %v", err)
+		}
+		byName[t.Name] = t
+	}
+	shares := make([][]*tensor.Tensor, len(batch))
+	var bounds map[string][]int
+	if len(batch) > 1 {
+		bounds = map[string][]int{}
+	}
+	row := 0
+	for i, r := range batch {
+		for _, name := range r.outputs {
+			t, ok := byName[name]
+			if !ok {
+				return nil, s.internalf("did not return output %q", name)
+			}
+			if bounds == nil {
+				shares[i] = append(shares[i], t)
+				continue
+			}
+			b, ok := bounds[name]
+			if !ok {
+				var err error
+				if b, err = rowBounds(t, rows); err != nil {
+					return nil, s.internalf("output %v", err)
+				}
+				bounds[name] = b
+			}
+			shape := append([]int64{int64(r.rows)}, t.Shape[1:]...)
+			shares[i] = append(shares[i], &tensor.Tensor{Name: name, DataType: t.DataType, Shape: shape,
+				Raw: t.Raw[b[row]:b[row+r.rows]]})
+		}
+		row += r.rows
+	}
+	return shares, nil
+}
+
+func (s *scheduler) internalf(format string, args ...any) error {
+	return status.Errorf(codes.Internal, "model %q version %d %s", s.vs.name, s.vs.version, fmt.Sprintf(format, args...))
+}
+
+// shapeMatches compares a concrete shape with config dims (-1 = any).
+func shapeMatches(shape, dims []int64) bool {
+	if len(shape) != len(dims) {
+		return false
+	}
+	for i, d := range dims {
+		if d != -1 && shape[i] != d {
+			return false
+		}
+	}
+	return true
+}
+
+// concatRows stacks tensors with equal non-batch shapes along dimension 0.
+// Row-major layout makes that a byte concatenation, BYTES included (each
+// element carries its own length prefix).
+func concatRows(parts []*tensor.Tensor) *tensor.Tensor {
+	n, size := int64(0), 0
+	for _, p := range parts {
+		n += p.Shape[0]
+		size += len(p.Raw)
+	}
+	raw := make([]byte, 0, size)
+	for _, p := range parts {
+		raw = append(raw, p.Raw...)
+	}
+	shape := append([]int64{n}, parts[0].Shape[1:]...)
+	return &tensor.Tensor{Name: parts[0].Name, DataType: parts[0].DataType, Shape: shape, Raw: raw}
+}
+
+// rowBounds gives the byte offset where each of rows rows starts, plus the
+// end: fixed-size types divide evenly, BYTES walks the length prefixes.
+func rowBounds(t *tensor.Tensor, rows int) ([]int, error) {
+	b := make([]int, rows+1)
+	if rows == 0 {
+		return b, nil
+	}
+	if t.DataType != tensor.Bytes {
+		per := len(t.Raw) / rows
+		for i := range b {
+			b[i] = i * per
+		}
+		return b, nil
+	}
+	n, err := tensor.NumElements(t.Shape)
+	if err != nil {
+		return nil, err
+	}
+	perRow := n / int64(rows)
+	off := 0
+	for i := 0; i < rows; i++ {
+		b[i] = off
+		for e := int64(0); e < perRow; e++ {
+			if len(t.Raw)-off < 4 {
+				return nil, fmt.Errorf("%q: BYTES row %d runs past the buffer", t.Name, i)
+			}
+			l := int(binary.LittleEndian.Uint32(t.Raw[off:]))
+			off += 4 + l
+			if off > len(t.Raw) {
+				return nil, fmt.Errorf("%q: BYTES row %d runs past the buffer", t.Name, i)
+			}
+		}
+	}
+	b[rows] = off
+	return b, nil
+}

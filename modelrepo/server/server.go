@@ -1,0 +1,369 @@
+// Package server is the embedded inference server: it serves a model
+// repository (package modelrepo) over Triton's gRPC protocol
+// (inference.GRPCInferenceService), so the harness talks to it exactly as to
+// Triton. Models run on pluggable backends; the "native" backend (Go functions
+// registered in package native) is built in.
+//
+// Each ready model version has a bounded queue and one worker per instance
+// (instance_group counts). With dynamic_batching, a worker merges queued
+// requests along the first dimension up to max_batch_size, waiting at most
+// max_queue_delay_microseconds, and splits the outputs back. Statistics are
+// cumulative with Triton's counters.
+//
+// Error codes: an unknown model or version is NotFound; a known version that
+// is not ready (failed to load, unloaded) is Unavailable with the reason; a
+// malformed request is InvalidArgument naming the tensor; a full queue is
+// Unavailable; a message over the size limit is ResourceExhausted; a model
+// error or panic is Internal for the requests it touched.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
+	"github.com/agiqa-bench/agiqa/modelrepo"
+)
+
+// Defaults.
+const (
+	DefaultAddr           = "127.0.0.1:8001" // Triton's gRPC port, loopback only
+	DefaultMaxMessageSize = 256 << 20
+	DefaultQueueSize      = 512
+	DefaultGracePeriod    = 10 * time.Second
+)
+
+// Extensions are the KServe/Triton protocol extensions ServerMetadata lists.
+var Extensions = []string{"model_configuration", "model_repository", "schedule_policy", "statistics", "system_shared_memory"}
+
+type options struct {
+	backends  map[string]Backend
+	maxMsg    int
+	logw      io.Writer
+	queueSize int
+	grace     time.Duration
+	name      string
+	version   string
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithBackend registers b under name (the config's `backend`, or the one its
+// `platform` implies: "onnxruntime" for onnxruntime_onnx). A nil b removes it.
+func WithBackend(name string, b Backend) Option {
+	return func(o *options) {
+		if b == nil {
+			delete(o.backends, name)
+			return
+		}
+		o.backends[name] = b
+	}
+}
+
+// WithMaxMessageSize limits received and sent messages (default 256 MiB);
+// a larger request fails with ResourceExhausted.
+func WithMaxMessageSize(n int) Option { return func(o *options) { o.maxMsg = n } }
+
+// WithLogger receives load/unload events and model errors (default: discarded).
+func WithLogger(w io.Writer) Option { return func(o *options) { o.logw = w } }
+
+// WithQueueSize is a model's queue bound when its config sets no
+// dynamic_batching.default_queue_policy.max_queue_size (default 512).
+func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = n } }
+
+// WithGracePeriod bounds how long ListenAndServe drains in-flight requests
+// after its context ends (default 10 s).
+func WithGracePeriod(d time.Duration) Option { return func(o *options) { o.grace = d } }
+
+// WithVersion is the server version ServerMetadata reports (name "agiqa").
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// Server serves one repository.
+type Server struct {
+	repo *modelrepo.Repository
+	opts options
+	log  *log.Logger
+	grpc *grpc.Server
+	shm  *shmRegistry
+
+	// baseCtx is what model Execute calls get; cancelled by a forced stop.
+	baseCtx context.Context
+	cancel  context.CancelFunc
+
+	loadMu sync.Mutex // serialises load and unload
+	mu     sync.RWMutex
+	models map[string]*modelState
+	stats  map[statKey]*versionStats
+
+	lisMu    sync.Mutex
+	lis      net.Listener
+	stopping atomic.Bool
+}
+
+// New loads every model of repo (a model that fails is kept, not ready, with
+// its reason) and returns a server ready to Serve. The error is about the
+// options only.
+func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
+	if repo == nil {
+		return nil, errors.New("server: nil repository")
+	}
+	o := options{
+		backends:  map[string]Backend{"native": NativeBackend{}},
+		maxMsg:    DefaultMaxMessageSize,
+		logw:      io.Discard,
+		queueSize: DefaultQueueSize,
+		grace:     DefaultGracePeriod,
+		name:      "agiqa",
+		version:   "devel",
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case o.maxMsg <= 0:
+		return nil, fmt.Errorf("server: max message size %d must be positive", o.maxMsg)
+	case o.queueSize <= 0:
+		return nil, fmt.Errorf("server: queue size %d must be positive", o.queueSize)
+	case o.grace < 0:
+		return nil, fmt.Errorf("server: grace period %v must not be negative", o.grace)
+	case o.logw == nil:
+		o.logw = io.Discard
+	}
+	s := &Server{
+		repo:   repo,
+		opts:   o,
+		log:    log.New(o.logw, "agiqa-server: ", log.LstdFlags),
+		shm:    newSHMRegistry(),
+		models: map[string]*modelState{},
+		stats:  map[statKey]*versionStats{},
+	}
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(o.maxMsg),
+		grpc.MaxSendMsgSize(o.maxMsg),
+		grpc.ChainUnaryInterceptor(recoverUnary),
+		grpc.ChainStreamInterceptor(recoverStream),
+	)
+	pb.RegisterGRPCInferenceServiceServer(s.grpc, &service{s: s})
+
+	for _, me := range repo.Errors {
+		s.log.Printf("model %q not loaded: %v", me.Name, me.Err)
+		s.models[me.Name] = &modelState{name: me.Name, err: me.Err}
+	}
+	for _, m := range repo.Models {
+		s.models[m.Name] = s.loadModel(context.Background(), m)
+	}
+	return s, nil
+}
+
+// GRPCServer is the underlying gRPC server (tests serve it on a bufconn).
+func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// Serve accepts connections on lis until GracefulStop; it returns nil after a stop.
+func (s *Server) Serve(lis net.Listener) error {
+	s.lisMu.Lock()
+	s.lis = lis
+	s.lisMu.Unlock()
+	s.log.Printf("serving %s on %s", s.repo.Label, lis.Addr())
+	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// ListenAndServe listens on addr (DefaultAddr when empty: loopback only) and
+// serves until ctx ends, then drains in-flight requests for the grace period
+// and stops.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	gctx, cancel := context.WithTimeout(context.Background(), s.opts.grace)
+	defer cancel()
+	stopErr := s.GracefulStop(gctx)
+	if err := <-errc; err != nil {
+		return err
+	}
+	return stopErr
+}
+
+// Addr is the address being served, or nil before Serve.
+func (s *Server) Addr() net.Addr {
+	s.lisMu.Lock()
+	defer s.lisMu.Unlock()
+	if s.lis == nil {
+		return nil
+	}
+	return s.lis.Addr()
+}
+
+// GracefulStop stops accepting requests, waits for in-flight ones (streams
+// included) to finish, then closes every model instance and shared-memory
+// mapping. If ctx ends first it stops hard: open RPCs are cancelled and the
+// error is ctx's.
+func (s *Server) GracefulStop(ctx context.Context) error {
+	s.stopping.Store(true)
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("server: graceful stop cut short: %w", ctx.Err())
+		s.cancel()
+		s.grpc.Stop()
+		<-done
+	}
+	s.loadMu.Lock()
+	s.mu.Lock()
+	models := s.models
+	s.models = map[string]*modelState{}
+	s.mu.Unlock()
+	for _, ms := range models {
+		ms.close(err == nil)
+	}
+	s.loadMu.Unlock()
+	s.cancel()
+	s.shm.closeAll()
+	s.log.Printf("stopped")
+	return err
+}
+
+// modelState is what the server knows of one model directory.
+type modelState struct {
+	name     string
+	model    *modelrepo.Model // nil when the directory failed to read
+	err      error            // why the model as a whole is unavailable
+	versions []*versionState  // ascending
+}
+
+// close drains (wait) or abandons every version's queue and closes instances.
+func (ms *modelState) close(wait bool) {
+	for _, vs := range ms.versions {
+		if vs.sched != nil {
+			vs.sched.close(wait)
+		}
+	}
+}
+
+func (ms *modelState) latestReady() *versionState {
+	for i := len(ms.versions) - 1; i >= 0; i-- {
+		if ms.versions[i].ready {
+			return ms.versions[i]
+		}
+	}
+	return nil
+}
+
+func (ms *modelState) reason() string {
+	if ms.err != nil {
+		return ms.err.Error()
+	}
+	var parts []string
+	for _, vs := range ms.versions {
+		if !vs.ready {
+			parts = append(parts, fmt.Sprintf("version %d: %s", vs.version, vs.reason))
+		}
+	}
+	if len(parts) == 0 {
+		return "no version loaded"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (ms *modelState) versionList() string {
+	var vs []string
+	for _, v := range ms.versions {
+		vs = append(vs, v.vstr)
+	}
+	if len(vs) == 0 {
+		return "none"
+	}
+	return strings.Join(vs, ", ")
+}
+
+// resolve finds the version a request names ("" = latest ready).
+func (s *Server) resolve(name, version string) (*versionState, error) {
+	s.mu.RLock()
+	ms := s.models[name]
+	s.mu.RUnlock()
+	if ms == nil {
+		return nil, status.Errorf(codes.NotFound, "unknown model %q (models: %s)", name, s.modelNames())
+	}
+	if version == "" {
+		if vs := ms.latestReady(); vs != nil {
+			return vs, nil
+		}
+		return nil, status.Errorf(codes.Unavailable, "model %q is not ready: %s", name, ms.reason())
+	}
+	for _, vs := range ms.versions {
+		if vs.vstr == version {
+			if !vs.ready {
+				return nil, status.Errorf(codes.Unavailable, "model %q version %s is not ready: %s", name, version, vs.reason)
+			}
+			return vs, nil
+		}
+	}
+	return nil, status.Errorf(codes.NotFound, "model %q has no version %q (versions: %s)", name, version, ms.versionList())
+}
+
+func (s *Server) modelNames() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.models))
+	for n := range s.models {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+func recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = status.Errorf(codes.Internal, "%s: panic: %v\n%s", info.FullMethod, p, debug.Stack())
+		}
+	}()
+	return h(ctx, req)
+}
+
+func recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = status.Errorf(codes.Internal, "%s: panic: %v", info.FullMethod, p)
+		}
+	}()
+	return h(srv, ss)
+}
