@@ -909,4 +909,34 @@ func TestStreamInferServerError(t *testing.T) {
 	defer st.Close()
 	_, err = st.Recv()
 	asError(t, err, "ModelStreamInfer", "", codes.Unavailable)
+	// Sending on the finished stream reports why it finished.
+	_, err = st.Send(InferRequest{Model: "double", Inputs: []*tensor.Tensor{mustFP32(t, "X", []int64{1}, []float32{1})}})
+	asError(t, err, "ModelStreamInfer", "double", codes.Unavailable)
+	if st.Pending() != 0 {
+		t.Errorf("failed send left %d pending", st.Pending())
+	}
+}
+
+func TestInferHalfPrecisionOutput(t *testing.T) {
+	q, _ := tensor.NewFP16("QUALITY", []int64{2, 1}, []float32{0.5, -1.25})
+	f := newFake("a")
+	f.infer = func(*pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
+		return &pb.ModelInferResponse{ModelName: "m",
+			Outputs:           []*pb.ModelInferResponse_InferOutputTensor{{Name: "QUALITY", Datatype: "FP16", Shape: q.Shape}},
+			RawOutputContents: [][]byte{q.Raw}}, nil
+	}
+	c := newTestClient(t, startFake(t, f))
+	res, err := c.Infer(context.Background(), InferRequest{Model: "m", Inputs: []*tensor.Tensor{mustFP32(t, "X", []int64{1}, []float32{1})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := res.FP16s("QUALITY"); err != nil || !reflect.DeepEqual(h, []float32{0.5, -1.25}) {
+		t.Errorf("FP16s = %v, %v", h, err)
+	}
+	if v, err := res.Float64Values("QUALITY"); err != nil || !reflect.DeepEqual(v, []float64{0.5, -1.25}) {
+		t.Errorf("Float64Values = %v, %v", v, err)
+	}
+	if _, err := res.Float64Values("MISSING"); !IsNotFound(err) {
+		t.Errorf("Float64Values of a missing output: %v", err)
+	}
 }

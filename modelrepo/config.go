@@ -62,7 +62,9 @@ func (l ErrorList) errorsOrNil() error {
 	return l
 }
 
-var protoLineCol = regexp.MustCompile(`^(?:proto:\s*)?(?:syntax error\s*)?\(line (\d+):(\d+)\):\s*`)
+// protobuf-go separates parts of its messages with a space or, at random,
+// U+00A0 (to discourage matching on them), hence the wide space classes.
+var protoLineCol = regexp.MustCompile(`\(line (\d+):(\d+)\):[\s\x{00a0}]*`)
 
 // ParseConfig decodes config.pbtxt text into a ModelConfig, validates it and
 // fills the defaults Triton fills (name from the directory, version policy
@@ -86,14 +88,19 @@ func ParseConfig(file string, data []byte, modelName string) (*pb.ModelConfig, e
 // protoError turns a prototext error into a ConfigError at its line and column.
 func protoError(file string, data []byte, err error) *ConfigError {
 	msg := err.Error()
-	if m := protoLineCol.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		col, _ := strconv.Atoi(m[2])
-		return &ConfigError{File: file, Line: line, Col: col, Msg: msg[len(m[0]):]}
+	_, s := parseTextPositions(data)
+	if loc := protoLineCol.FindStringSubmatchIndex(msg); loc != nil {
+		line, _ := strconv.Atoi(msg[loc[2]:loc[3]])
+		col, _ := strconv.Atoi(msg[loc[4]:loc[5]])
+		text := msg[loc[1]:]
+		if s.unclosed != nil {
+			// A missing brace surfaces later as a strange field; say where it opened.
+			text += fmt.Sprintf(" (the %q at line %d:%d is never closed)", s.unclosed.text, s.unclosed.line, s.unclosed.col)
+		}
+		return &ConfigError{File: file, Line: line, Col: col, Msg: text}
 	}
-	msg = strings.TrimPrefix(msg, "proto: ")
+	msg = strings.TrimLeft(strings.TrimPrefix(msg, "proto:"), " \u00a0")
 	if strings.Contains(msg, "unexpected EOF") {
-		_, s := parseTextPositions(data)
 		if s.unclosed != nil {
 			return &ConfigError{File: file, Line: s.unclosed.line, Col: s.unclosed.col,
 				Msg: fmt.Sprintf("%q opened here is never closed (unexpected end of file)", s.unclosed.text)}

@@ -223,6 +223,6 @@ func (s *textScanner) value(name string, at *textToken) []*textNode {
 		for p := s.peek(); p != nil && p.str && t.str; p = s.peek() {
 			s.take()
 		}
-		return []*textNode{{name: name, line: t.line, col: t.col}}
+		return []*textNode{{name: name, line: at.line, col: at.col}}
 	}
 }

@@ -225,3 +225,17 @@ def test_shared_agiqa1k_xlsx_and_csv():
     csv_labels = D.read_labels("agiqa-1k", _shared("agiqa-1k", "AIGC_all.csv"))
     assert len(csv_labels.samples) == 1080
     assert "dreamStudio_8_9_1_1.jpg" in csv_labels.names()
+
+
+def test_reads_go_written_splits(generated):
+    """A file written by the Go splits package (see testdata/README.md) passes every check."""
+    root, labels_path, _, items = generated
+    labels = D.read_labels("csv", labels_path)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata", "splits_go_holdout.json")
+    splits = D.read_splits(path, labels)
+    assert (splits.dataset, splits.protocol, splits.images, len(splits.splits)) == ("csv", "holdout", 24, 2)
+    for s in splits.splits:
+        assert len(s.train) + len(s.val) + len(s.test) == 24 and s.val and s.test
+        # Images sharing a prompt stay on one side.
+        sides = [{smp.prompt for smp in labels.select(part)} for part in (s.train, s.val, s.test)]
+        assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
