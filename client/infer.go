@@ -59,7 +59,9 @@ const (
 
 // Infer runs one request. The response is validated as a whole before it is
 // returned: every output has a known datatype and exactly product(shape)
-// elements of data. Not retried unless WithRetryInfer was given.
+// elements of data. Not retried unless WithRetryInfer was given. The request
+// aliases the input tensors' bytes (no copy): do not modify them until Infer
+// returns. Output tensors alias the response buffer.
 func (c *Client) Infer(ctx context.Context, req InferRequest) (*InferResult, error) {
 	pr, err := req.proto()
 	if err != nil {

@@ -258,6 +258,14 @@ func TestParseConfigPositions(t *testing.T) {
 	}
 }
 
+func TestParseConfigUnexpectedEOF(t *testing.T) {
+	_, err := ParseConfig("c.pbtxt", []byte("name: \"m\"\ninput {\n  name: \"A\"\n"), "m")
+	want := `c.pbtxt:2:7: "{" opened here is never closed (unexpected end of file)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
 func TestContractCheck(t *testing.T) {
 	good := `name: "q" max_batch_size: 4 version_policy { all {} }
 input { name: "IMAGE" data_type: TYPE_UINT8 dims: [ 3, 224, 224 ] }

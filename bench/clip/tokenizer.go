@@ -61,8 +61,8 @@ type Tokenizer struct {
 	// merged[rank] is the id of the symbol a merge produces.
 	merged []int32
 	// vocab holds every symbol string by id and byteOf inverts the byte map (for Decode).
-	vocab  []string
-	byteOf map[rune]byte
+	vocab     []string
+	byteOf    map[rune]byte
 	cache     sync.Map // byte-mapped word -> []int32
 	cacheSize atomic.Int64
 }

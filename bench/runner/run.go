@@ -375,3 +375,20 @@ func inferBatch(ctx context.Context, c *client.Client, m *Model, version string,
 	}
 	return preds, lat, nil
 }
+
+// InferOne scores a single image (and prompt, for prompt models) the way Run
+// does: same preprocessing, same request, outputs decoded by name.
+func InferOne(ctx context.Context, c *client.Client, m *Model, version, path, prompt string, tok *clip.Tokenizer) (Prediction, error) {
+	if m.Prompt && tok == nil {
+		return Prediction{}, fmt.Errorf("model %s takes TOKENS: a CLIP tokenizer is needed (--clip-vocab)", m.Name)
+	}
+	p, err := prepare(m, dataset.Item{Image: path, Path: path, Prompt: prompt}, tok)
+	if err != nil {
+		return Prediction{}, err
+	}
+	preds, _, err := inferBatch(ctx, c, m, version, []prepared{p})
+	if err != nil {
+		return Prediction{}, err
+	}
+	return preds[0], nil
+}

@@ -1,5 +1,3 @@
-//go:build agiqa_wip
-
 package main
 
 import (

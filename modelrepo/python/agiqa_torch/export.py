@@ -521,6 +521,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         per_split = args.model not in ZERO_SHOT
         model_dir = os.path.join(args.out, name)
         onnx_path = os.path.join(model_dir, str(args.version), "model.onnx")
+        cfg = os.path.join(model_dir, "config.pbtxt")
+        if os.path.exists(cfg):  # before writing anything: a stale config must not cost the model file
+            check_existing_config(cfg, name, model, per_split)
         meta = {"agiqa.model": model.name, "agiqa.weights": source, "agiqa.build": json.dumps(kw, sort_keys=True)}
         _atomic_export(model, onnx_path, args.opset, meta)
         print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 2**20:.1f} MiB; {source})")
@@ -536,9 +539,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"numeric check skipped: {err}")
             else:
                 raise
-        cfg = os.path.join(model_dir, "config.pbtxt")
         if os.path.exists(cfg):
-            check_existing_config(cfg, name, model, per_split)
             print(f"kept {cfg} (matches the model)")
         else:
             with open(cfg, "w", encoding="utf-8") as f:

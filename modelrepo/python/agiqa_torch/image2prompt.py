@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from . import data as D
-from .train import add_common_args, build, epoch_seed, log, make_loader, model_kwargs, save_atomic, setup_torch
+from .train import (add_common_args, build, epoch_seed, image_dataset, loader_workers, log, make_loader, model_kwargs,
+                    save_atomic, setup_torch)
 
 I2P_FORMAT = "agiqa-image2prompt-v1"
 CHECKPOINT = "image2prompt.pt"
@@ -74,11 +75,11 @@ def run(args):
         log("no --splits: pretraining on every labelled image (their prompts are then seen before testing)")
         train_samples, test_samples = labels.samples, []
     D.check_images(train_samples + test_samples, args.data)
-    train_set = D.ImageDataset(train_samples, args.data, args.image_size, train=True, vocab_path=args.vocab)
+    train_set = image_dataset(args, train_samples, True)
     test_loader = None
     if test_samples:
-        test_loader = make_loader(D.ImageDataset(test_samples, args.data, args.image_size, vocab_path=args.vocab),
-                                  args.batch_size, False, args.workers, dev)
+        test_loader = make_loader(image_dataset(args, test_samples, False), args.batch_size, False,
+                                  loader_workers(args), dev)
 
     # The quality head's width is irrelevant here; build with the labels' targets so the kwargs match
     # the IP-IQA model that train.py will build and load this branch into.
@@ -105,7 +106,7 @@ def run(args):
         es = epoch_seed(args.seed, epoch)
         random.seed(es)
         torch.manual_seed(es)
-        loader = make_loader(train_set, args.batch_size, True, args.workers, dev, seed=es, drop_last=drop_last)
+        loader = make_loader(train_set, args.batch_size, True, loader_workers(args), dev, seed=es, drop_last=drop_last)
         model.eval()  # the frozen text tower and head stay in eval mode
         model.visual.train()
         total, count = 0.0, 0

@@ -55,7 +55,10 @@ def add_common_args(p, epochs, lr):
     p.add_argument("--image-size", type=int, help="input side S (default 512; 64 with --tiny)")
     p.add_argument("--tiny", action="store_true", help="a tiny randomly initialised model, for tests")
     p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
-    p.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
+    p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+                   help="processes decoding images (default: min(8, CPUs))")
+    p.add_argument("--no-cache", action="store_true",
+                   help="decode images every epoch instead of once into memory (S=512: 0.75 MiB per image)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
@@ -238,9 +241,23 @@ def load_datasets(args, labels, split, vocab):
         D.check_images(samples, args.data)
         if len(samples) < 2:
             raise ValueError("split %d of %s: %s has %d image(s), need at least 2" % (split.index, args.splits, part, len(samples)))
-    s = args.image_size
-    return {part: D.ImageDataset(samples, args.data, s, train=(part == "train"), vocab_path=vocab)
-            for part, samples in parts.items()}
+    return {part: image_dataset(args, samples, part == "train") for part, samples in parts.items()}
+
+
+def image_dataset(args, samples, train):
+    """A Dataset yielding uint8 images (moved to the device as bytes, normalised inside the model),
+    decoded once into memory unless --no-cache."""
+    ds = D.ImageDataset(samples, args.data, args.image_size, train=train, vocab_path=args.vocab, dtype=torch.uint8)
+    if not args.no_cache:
+        t0 = time.time()
+        ds.preload(args.workers)
+        log("decoded %d images into memory (%.0f MiB, %.1fs)" % (len(ds), ds.cache.numel() / 2 ** 20, time.time() - t0))
+    return ds
+
+
+def loader_workers(args):
+    """Cached images need no worker processes: indexing memory is faster than shipping batches."""
+    return args.workers if args.no_cache else 0
 
 
 def param_groups(model, lr, head_mult):
@@ -293,7 +310,6 @@ def run(args):
     split = splits.get(args.split)
     if splits.protocol and splits.protocol != args.protocol:
         log("note: %s was written for protocol %r, training with %r" % (args.splits, splits.protocol, args.protocol))
-    sets = load_datasets(args, labels, split, args.vocab)
     target_names = labels.target_names
     extra = {}
     if args.no_integral_prompt:
@@ -316,6 +332,11 @@ def run(args):
     state = torch.load(last_path, map_location="cpu") if os.path.exists(last_path) else None
     if state is not None:
         check_resume(state, config, last_path)
+        if state["epoch"] >= args.epochs:
+            log("%s already holds %d trained epochs; nothing to do" % (args.out, state["epoch"]))
+            return write_result(result_path, labels, split, args, state["best"])
+    sets = load_datasets(args, labels, split, args.vocab)
+    if state is not None:
         # Weights come from last.pt: skip reading CLIP / image2prompt files.
         from .models import build_model
 
@@ -349,7 +370,7 @@ def run(args):
     n_train = len(sets["train"])
     # A last batch of one would make BatchNorm's batch statistics degenerate.
     drop_last = n_train % args.batch_size == 1
-    eval_loaders = {part: make_loader(ds, args.batch_size, False, args.workers, dev)
+    eval_loaders = {part: make_loader(ds, args.batch_size, False, loader_workers(args), dev)
                     for part, ds in sets.items() if part != "train"}
     select_on = "val" if args.protocol == "holdout" else "test"
     log("%s split %d: train %d, %s; model %s on %s%s" % (
@@ -362,9 +383,10 @@ def run(args):
         es = epoch_seed(args.seed, epoch)
         random.seed(es)
         torch.manual_seed(es)
-        loader = make_loader(sets["train"], args.batch_size, True, args.workers, dev, seed=es, drop_last=drop_last)
+        loader = make_loader(sets["train"], args.batch_size, True, loader_workers(args), dev, seed=es,
+                             drop_last=drop_last)
         net.train()
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=dev), 0  # summed on the device: no sync per step
         n_batches = len(loader)
         for b, (images, tokens, target) in enumerate(loader, start=1):
             images = images.to(dev, non_blocking=True)
@@ -373,17 +395,17 @@ def run(args):
             with torch.cuda.amp.autocast(enabled=amp):
                 out = net(images, tokens)
             loss = nn.functional.mse_loss(out.float(), target)
-            if not torch.isfinite(loss):
-                raise FloatingPointError("epoch %d batch %d: loss is %s" % (epoch, b, loss.item()))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            total += loss.item() * images.shape[0]
+            total += loss.detach() * images.shape[0]
             count += images.shape[0]
             if n_batches >= 20 and b % max(1, n_batches // 5) == 0:
-                log("epoch %d/%d batch %d/%d loss %.4f" % (epoch, args.epochs, b, n_batches, total / count))
-        record = {"epoch": epoch, "loss": total / count}
+                log("epoch %d/%d batch %d/%d loss %.4f" % (epoch, args.epochs, b, n_batches, total.item() / count))
+        record = {"epoch": epoch, "loss": total.item() / count}
+        if not math.isfinite(record["loss"]):
+            raise FloatingPointError("epoch %d: training loss is %s" % (epoch, record["loss"]))
         evals = {}
         pred, mos = predict(net, eval_loaders[select_on], dev, amp, uses_prompt)
         evals[select_on] = (pred, mos, score_targets(pred, mos, target_names))
@@ -419,10 +441,14 @@ def run(args):
         log("epoch %d/%d loss %.4f %s%s (%.1fs)" % (epoch, args.epochs, record["loss"], summary,
                                                     " *best*" if improved else "", record["seconds"]))
 
+    return write_result(result_path, labels, split, args, best)
+
+
+def write_result(path, labels, split, args, best):
     result = {"dataset": labels.dataset, "split": split.index, "model": args.model, "protocol": args.protocol,
-              "selected_on": select_on, "epochs": args.epochs, "best_epoch": best["epoch"],
-              "score": finite_or_none(best["score"]), "test": best.get("test")}
-    write_json_atomic(result, result_path)
+              "selected_on": "val" if args.protocol == "holdout" else "test", "epochs": args.epochs,
+              "best_epoch": best["epoch"], "score": finite_or_none(best["score"]), "test": best.get("test")}
+    write_json_atomic(result, path)
     return result
 
 

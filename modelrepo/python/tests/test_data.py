@@ -239,3 +239,16 @@ def test_reads_go_written_splits(generated):
         # Images sharing a prompt stay on one side.
         sides = [{smp.prompt for smp in labels.select(part)} for part in (s.train, s.val, s.test)]
         assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+
+
+def test_preload_and_uint8_give_the_same_items(generated):
+    root, labels_path, img_dir, _ = generated
+    samples = D.read_labels("csv", labels_path).samples[:6]
+    plain = D.ImageDataset(samples, img_dir, 32)
+    cached = D.ImageDataset(samples, img_dir, 32, dtype=torch.uint8)
+    cached.preload()
+    assert cached.cache.shape == (6, 3, 32, 32)
+    for i in range(6):
+        a, b = plain[i], cached[i]
+        assert b[0].dtype == torch.uint8 and torch.equal(a[0], b[0].float())
+        assert torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])

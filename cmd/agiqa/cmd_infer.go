@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/agiqa-bench/agiqa/bench/clip"
+	"github.com/agiqa-bench/agiqa/bench/runner"
+	"github.com/agiqa-bench/agiqa/client"
+)
+
+func init() {
+	register(command{name: "infer", summary: "score one image (and prompt) with a served model", run: runInfer})
+}
+
+func runInfer(ctx context.Context, io cmdIO, args []string) error {
+	fs := newFlags(io, "infer", `
+Usage: agiqa infer --server ADDR --model NAME --image FILE [--prompt TEXT] [--version V] [--format text|json]
+
+Decodes the image, resizes it to the model's input size the way the model's
+agiqa.preprocess parameter says, tokenizes the prompt for prompt-aware models,
+and prints the model's outputs by name.
+
+Example:
+  agiqa infer --server 127.0.0.1:8001 --model sharpness_laplacian --image photo.jpg`)
+	addr := fs.String("server", "", "Triton gRPC `address`")
+	model := fs.String("model", "", "model `name`")
+	version := fs.String("version", "", "model `version` (default: the server's choice)")
+	image := fs.String("image", "", "image `file` (JPEG or PNG)")
+	prompt := fs.String("prompt", "", "the image's `prompt` (prompt-aware models)")
+	vocab := fs.String("clip-vocab", "", "CLIP BPE vocabulary `file` (default $AGIQA_CLIP_VOCAB or the cache)")
+	format := fs.String("format", "text", "output `format`: text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *addr == "" || *model == "" || *image == "":
+		return usagef("--server, --model and --image are required")
+	case *format != "text" && *format != "json":
+		return usagef("--format: %q is not text or json", *format)
+	}
+	c, err := client.New(ctx, *addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := runner.Describe(ctx, c, *model)
+	if err != nil {
+		return err
+	}
+	var tok *clip.Tokenizer
+	if m.Prompt {
+		if *prompt == "" {
+			return usagef("model %s is prompt-aware: give --prompt", m.Name)
+		}
+		path, err := clip.ResolveVocab(*vocab)
+		if err != nil {
+			return err
+		}
+		if tok, err = clip.Load(path); err != nil {
+			return err
+		}
+	}
+	p, err := runner.InferOne(ctx, c, m, *version, *image, *prompt, tok)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		out := map[string]any{"model": m.Name, "image": *image}
+		if p.Quality != nil {
+			out[runner.OutputQuality] = *p.Quality
+		}
+		if p.Alignment != nil {
+			out[runner.OutputAlignment] = *p.Alignment
+		}
+		enc := json.NewEncoder(io.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if p.Quality != nil {
+		fmt.Fprintf(io.stdout, "%s\t%.6g\n", runner.OutputQuality, *p.Quality)
+	}
+	if p.Alignment != nil {
+		fmt.Fprintf(io.stdout, "%s\t%.6g\n", runner.OutputAlignment, *p.Alignment)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/agiqa-bench/agiqa/baselines"
+	"github.com/agiqa-bench/agiqa/client"
+	"github.com/agiqa-bench/agiqa/modelrepo"
+	"github.com/agiqa-bench/agiqa/modelrepo/server"
+)
+
+// openRepository opens dir, or the built-in repository when dir is empty.
+func openRepository(dir string) (*modelrepo.Repository, error) {
+	if dir == "" {
+		return modelrepo.OpenFS(baselines.BuiltinRepository(), "built-in models")
+	}
+	return modelrepo.Open(dir)
+}
+
+// newEmbeddedServer builds the in-process server: native Go models, Triton
+// Python-backend models that name a native.function (the sharpness baseline has
+// both forms), and ONNX models through ONNX Runtime when its library loads.
+func newEmbeddedServer(repoDir string, logw io.Writer) (*server.Server, error) {
+	repo, err := openRepository(repoDir)
+	if err != nil {
+		return nil, err
+	}
+	opts := []server.Option{
+		server.WithBackend("python", server.NativeBackend{}),
+		server.WithVersion(versionString()),
+	}
+	opts = append(opts, extraBackends(logw)...)
+	if logw != nil {
+		opts = append(opts, server.WithLogger(logw))
+	}
+	return server.New(repo, opts...)
+}
+
+// extraBackends is where optional backends (ONNX Runtime) plug in.
+var extraBackends = func(io.Writer) []server.Option { return nil }
+
+// connect returns a client for the given servers, or starts an embedded server
+// on a loopback port and connects to it. stop shuts down what was started.
+func connect(ctx context.Context, io cmdIO, servers []string, repoDir string) (c *client.Client, stop func(), err error) {
+	if len(servers) > 0 {
+		c, err := client.New(ctx, servers[0], client.WithTargets(servers[1:]...))
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := c.Live(ctx); err != nil {
+			c.Close()
+			return nil, nil, fmt.Errorf("server %v is not answering: %w", servers, err)
+		}
+		return c, func() { c.Close() }, nil
+	}
+	srv, err := newEmbeddedServer(repoDir, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	go srv.Serve(lis)
+	c, err = client.New(ctx, lis.Addr().String())
+	if err != nil {
+		srv.GracefulStop(context.Background())
+		return nil, nil, err
+	}
+	return c, func() {
+		c.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.GracefulStop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			fmt.Fprintf(io.stderr, "embedded server stop: %v\n", err)
+		}
+	}, nil
+}

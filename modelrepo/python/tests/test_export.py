@@ -1,0 +1,199 @@
+"""ONNX export: graph contract, Triton config, parity with eager PyTorch through ONNX Runtime."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from agiqa_torch import build_model
+from agiqa_torch import export as E
+
+TINY = dict(width=8, text_width=64, text_layers=2)
+ORT = E.find_ort_library()
+if ORT is not None and not os.path.exists(ORT):
+    ORT = None
+HAVE_ORT = ORT is not None
+try:
+    import onnxruntime  # noqa: F401
+
+    HAVE_ORT = True
+except ImportError:
+    pass
+
+
+def need_ort():
+    if not HAVE_ORT:
+        if os.environ.get("AGIQA_REQUIRE_ORT") == "1":
+            pytest.fail("AGIQA_REQUIRE_ORT=1 but no ONNX Runtime (set AGIQA_ORT_LIB; scripts/install-ort.sh)")
+        pytest.skip("no ONNX Runtime (onnxruntime package or $AGIQA_ORT_LIB / .tools/ort)")
+
+
+def run_main(args, capsys):
+    rc = E.main(args)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def ipiqa_repo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repo")
+    rc = E.main(["--model", "ipiqa", "--dataset", "agiqa-3k", "--tiny", "--seed", "3", "--version", "2",
+                 "--out", str(root), "--reference", str(root / "ref.json")])
+    assert rc == 0
+    return root
+
+
+def test_ipiqa_graph_follows_the_contract(ipiqa_repo):
+    path = ipiqa_repo / "ipiqa_agiqa3k_tiny" / "2" / "model.onnx"
+    assert path.is_file()
+    import onnx
+
+    onnx.checker.check_model(str(path))
+    m = onnx.load(str(path))
+    assert m.opset_import[0].version >= 13
+    assert E.graph_signature(str(path)) == {
+        "inputs": [("IMAGE", "UINT8", ("batch", 3, 64, 64)), ("TOKENS", "INT64", ("batch", 77))],
+        "outputs": [("QUALITY", "FLOAT", ("batch", 1)), ("ALIGNMENT", "FLOAT", ("batch", 1))],
+    }
+    meta = {p.key: p.value for p in m.metadata_props}
+    assert meta["agiqa.model"] == "ipiqa" and "seed 3" in meta["agiqa.weights"]
+
+
+def test_ipiqa_config(ipiqa_repo):
+    text = (ipiqa_repo / "ipiqa_agiqa3k_tiny" / "config.pbtxt").read_text()
+    assert 'name: "ipiqa_agiqa3k_tiny"' in text
+    assert 'platform: "onnxruntime_onnx"' in text
+    assert "max_batch_size: 32" in text
+    assert re.search(r'name: "IMAGE" data_type: TYPE_UINT8 dims: \[ 3, 64, 64 \]', text)
+    assert re.search(r'name: "TOKENS" data_type: TYPE_INT64 dims: \[ 77 \]', text)
+    assert re.search(r'name: "ALIGNMENT" data_type: TYPE_FP32 dims: \[ 1 \]', text)
+    assert "version_policy: { all { } }" in text and "dynamic_batching" in text and "KIND_GPU" in text
+    for k, v in (("agiqa.preprocess", "resize"), ("agiqa.per_split", "true"), ("agiqa.higher_is_better", "true")):
+        assert f'key: "{k}" value: {{ string_value: "{v}" }}' in text
+
+
+def test_reference_file_matches_the_model(ipiqa_repo):
+    import json
+
+    ref = json.loads((ipiqa_repo / "ref.json").read_text())
+    m = build_model("ipiqa", 2, 64, seed=3, **TINY).eval()
+    img = torch.tensor(ref["inputs"]["IMAGE"]["data"], dtype=torch.uint8).reshape(ref["inputs"]["IMAGE"]["shape"])
+    tok = torch.tensor(ref["inputs"]["TOKENS"]["data"]).reshape(ref["inputs"]["TOKENS"]["shape"])
+    with torch.no_grad():
+        out = m(img, tok)
+    np.testing.assert_allclose(ref["outputs"]["QUALITY"]["data"], out[:, 0].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ref["outputs"]["ALIGNMENT"]["data"], out[:, 1].numpy(), rtol=1e-6)
+
+
+def test_ipiqa_onnx_matches_eager_on_another_batch_size(ipiqa_repo):
+    need_ort()
+    m = build_model("ipiqa", 2, 64, seed=3, **TINY).eval()
+    res = E.compare_with_eager(str(ipiqa_repo / "ipiqa_agiqa3k_tiny" / "2" / "model.onnx"), m, batch=5, seed=9)
+    assert res["batch"] == 5 and res["max_abs_diff"] <= 1e-4
+
+
+def test_export_reexport_keeps_a_matching_config_and_rejects_a_stale_one(ipiqa_repo, capsys):
+    args = ["--model", "ipiqa", "--dataset", "agiqa-3k", "--tiny", "--seed", "3", "--version", "3",
+            "--out", str(ipiqa_repo)]
+    rc, out, err = run_main(args, capsys)
+    assert rc == 0, err
+    assert "kept" in out and (ipiqa_repo / "ipiqa_agiqa3k_tiny" / "3" / "model.onnx").is_file()
+    if HAVE_ORT:
+        assert re.search(r"numeric check: .* matches eager PyTorch on batch 3", out)
+    else:
+        assert "numeric check skipped" in out
+    # agiqa-1k has one output: the existing 2-output config must be refused, naming the file, before
+    # anything is written.
+    before = {p: p.stat().st_mtime_ns for p in ipiqa_repo.rglob("*")}
+    rc, out, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-1k", "--tiny", "--name", "ipiqa_agiqa3k_tiny",
+                             "--version", "3", "--out", str(ipiqa_repo)], capsys)
+    assert rc == 1
+    assert "config.pbtxt does not describe the exported model" in err and "ALIGNMENT" in err
+    assert {p: p.stat().st_mtime_ns for p in ipiqa_repo.rglob("*")} == before
+
+
+@pytest.mark.parametrize("name,dataset", [("resnet50", "agiqa-1k"), ("resnet50_clip", "agiqa-3k")])
+def test_image_only_models(tmp_path, capsys, name, dataset):
+    rc, out, err = run_main(["--model", name, "--dataset", dataset, "--tiny", "--out", str(tmp_path)], capsys)
+    assert rc == 0, err
+    repo_name = f"{name}_{dataset.replace('-', '')}_tiny"
+    sig = E.graph_signature(str(tmp_path / repo_name / "1" / "model.onnx"))
+    assert sig["inputs"] == [("IMAGE", "UINT8", ("batch", 3, 64, 64))]
+    k = 1 if dataset == "agiqa-1k" else 2
+    assert [o[0] for o in sig["outputs"]] == ["QUALITY", "ALIGNMENT"][:k]
+    cfg = (tmp_path / repo_name / "config.pbtxt").read_text()
+    assert "TOKENS" not in cfg and "version_policy: { all { } }" in cfg
+
+
+def test_clipiqa_is_zero_shot(tmp_path, capsys):
+    tk = pytest.importorskip("agiqa_torch.tokenizer")
+    try:
+        tk.default_vocab_path()
+    except FileNotFoundError as err:
+        if os.environ.get("AGIQA_REQUIRE_SHARED") == "1":
+            raise
+        pytest.skip(f"CLIP vocabulary absent: {err}")
+    rc, out, err = run_main(["--model", "clipiqa", "--tiny", "--out", str(tmp_path)], capsys)
+    assert rc == 0, err
+    cfg = (tmp_path / "clipiqa_tiny" / "config.pbtxt").read_text()
+    assert 'string_value: "resize_center_crop"' in cfg
+    assert 'key: "agiqa.per_split" value: { string_value: "false" }' in cfg
+    assert "version_policy" not in cfg
+    sig = E.graph_signature(str(tmp_path / "clipiqa_tiny" / "1" / "model.onnx"))
+    assert sig == {"inputs": [("IMAGE", "UINT8", ("batch", 3, 64, 64))],
+                   "outputs": [("QUALITY", "FLOAT", ("batch", 1))]}
+
+
+def test_comma_split_graph_runs_in_onnx_runtime(tmp_path):
+    # integral_prompt=False builds the prompt parts with gathers and cumulative sums inside the graph.
+    need_ort()
+    m = build_model("ipiqa", 1, 64, seed=1, integral_prompt=False, **TINY).eval()
+    path = str(tmp_path / "split.onnx")
+    E.export_onnx(m, path)
+    E.check_onnx(path, m)
+    res = E.compare_with_eager(path, m, batch=4, seed=5)
+    assert res["max_abs_diff"] <= 1e-4
+
+
+def test_export_from_a_training_checkpoint(tmp_path, capsys):
+    kwargs = dict(name="resnet50_clip", num_outputs=2, image_size=64, **TINY)
+    trained = build_model(seed=11, **kwargs).eval()
+    ckpt = tmp_path / "best.pt"
+    torch.save({"format": "agiqa-train-v1", "model_kwargs": kwargs, "epoch": 7, "model": trained.state_dict()}, ckpt)
+    rc, out, err = run_main(["--model", "resnet50_clip", "--dataset", "agiqa-3k", "--checkpoint", str(ckpt),
+                             "--version", "4", "--out", str(tmp_path / "repo")], capsys)
+    assert rc == 0, err
+    path = tmp_path / "repo" / "resnet50_clip_agiqa3k_tiny" / "4" / "model.onnx"
+    import onnx
+    from onnx import numpy_helper
+
+    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    head = [w for w in weights.values() if w.shape == (2, 128)]
+    assert len(head) == 1
+    np.testing.assert_array_equal(head[0], trained.head.weight.detach().numpy())
+    if HAVE_ORT:
+        img, _ = E.sample_inputs(trained, 3)
+        got, _ = E.run_onnxruntime(str(path), {"IMAGE": img.numpy()}, ["QUALITY", "ALIGNMENT"])
+        with torch.no_grad():
+            want = trained(img).numpy()
+        np.testing.assert_allclose(np.concatenate([got["QUALITY"], got["ALIGNMENT"]], 1), want, rtol=1e-4, atol=1e-5)
+    # The checkpoint says which model it holds.
+    rc, _, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-3k", "--checkpoint", str(ckpt),
+                           "--out", str(tmp_path / "repo")], capsys)
+    assert rc == 1 and "holds model 'resnet50_clip', not 'ipiqa'" in err
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--model", "ipiqa", "--tiny", "--dataset", "agiqa-1k", "--version", "0"], "positive integers"),
+    (["--model", "ipiqa", "--tiny"], "--dataset is required for ipiqa"),
+    (["--model", "ipiqa", "--dataset", "agiqa-1k"], "--checkpoint is required for ipiqa"),
+    (["--model", "clipiqa"], "--clip-weights RN50.pt is required for clipiqa"),
+    (["--model", "ipiqa", "--dataset", "agiqa-1k", "--checkpoint", "/nonexistent/best.pt"],
+     "--checkpoint /nonexistent/best.pt: no such file"),
+])
+def test_bad_arguments_are_reported(tmp_path, capsys, args, msg):
+    rc, _, err = run_main(args + ["--out", str(tmp_path)], capsys)
+    assert rc == 1 and msg in err
+    assert not any(tmp_path.iterdir())
