@@ -154,6 +154,9 @@ func (m *Metrics) Merge(o *Metrics) {
 	m.closed = false
 }
 
+// release drops the kept latencies once the summary is final.
+func (m *Metrics) release() { m.latencies = nil }
+
 // Duration is the span the rates are computed over.
 func (m *Metrics) Duration() time.Duration { return m.duration }
 

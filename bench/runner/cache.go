@@ -156,4 +156,3 @@ func (c *CacheFile) all() map[string]Prediction {
 	}
 	return out
 }
-

@@ -13,8 +13,8 @@ import (
 	"github.com/agiqa-bench/agiqa/baselines"
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
-	"google.golang.org/grpc/codes"
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
+	"google.golang.org/grpc/codes"
 )
 
 // Tensor and parameter names of the model contract (DESIGN.md).

@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/agiqa-bench/agiqa/client"
-	"github.com/agiqa-bench/agiqa/client/tensor"
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
+	"github.com/agiqa-bench/agiqa/client/tensor"
 )
 
 func init() {

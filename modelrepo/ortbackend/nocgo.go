@@ -5,6 +5,7 @@ package ortbackend
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
@@ -17,12 +18,17 @@ var errNoCgo = errors.New("this binary was built without cgo (CGO_ENABLED=0), an
 // Backend is never created in builds without cgo; New says why.
 type Backend struct{}
 
-// New always fails without cgo; ForServer then serves ONNX models as not ready.
+// New always fails without cgo (after reporting a missing library, the more
+// basic problem); ForServer then serves ONNX models as not ready.
 func New(libPath string, opts ...Option) (*Backend, error) {
 	if _, err := buildOptions(opts); err != nil {
 		return nil, err
 	}
-	return nil, errNoCgo
+	p, err := LibraryPath(libPath)
+	if err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("ONNX Runtime library %s: %w", p, errNoCgo)
 }
 
 // LibraryPath is empty: nothing is loaded.

@@ -157,7 +157,8 @@ def load_official_ipiqa(model: nn.Module, state_dict, strict: bool = True) -> Lo
     (e.g. a checkpoint trained at another resolution) are always an error.
     """
     if getattr(model, "name", None) != "ipiqa":
-        raise ValueError(f"load_official_ipiqa: model must be ipiqa, got {getattr(model, 'name', type(model).__name__)}")
+        got = getattr(model, "name", type(model).__name__)
+        raise ValueError(f"load_official_ipiqa: model must be ipiqa, got {got}")
     src = unwrap_state_dict(state_dict, "official IP-IQA checkpoint")
     mapped: Dict[str, torch.Tensor] = {}
     origin: Dict[str, str] = {}
@@ -193,7 +194,8 @@ def load_image_branch(model: nn.Module, state_dict) -> LoadReport:
     positional embedding is interpolated when the checkpoint's grid differs from the model's."""
     visual = getattr(model, "visual", None)
     if visual is None:
-        raise ValueError(f"load_image_branch: model {getattr(model, 'name', type(model).__name__)} has no CLIP image branch")
+        got = getattr(model, "name", type(model).__name__)
+        raise ValueError(f"load_image_branch: model {got} has no CLIP image branch")
     src = unwrap_state_dict(state_dict, "image-branch checkpoint")
     if any(k.startswith("visual.") for k in src):
         branch = {k[len("visual."):]: v for k, v in src.items() if k.startswith("visual.")}

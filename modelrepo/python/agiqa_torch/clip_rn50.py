@@ -389,7 +389,8 @@ def read_rn50_file(path: str) -> Dict[str, torch.Tensor]:
         try:
             obj = torch.load(path, map_location="cpu")
         except Exception as err:  # noqa: BLE001 - report both attempts
-            raise ValueError(f"{path}: neither a TorchScript archive ({jit_err}) nor a torch.save file ({err})") from err
+            raise ValueError(f"{path}: neither a TorchScript archive ({jit_err}) "
+                             f"nor a torch.save file ({err})") from err
         if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
             obj = obj["state_dict"]
         if not isinstance(obj, dict):

@@ -316,7 +316,8 @@ def compare_with_eager(path: str, model: AGIQAModel, batch: int = 3, seed: int =
     for i, name in enumerate(model.output_names):
         g, r = got[name], ref[:, i:i + 1]
         if g.shape != r.shape or g.dtype != np.float32:
-            raise ExportError(f"{path}: output {name} is {g.dtype}{list(g.shape)} in ONNX Runtime, want float32{list(r.shape)}")
+            raise ExportError(f"{path}: output {name} is {g.dtype}{list(g.shape)} in ONNX Runtime, "
+                              f"want float32{list(r.shape)}")
         diff = np.abs(g - r)
         if not np.all(diff <= ATOL + RTOL * np.abs(r)):
             raise ExportError(f"{path}: output {name} differs from eager PyTorch by up to {diff.max():.3g} "

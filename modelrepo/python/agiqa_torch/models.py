@@ -21,7 +21,6 @@ import contextlib
 from typing import Dict, List, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import clip_rn50
@@ -146,7 +145,7 @@ def split_prompt_parts(tokens: torch.Tensor, max_parts: int) -> tuple:
     last = max_parts - 1
     separator = comma & (seg < last)  # commas inside the last part are kept as text
     member = content & ~separator
-    segc = torch.clamp(seg, max=last)
+    segc = torch.clamp(seg, 0, last)
     ks = torch.arange(max_parts, device=tokens.device).reshape(1, max_parts, 1)
     counts = ((segc.unsqueeze(1) == ks) & member.unsqueeze(1)).to(torch.int64).sum(dim=-1)  # B,K
     # Part k starts after part k-1 and its comma: start_k = 1 + sum_{j<k} (count_j + 1).
@@ -224,7 +223,7 @@ class IPIQA(AGIQAModel):
         parts, present = split_prompt_parts(tokens, self.max_parts)
         feats = self.text(parts.reshape(-1, parts.shape[-1])).reshape(parts.shape[0], self.max_parts, -1)
         w = present.to(feats.dtype).unsqueeze(-1)
-        mean_parts = (feats * w).sum(dim=1) / w.sum(dim=1).clamp(min=1.0)
+        mean_parts = (feats * w).sum(dim=1) / torch.clamp(w.sum(dim=1), 1.0, float(self.max_parts))
         # A prompt without any text (SOT EOT) has no parts: fall back to encoding it whole.
         return torch.where(present.any(dim=1, keepdim=True), mean_parts, self.text(tokens))
 
@@ -315,7 +314,8 @@ class CLIPIQA(AGIQAModel):
         self.visual = clip.visual
         self.feature_dim = self.visual.output_dim
         with torch.no_grad():
-            text = F.normalize(clip.text.eval()(antonym_tokens.to(torch.int64)), dim=-1)
+            text = clip.text.eval()(antonym_tokens.to(torch.int64))
+            text = text / text.norm(dim=-1, keepdim=True)
         self.register_buffer("text_features", text)
         self.register_buffer("logit_scale", clip.logit_scale.detach().exp().reshape(()))
         self.head = nn.Identity()  # nothing is trained
@@ -324,7 +324,8 @@ class CLIPIQA(AGIQAModel):
         return self.visual(self.normalize(image))
 
     def _forward(self, image: torch.Tensor, tokens: Optional[torch.Tensor]) -> torch.Tensor:
-        f = F.normalize(self.image_encoder(image), dim=-1)
+        f = self.image_encoder(image)
+        f = f / f.norm(dim=-1, keepdim=True)  # as CLIP; F.normalize's one-sided clamp traces a None
         logits = self.logit_scale * f @ self.text_features.t()
         return logits.softmax(dim=-1)[:, :1]
 

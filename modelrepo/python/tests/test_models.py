@@ -228,7 +228,8 @@ def test_load_openai_rn50_and_interpolate_to_the_input_size():
     torch.manual_seed(0)
     src = C.CLIPRN50(image_size=224, **TINY).eval()
     state = _openai_state(src)
-    for key in ("visual.layer1.0.conv1.weight", "visual.attnpool.positional_embedding", "transformer.resblocks.1.attn.in_proj_weight",
+    for key in ("visual.layer1.0.conv1.weight", "visual.attnpool.positional_embedding",
+                "transformer.resblocks.1.attn.in_proj_weight",
                 "token_embedding.weight", "positional_embedding", "ln_final.weight", "text_projection", "logit_scale"):
         assert key in state  # the names of OpenAI's archive
     same = C.load_openai_rn50(state, image_size=224).eval()
@@ -252,7 +253,8 @@ def test_load_openai_rn50_reports_bad_keys():
     state = _openai_state(C.CLIPRN50(image_size=224, **TINY))
     del state["ln_final.bias"]
     state["visual.extra.weight"] = torch.zeros(1)
-    with pytest.raises(ValueError, match=r"missing keys \(1\): text.ln_final.bias.*unexpected keys \(1\): visual.extra.weight"):
+    want = r"missing keys \(1\): text.ln_final.bias.*unexpected keys \(1\): visual.extra.weight"
+    with pytest.raises(ValueError, match=want):
         C.load_openai_rn50(state)
     with pytest.raises(ValueError, match="ViT"):
         C.load_openai_rn50({"visual.class_embedding": torch.zeros(4)})

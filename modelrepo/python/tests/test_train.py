@@ -80,6 +80,9 @@ def test_train_resume_and_outputs(ds, tmp_path, capsys):
     resumed = read_metrics(out)
     assert [m["epoch"] for m in resumed] == [1, 2, 3] and resumed[:2] == lines
     assert torch.load(os.path.join(out, "last.pt"))["epoch"] == 3
+    # Once all epochs are done, a rerun changes nothing.
+    assert train.main(args_for(ds, out, 3)) == 0
+    assert "nothing to do" in capsys.readouterr().err and read_metrics(out) == resumed
 
     # ... and lands where an uninterrupted 3-epoch run does (each epoch's randomness is seeded alone).
     straight = str(tmp_path / "straight")

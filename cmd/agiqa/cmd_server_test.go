@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startServer runs `agiqa serve` on a free loopback port and returns its address.
+func startServer(t *testing.T, extra ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := runContext(ctx, pw, io.Discard, append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...))
+		pw.Close()
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed no address: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "agiqa serve: listening on "))
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		t.Fatalf("serve printed %q", line)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v after SIGINT-like cancel", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop within 10 s")
+		}
+	})
+	return addr
+}
+
+// testImage writes a deterministic PNG with sharp edges.
+func testImage(t *testing.T, blur bool) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for y := 0; y < 48; y++ {
+		for x := 0; x < 64; x++ {
+			v := uint8(0)
+			if (x/8+y/8)%2 == 0 {
+				v = 255
+			}
+			if blur {
+				v = uint8(96 + int(v)/4)
+			}
+			img.Set(x, y, color.RGBA{v, uint8(x * 4), uint8(y * 5), 255})
+		}
+	}
+	path := filepath.Join(t.TempDir(), "img.png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestServeModelsInfer(t *testing.T) {
+	addr := startServer(t)
+
+	out, _, err := runCLI(t, "models", "--server", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "models_builtin", []byte(out))
+
+	out, _, err = runCLI(t, "models", "--server", addr, "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infos []modelInfo
+	if err := json.Unmarshal([]byte(out), &infos); err != nil || len(infos) != 1 || !infos[0].Ready {
+		t.Fatalf("models json: %v %q", err, out)
+	}
+
+	sharp := testImage(t, false)
+	out, _, err = runCLI(t, "infer", "--server", addr, "--model", "sharpness_laplacian", "--image", sharp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "infer_sharpness", []byte(out))
+
+	out, _, err = runCLI(t, "infer", "--server", addr, "--model", "sharpness_laplacian", "--image", testImage(t, true), "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blurred map[string]any
+	if err := json.Unmarshal([]byte(out), &blurred); err != nil {
+		t.Fatal(err)
+	}
+	sharpOut, _, _ := runCLI(t, "infer", "--server", addr, "--model", "sharpness_laplacian", "--image", sharp, "--format", "json")
+	var sharpJSON map[string]any
+	json.Unmarshal([]byte(sharpOut), &sharpJSON)
+	if blurred["QUALITY"].(float64) >= sharpJSON["QUALITY"].(float64) {
+		t.Errorf("low-contrast image scored %v, not below the sharp one's %v", blurred["QUALITY"], sharpJSON["QUALITY"])
+	}
+}
+
+func TestInferErrorsNameTheThing(t *testing.T) {
+	addr := startServer(t)
+	_, _, err := runCLI(t, "infer", "--server", addr, "--model", "nope", "--image", testImage(t, false))
+	if err == nil || !strings.Contains(err.Error(), "nope") || !strings.Contains(err.Error(), "NotFound") {
+		t.Errorf("unknown model: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.jpg")
+	os.WriteFile(bad, []byte("not an image"), 0o644)
+	_, _, err = runCLI(t, "infer", "--server", addr, "--model", "sharpness_laplacian", "--image", bad)
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("bad image: %v", err)
+	}
+	_, _, err = runCLI(t, "infer", "--model", "x")
+	if err == nil || !strings.Contains(err.Error(), "required") {
+		t.Errorf("missing flags: %v", err)
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agiqa-bench/agiqa/bench/runner"
+)
+
+// A small run of the main job: built-in sample dataset, embedded server,
+// the sharpness baseline, 3 splits.
+func TestTablesEmbeddedSampleGolden(t *testing.T) {
+	cache := t.TempDir()
+	args := []string{"tables", "--cache", filepath.Join(cache, "predictions"), "--sample-size", "60", "--splits", "3", "--seed", "7"}
+	out, stderr, err := runCLI(t, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	checkGolden(t, "tables_sample_text", []byte(out))
+	if !strings.Contains(stderr, "60 images, 0 already cached") {
+		t.Errorf("first run should infer everything; stderr:\n%s", stderr)
+	}
+
+	// A second run infers nothing twice and prints the same numbers.
+	out2, stderr, err := runCLI(t, append(args, "--format", "markdown", "--paper", "--timing")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "60 images, 60 already cached") {
+		t.Errorf("second run re-inferred; stderr:\n%s", stderr)
+	}
+	checkGolden(t, "tables_sample_markdown_paper", []byte(out2))
+}
+
+func TestTablesReportPlotsAndJSON(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := runCLI(t, "tables", "--cache", filepath.Join(dir, "c"), "--sample-size", "40", "--splits", "2",
+		"--format", "json", "--report", filepath.Join(dir, "report.json"), "--plots", filepath.Join(dir, "plots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	var t1 map[string]any
+	if err := dec.Decode(&t1); err != nil || t1["id"] != "table1" {
+		t.Fatalf("json table 1: %v %v", err, t1["id"])
+	}
+	var results []runner.ModelResult
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil || json.Unmarshal(b, &results) != nil || len(results) != 1 {
+		t.Fatalf("report: %v %s", err, b)
+	}
+	r := results[0]
+	if r.Model != "sharpness_laplacian" || len(r.Splits) != 2 || r.Summary["quality"].Splits != 2 || r.Runs[0].Inferred != 40 {
+		t.Errorf("report content: %+v", r)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "plots", "*.png"))
+	if len(pngs) != 1 {
+		t.Errorf("plots: %v", pngs)
+	}
+}
+
+func TestTablesBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dataset", "agiqa-9k=/tmp"}, "agiqa-9k"},
+		{[]string{"--dataset", "agiqa-3k"}, "want NAME=DIR"},
+		{[]string{"--format", "pdf"}, "--format"},
+		{[]string{"--tables", "4"}, "--tables"},
+		{[]string{"--splits", "0"}, "--splits"},
+		{[]string{"--plcc-fit", "cubic"}, "--plcc-fit"},
+		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, "nope"},
+		{[]string{"--splits", "/nonexistent/splits.json", "--sample-size", "40"}, "/nonexistent/splits.json"},
+	}
+	for _, c := range cases {
+		args := append([]string{"tables", "--cache", filepath.Join(t.TempDir(), "p")}, c.args...)
+		_, _, err := runCLI(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want it to name %q", c.args, err, c.want)
+		}
+	}
+}
