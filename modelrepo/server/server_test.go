@@ -360,14 +360,17 @@ func TestInfer(t *testing.T) {
 	if err != nil || !slices.Equal(floats(t, resp, "SUM"), []float32{9}) {
 		t.Errorf("nobatch: %v %v", resp, err)
 	}
-	// BYTES in and out.
+	// BYTES in and out; a full batch (4 = max_batch_size) runs without
+	// waiting out the model's 2 s max_queue_delay.
+	words := [][]byte{[]byte("ab"), nil, []byte("c"), []byte("dé"), nil, nil, []byte("x"), []byte("yz")}
 	resp, err = h.c.ModelInfer(c, &pb.ModelInferRequest{ModelName: "strings",
-		Inputs:           []*pb.ModelInferRequest_InferInputTensor{{Name: "S", Datatype: "BYTES", Shape: []int64{1, 2}}},
-		RawInputContents: [][]byte{tensor.EncodeBytes([][]byte{[]byte("ab"), []byte("")})}})
+		Inputs:           []*pb.ModelInferRequest_InferInputTensor{{Name: "S", Datatype: "BYTES", Shape: []int64{4, 2}}},
+		RawInputContents: [][]byte{tensor.EncodeBytes(words)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, err := output(t, resp, "S_OUT").ByteElements(); err != nil || string(e[0]) != "AB" || len(e[1]) != 0 {
+	e, err := output(t, resp, "S_OUT").ByteElements()
+	if err != nil || len(e) != 8 || string(e[0]) != "AB" || len(e[1]) != 0 || string(e[3]) != "DÉ" || string(e[7]) != "YZ" {
 		t.Errorf("bytes: %q %v", e, err)
 	}
 }
