@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+)
+
+func sharedPath(t *testing.T, rel ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{"..", "..", "..", "shared"}, rel...)...)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("AGIQA_REQUIRE_SHARED") != "" {
+			t.Fatalf("AGIQA_REQUIRE_SHARED is set but %s is missing", p)
+		}
+		t.Skipf("no %s on this machine", p)
+	}
+	return p
+}
+
+// Scores "predictions" that are the alignment MOS against quality MOS on the
+// real AGIQA-3k labels, over 3 paper splits, quality and alignment both.
+func TestEvalAGIQA3kGolden(t *testing.T) {
+	labels := sharedPath(t, "data", "agiqa-3k", "data.csv")
+	ds, err := dataset.Load("agiqa-3k", labels, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pred := filepath.Join(dir, "pred.csv")
+	f, _ := os.Create(pred)
+	w := csv.NewWriter(f)
+	w.Write([]string{"image", "quality", "alignment"})
+	for _, it := range ds.Items {
+		w.Write([]string{it.Image, ftoa(it.MOSAlign), ftoa(it.MOS)})
+	}
+	w.Flush()
+	f.Close()
+	sp := filepath.Join(dir, "splits.json")
+	if _, _, err := runCLI(t, "splits", "--dataset", "agiqa-3k", "--labels", labels, "--n", "3", "--seed", "1", "-o", sp); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI(t, "eval", "--dataset", "agiqa-3k", "--labels", labels, "--predictions", pred, "--splits", sp, "--model", "mine", "--format", "markdown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "eval_agiqa3k_markdown", []byte(out))
+}
+
+func ftoa(v float64) string { return strings.TrimRight(strings.TrimRight(strconvFormat(v), "0"), ".") }
+
+func TestEvalSmallAndBadPredictions(t *testing.T) {
+	labels := filepath.Join("testdata", "datasets", "small.csv")
+	write := func(body string) string {
+		p := filepath.Join(t.TempDir(), "p.csv")
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	out, _, err := runCLI(t, "eval", "--dataset", "csv", "--labels", labels, "--format", "csv",
+		"--predictions", write("image,score\ncat_0.png,3\ncat_1.png,2\ndog_0.png,0.5\ndog_1.png,1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "eval_small_csv", []byte(out))
+
+	cases := []struct{ body, want string }{
+		{"img,score\n", "no image column"},
+		{"image,foo\n", "no score, quality or alignment column"},
+		{"image,score\nzebra.png,1\n", `:2: image "zebra.png" is not in`},
+		{"image,score\ncat_0.png,1\ncat_0.png,2\n", `:3: image "cat_0.png" listed twice`},
+		{"image,score\ncat_0.png,high\n", `:2: score "high" is not a finite number`},
+		{"image,score\ncat_0.png,NaN\n", `:2: score "NaN" is not a finite number`},
+	}
+	for _, c := range cases {
+		p := write(c.body)
+		_, _, err := runCLI(t, "eval", "--dataset", "csv", "--labels", labels, "--predictions", p)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) && !strings.Contains(c.want, "column") {
+			t.Errorf("%q: err = %v, want %q", c.body, err, c.want)
+		}
+	}
+}
+
+func strconvFormat(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
