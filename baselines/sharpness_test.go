@@ -247,3 +247,15 @@ func TestBuiltinRepositoryServesSharpness(t *testing.T) {
 		t.Errorf("served QUALITY %v, direct %v", v, want)
 	}
 }
+
+// go test ./baselines -run X -bench LaplacianVariance
+func BenchmarkLaplacianVariance512(b *testing.B) {
+	const s = 512
+	img := gray(s, s, func(r, c int) uint8 { return uint8(r*7 + c*13) })
+	b.SetBytes(int64(len(img)))
+	for b.Loop() {
+		if _, err := LaplacianVariance(img, s, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -156,8 +156,8 @@ func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(o.maxMsg),
 		grpc.MaxSendMsgSize(o.maxMsg),
-		grpc.ChainUnaryInterceptor(recoverUnary),
-		grpc.ChainStreamInterceptor(recoverStream),
+		grpc.ChainUnaryInterceptor(s.recoverUnary),
+		grpc.ChainStreamInterceptor(s.recoverStream),
 	)
 	pb.RegisterGRPCInferenceServiceServer(s.grpc, &service{s: s})
 
@@ -350,19 +350,23 @@ func (s *Server) modelNames() string {
 	return strings.Join(names, ", ")
 }
 
-func recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+// recoverUnary turns a panic in a handler (not in a model: the scheduler
+// handles those) into Internal and logs the stack rather than sending it.
+func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = status.Errorf(codes.Internal, "%s: panic: %v\n%s", info.FullMethod, p, debug.Stack())
+			s.log.Printf("%s panicked: %v\n%s", info.FullMethod, p, debug.Stack())
+			err = status.Errorf(codes.Internal, "%s: internal error: %v", info.FullMethod, p)
 		}
 	}()
 	return h(ctx, req)
 }
 
-func recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = status.Errorf(codes.Internal, "%s: panic: %v", info.FullMethod, p)
+			s.log.Printf("%s panicked: %v\n%s", info.FullMethod, p, debug.Stack())
+			err = status.Errorf(codes.Internal, "%s: internal error: %v", info.FullMethod, p)
 		}
 	}()
 	return h(srv, ss)

@@ -919,3 +919,47 @@ func TestListenAndServe(t *testing.T) {
 		t.Error("max message size 0 accepted")
 	}
 }
+
+// go test ./modelrepo/server -run X -bench Infer: one round trip over
+// loopback gRPC, validation and scheduling included.
+func BenchmarkInferEcho(b *testing.B) {
+	dir := b.TempDir()
+	for name, m := range testModels {
+		if name != "echo" {
+			continue
+		}
+		for path, content := range map[string]string{"config.pbtxt": m[0], "1/" + NativeFile: m[1]} {
+			p := filepath.Join(dir, name, filepath.FromSlash(path))
+			_ = os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	repo, err := modelrepo.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(repo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.GracefulStop(context.Background())
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	c := pb.NewGRPCInferenceServiceClient(conn)
+	req := xReq("echo", []int64{8, 2}, make([]float32, 16)...)
+	for b.Loop() {
+		if _, err := c.ModelInfer(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
