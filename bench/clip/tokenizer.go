@@ -63,7 +63,7 @@ type Tokenizer struct {
 	// vocab holds every symbol string by id and byteOf inverts the byte map (for Decode).
 	vocab     []string
 	byteOf    map[rune]byte
-	cache     sync.Map // byte-mapped word -> []int32
+	cache     sync.Map // split piece -> merged ids ([]int32), shared read-only
 	cacheSize atomic.Int64
 }
 

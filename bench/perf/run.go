@@ -219,8 +219,11 @@ func (e *engine) notReadyReason(ctx context.Context, t *target) string {
 	if err != nil {
 		return "the repository index could not be read: " + err.Error()
 	}
-	var parts []string
+	var parts, names []string
 	for _, m := range idx {
+		if len(names) == 0 || names[len(names)-1] != m.GetName() {
+			names = append(names, m.GetName())
+		}
 		if m.GetName() != e.cfg.Model || (e.cfg.Version != "" && m.GetVersion() != e.cfg.Version) {
 			continue
 		}
@@ -234,7 +237,7 @@ func (e *engine) notReadyReason(ctx context.Context, t *target) string {
 		parts = append(parts, s)
 	}
 	if len(parts) == 0 {
-		return "the server gives no reason"
+		return fmt.Sprintf("not in the server's repository, which has: %s", strings.Join(names, ", "))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -9,6 +9,7 @@
 // use a pure-Go path: Go's image/jpeg for entropy decoding and IDCT, followed by libjpeg's "fancy"
 // chroma upsampling and fixed-point YCbCr->RGB conversion re-implemented here; only the IDCT then
 // differs from libjpeg's, which leaves pixels within a few grey levels of Pillow's (see the tests).
+// Like Image.open, decoding ignores EXIF orientation.
 package preprocess
 
 import (

@@ -41,7 +41,7 @@ func (s *Server) infer(ctx context.Context, vs *versionState, req *pb.ModelInfer
 	if err := vs.sched.enqueue(r); err != nil {
 		vs.stats.recordFail(time.Since(received))
 		if errors.Is(err, errQueueFull) {
-			return nil, status.Errorf(codes.Unavailable, "model %q version %d: queue full (%d requests waiting)", vs.name, vs.version, cap(vs.sched.q))
+			return nil, status.Errorf(codes.Unavailable, "model %q version %d: queue full (%d requests queued, the limit)", vs.name, vs.version, cap(vs.sched.q))
 		}
 		return nil, status.Errorf(codes.Unavailable, "model %q version %d was unloaded", vs.name, vs.version)
 	}

@@ -167,7 +167,7 @@ instance_group { count: 1 }`, "servertest.bytes"},
 	"broken": {"backend: \"native\"\nmax_batch_size: 8\ninput { name: \"X\" data_type: TYPE_FP32 }\n" +
 		"output { name: \"Y\" data_type: TYPE_FP32 dims: [ 2 ] }\n", "servertest.echo"},
 	"missingfn": {"backend: \"native\"\nmax_batch_size: 8\n" + echoIO, "servertest.nope"},
-	"counted": {"backend: \"testcount\"\nmax_batch_size: 8\n" + echoIO + "instance_group { count: 2 }", "servertest.echo"},
+	"counted":   {"backend: \"testcount\"\nmax_batch_size: 8\n" + echoIO + "instance_group { count: 2 }", "servertest.echo"},
 }
 
 func writeFile(t *testing.T, path, content string) {
