@@ -345,7 +345,7 @@ func TestParityWithPyTorch(t *testing.T) {
 	}
 	for name, want := range ref.Outputs {
 		// Scores that hardly vary across inputs would make the comparison vacuous.
-		if spread := slices.Max(want) - slices.Min(want); spread < 10*scoreTol {
+		if spread := slices.Max(want) - slices.Min(want); spread < 3*scoreTol {
 			t.Errorf("eager %s varies by only %.3g across the images; the parity check needs inputs that move the score", name, spread)
 		}
 		for i := range want {

@@ -32,7 +32,7 @@ func checkLevelOK(t *testing.T, l *Level) {
 		m.Latency.P99US <= m.Latency.P999US && m.Latency.P999US <= m.Latency.MaxUS) {
 		t.Errorf("latency percentiles out of order: %+v", m.Latency)
 	}
-	if m.InferencesPerSec <= 0 || m.RequestsPerSec*float64(l.Batch) != m.InferencesPerSec {
+	if m.InferencesPerSec <= 0 || !approx(m.RequestsPerSec*float64(l.Batch), m.InferencesPerSec, 1e-9*m.InferencesPerSec) {
 		t.Errorf("rates: %v req/s, %v infer/s at batch %d", m.RequestsPerSec, m.InferencesPerSec, l.Batch)
 	}
 	if n := len(l.Windows); n < StableWindows && l.Status != StatusFailed || n > 3 {

@@ -135,14 +135,17 @@ func runRepoCheck(ctx context.Context, io cmdIO, args []string) error {
 			case "native", "python":
 				err = nativeFunctionPresent(m, v)
 			default:
-				err = fmt.Errorf("backend %q: not served by the embedded server; its files are not checked", backend)
+				// Triton may serve it; this binary cannot look inside.
+				if v == m.Selected[0] {
+					r.warnings = append(r.warnings, fmt.Sprintf("backend %q is not served by the embedded server; its files are not checked", backend))
+				}
 			}
 			if err != nil {
 				r.problems = append(r.problems, err.Error())
 			}
 		}
 		r.summary = fmt.Sprintf("%s, %s%s", backend, versionList(m.Selected), onnxNote)
-		r.warnings = m.Warnings
+		r.warnings = append(m.Warnings, r.warnings...)
 		reports = append(reports, r)
 	}
 	// Models and failed models come sorted separately; list them by name together.
