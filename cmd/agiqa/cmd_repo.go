@@ -145,7 +145,7 @@ func runRepoCheck(ctx context.Context, io cmdIO, args []string) error {
 			}
 		}
 		r.summary = fmt.Sprintf("%s, %s%s", backend, versionList(m.Selected), onnxNote)
-		r.warnings = append(m.Warnings, r.warnings...)
+		r.warnings = slices.Concat(m.Warnings, r.warnings)
 		reports = append(reports, r)
 	}
 	// Models and failed models come sorted separately; list them by name together.

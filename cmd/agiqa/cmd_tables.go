@@ -62,7 +62,7 @@ Predictions are cached (--cache): an interrupted run resumes, a second run
 infers nothing twice.
 
 Datasets: agiqa-1k=DIR, agiqa-3k=DIR (labels and images found inside DIR),
-csv=FILE.csv (image,prompt,mos[,mos_align]; images relative to the file),
+csv=DIR (a folder holding one image,prompt,mos[,mos_align] CSV and the images),
 sample (the built-in one).
 
 Example:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,5 +83,34 @@ func TestTablesBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: err = %v, want it to name %q", c.args, err, c.want)
 		}
+	}
+}
+
+// A corrupt image stops the run before any inference unless --skip-bad-images.
+func TestTablesPreflightRefusesBadImages(t *testing.T) {
+	dir := t.TempDir()
+	var rows []string
+	for i := 0; i < 12; i++ {
+		name := fmt.Sprintf("im%02d.png", i)
+		src := testImage(t, i%2 == 0)
+		b, _ := os.ReadFile(src)
+		if i == 5 {
+			b = b[:40] // truncated
+		}
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		rows = append(rows, fmt.Sprintf("%s,prompt %d,%d", name, i%4, i%3))
+	}
+	os.WriteFile(filepath.Join(dir, "labels.csv"), []byte("image,prompt,mos\n"+strings.Join(rows, "\n")+"\n"), 0o644)
+	args := []string{"tables", "--cache", filepath.Join(t.TempDir(), "p"), "--dataset", "csv=" + dir, "--splits", "2"}
+	_, stderr, err := runCLI(t, args...)
+	if err == nil || !strings.Contains(err.Error(), "--skip-bad-images") || !strings.Contains(stderr, "im05.png") {
+		t.Fatalf("err = %v\nstderr:\n%s", err, stderr)
+	}
+	out, stderr, err := runCLI(t, append(args, "--skip-bad-images")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "Sharpness (Laplacian)") || !strings.Contains(stderr, "11 images") {
+		t.Errorf("skip run: stdout:\n%s\nstderr:\n%s", out, stderr)
 	}
 }
