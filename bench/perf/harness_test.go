@@ -123,7 +123,7 @@ func startServer(t testing.TB) *testServer {
 	dir := t.TempDir()
 	for name, m := range testModels {
 		for path, content := range map[string]string{
-			filepath.Join(dir, name, "config.pbtxt"):             m[0],
+			filepath.Join(dir, name, "config.pbtxt"):         m[0],
 			filepath.Join(dir, name, "1", server.NativeFile): m[1],
 		} {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

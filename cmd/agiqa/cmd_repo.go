@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -215,7 +216,8 @@ func onnxFilePresent(m *modelrepo.Model, version int64) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("version %d: %s is missing from %s (it holds %s)", version, file, v.Dir, strings.Join(v.Files, ", "))
+	return fmt.Errorf("version %d: %s is missing from %s (it holds %s)", version, file,
+		filepath.Join(m.Dir, strconv.FormatInt(version, 10)), strings.Join(v.Files, ", "))
 }
 
 // nativeFunctionPresent checks that the function a native version names is

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -125,7 +126,7 @@ func modelSource(m *modelrepo.Model, version int64) (source, error) {
 	}
 	if !slices.Contains(v.Files, file) {
 		return source{}, fmt.Errorf("model %q version %d: %s is missing from the version folder %s (it holds %s)",
-			m.Name, version, file, v.Dir, strings.Join(v.Files, ", "))
+			m.Name, version, file, filepath.Join(m.Dir, strconv.FormatInt(version, 10)), strings.Join(v.Files, ", "))
 	}
 	if p, ok := m.LocalPath(version, file); ok {
 		return source{file: file, path: p}, nil

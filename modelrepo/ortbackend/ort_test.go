@@ -305,3 +305,14 @@ func TestNewRefusesASecondLibrary(t *testing.T) {
 		t.Errorf("Version() = %q", b.Version())
 	}
 }
+
+func TestLoadNamesAMissingModelFile(t *testing.T) {
+	b := ortBackend(t)
+	cfg := strings.Replace(toyConfig, `platform: "onnxruntime_onnx"`, "platform: \"onnxruntime_onnx\"\ndefault_model_filename: \"toy.onnx\"", 1)
+	repo := writeRepo(t, map[string]repoModel{"toy": {config: cfg, files: map[string][]byte{"model.onnx": toyONNX(t)}}})
+	_, err := b.Load(context.Background(), repo.Model("toy"), 1)
+	want := `model "toy" version 1: toy.onnx is missing from the version folder ` + filepath.Join(repo.LocalDir(), "toy", "1") + " (it holds model.onnx)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load = %v\nwant %s", err, want)
+	}
+}

@@ -44,11 +44,10 @@ const DefaultPort = "8002"
 // DefaultURL is Triton's metrics endpoint on the host of a gRPC target
 // ("gpu1:8001" -> "http://gpu1:8002/metrics").
 func DefaultURL(target string) string {
-	host := target
-	if h, _, err := net.SplitHostPort(target); err == nil {
+	host := strings.TrimPrefix(target, "dns:///")
+	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.TrimPrefix(host, "dns:///")
 	if host == "" {
 		host = "localhost"
 	}

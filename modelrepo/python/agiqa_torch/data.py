@@ -282,7 +282,7 @@ class Splits:
         for s in self.splits:
             if s.index == index:
                 return s
-        raise KeyError("splits file %s has no split %d (it has 0..%d)" % (self.path, index, len(self.splits) - 1))
+        raise ValueError("splits file %s has no split %d (it has 0..%d)" % (self.path, index, len(self.splits) - 1))
 
 
 def images_digest(names):

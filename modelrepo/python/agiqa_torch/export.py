@@ -440,7 +440,10 @@ def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
     if args.checkpoint:
         if not os.path.isfile(args.checkpoint):
             raise ExportError(f"--checkpoint {args.checkpoint}: no such file")
-        ckpt = torch.load(args.checkpoint, map_location="cpu")
+        try:
+            ckpt = torch.load(args.checkpoint, map_location="cpu")
+        except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors alike
+            raise ExportError(f"--checkpoint {args.checkpoint}: not a torch checkpoint: {err}") from err
     elif args.model not in ZERO_SHOT and not args.tiny:
         raise ExportError(f"--checkpoint is required for {args.model} (trained per split); --tiny exports a random "
                           "test model")

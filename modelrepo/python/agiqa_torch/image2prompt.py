@@ -65,8 +65,6 @@ def _cosines(model, images, tokens):
 
 def run(args):
     dev, amp = setup_torch(args)
-    if args.image_size is None:
-        args.image_size = 64 if args.tiny else 512
     labels = D.read_labels(args.dataset, args.labels)
     if args.splits:
         split = D.read_splits(args.splits, labels).get(args.split)
@@ -147,7 +145,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         result = run(args)
-    except (OSError, ValueError, KeyError, FloatingPointError) as e:
+    except (OSError, ValueError, FloatingPointError) as e:
         print("agiqa_torch.image2prompt: error: %s" % e, file=sys.stderr)
         return 1
     print(json.dumps(result))

@@ -87,6 +87,9 @@ def parse_args(argv):
 
 
 def setup_torch(args):
+    """Threads, device and AMP from the common arguments; fills in the default image size."""
+    if args.image_size is None:
+        args.image_size = TINY_IMAGE_SIZE if args.tiny else 512
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.device == "auto":
@@ -105,7 +108,7 @@ def setup_torch(args):
 
 def model_kwargs(args, name, num_outputs, **extra):
     """The build_model arguments (minus weights), stored in checkpoints so export can rebuild the model."""
-    kw = dict(name=name, num_outputs=num_outputs, image_size=args.image_size or (TINY_IMAGE_SIZE if args.tiny else 512))
+    kw = dict(name=name, num_outputs=num_outputs, image_size=args.image_size)
     if args.tiny:
         kw.update(TINY)
     kw.update(extra)
@@ -223,7 +226,7 @@ def epoch_seed(seed, epoch):
     return seed * 100003 + epoch
 
 
-def load_datasets(args, labels, split, vocab):
+def load_datasets(args, labels, split):
     """Train and evaluation datasets of one split; holdout needs validation images in the split."""
     train_names = list(split.train)
     if args.protocol == "holdout":
@@ -303,8 +306,6 @@ def write_predictions(path, names, pred, mos, target_names):
 def run(args):
     """Train (or resume) one run; returns the result dict also written to result.json."""
     dev, amp = setup_torch(args)
-    if args.image_size is None:
-        args.image_size = TINY_IMAGE_SIZE if args.tiny else 512
     labels = D.read_labels(args.dataset, args.labels)
     splits = D.read_splits(args.splits, labels)
     split = splits.get(args.split)
@@ -335,7 +336,7 @@ def run(args):
         if state["epoch"] >= args.epochs:
             log("%s already holds %d trained epochs; nothing to do" % (args.out, state["epoch"]))
             return write_result(result_path, labels, split, args, state["best"])
-    sets = load_datasets(args, labels, split, args.vocab)
+    sets = load_datasets(args, labels, split)
     if state is not None:
         # Weights come from last.pt: skip reading CLIP / image2prompt files.
         from .models import build_model
@@ -456,7 +457,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         result = run(args)
-    except (OSError, ValueError, KeyError, FloatingPointError) as e:
+    except (OSError, ValueError, FloatingPointError) as e:
         print("agiqa_torch.train: error: %s" % e, file=sys.stderr)
         return 1
     print(json.dumps(result))

@@ -121,7 +121,7 @@ def test_splits_round_trip_and_select(generated):
     assert splits.protocol == "holdout" and splits.images == 24
     assert len(s1.test) == 8 and len(s1.val) == 4 and len(s1.train) == 12
     assert {smp.prompt for smp in labels.select(s1.test)} == {PROMPTS[2], PROMPTS[3]}
-    with pytest.raises(KeyError, match="no split 5"):
+    with pytest.raises(ValueError, match="no split 5"):
         splits.get(5)
 
 

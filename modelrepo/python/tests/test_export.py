@@ -192,6 +192,7 @@ def test_export_from_a_training_checkpoint(tmp_path, capsys):
     (["--model", "clipiqa"], "--clip-weights RN50.pt is required for clipiqa"),
     (["--model", "ipiqa", "--dataset", "agiqa-1k", "--checkpoint", "/nonexistent/best.pt"],
      "--checkpoint /nonexistent/best.pt: no such file"),
+    (["--model", "ipiqa", "--dataset", "agiqa-1k", "--checkpoint", __file__], "not a torch checkpoint"),
 ])
 def test_bad_arguments_are_reported(tmp_path, capsys, args, msg):
     rc, _, err = run_main(args + ["--out", str(tmp_path)], capsys)
