@@ -213,6 +213,13 @@ func Locate(name, dir string) (labels, images string, err error) {
 	if labels == "" {
 		return "", "", fmt.Errorf("no %s label file in %s (looked for %s)", name, dir, strings.Join(cands, ", "))
 	}
+	return labels, FindImages(dir), nil
+}
+
+// FindImages is Locate's image-folder search on its own, for a dataset whose
+// label file lives elsewhere: the first of images/, image/, ..., dir itself,
+// then dir's other subfolders (sorted) that holds an image; "" when none does.
+func FindImages(dir string) string {
 	var order []string
 	for _, c := range imageDirCandidates {
 		order = append(order, filepath.Join(dir, c))
@@ -227,10 +234,10 @@ func Locate(name, dir string) (labels, images string, err error) {
 	}
 	for _, d := range order {
 		if holdsImage(d) {
-			return labels, d, nil
+			return d
 		}
 	}
-	return labels, "", nil
+	return ""
 }
 
 func fileExists(p string) bool {

@@ -341,6 +341,12 @@ func TestLocate(t *testing.T) {
 	if _, images, _ = Locate(AGIQA3k, dir); images != filepath.Join(dir, "images") {
 		t.Errorf("images %q, want images/ preferred", images)
 	}
+	if got := FindImages(dir); got != filepath.Join(dir, "images") {
+		t.Errorf("FindImages = %q, want images/ as Locate found", got)
+	}
+	if got := FindImages(filepath.Join(dir, "nothing")); got != "" {
+		t.Errorf("FindImages of a missing folder = %q", got)
+	}
 	_, _, err = Locate(AGIQA1k, dir)
 	wantErr(t, err, "no agiqa-1k label file", "AIGC_MOS_Zscore.xlsx, AIGC_all.csv")
 	writeFile(t, dir, "AIGC_all.csv", "")

@@ -40,7 +40,17 @@ type barProgress struct {
 }
 
 func (b *barProgress) Start(label string, total, already int) {
-	b.bar = progressbar.NewOptions(total,
+	// The bar counts only the images still to infer: cached ones added up front
+	// would inflate its images/s and so shorten its ETA.
+	b.bar = nil
+	if already >= total {
+		fmt.Fprintf(b.w, "%s: all %d images cached\n", label, total)
+		return
+	}
+	if already > 0 {
+		label = fmt.Sprintf("%s (%d of %d cached)", label, already, total)
+	}
+	b.bar = progressbar.NewOptions(total-already,
 		progressbar.OptionSetWriter(b.w),
 		progressbar.OptionSetDescription(label),
 		progressbar.OptionShowCount(),
@@ -50,10 +60,19 @@ func (b *barProgress) Start(label string, total, already int) {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
-	b.bar.Add(already)
 }
-func (b *barProgress) Add(n int) { b.bar.Add(n) }
-func (b *barProgress) Finish()   { b.bar.Finish(); fmt.Fprintln(b.w) }
+func (b *barProgress) Add(n int) {
+	if b.bar != nil {
+		b.bar.Add(n)
+	}
+}
+
+func (b *barProgress) Finish() {
+	if b.bar != nil {
+		b.bar.Finish()
+		fmt.Fprintln(b.w)
+	}
+}
 
 type lineProgress struct {
 	w        io.Writer
@@ -65,13 +84,22 @@ type lineProgress struct {
 	sent     int
 	start    time.Time
 	last     time.Time
+	now      func() time.Time // time.Now; tests replace it
+}
+
+func (l *lineProgress) clock() time.Time {
+	if l.now != nil {
+		return l.now()
+	}
+	return time.Now()
 }
 
 func (l *lineProgress) Start(label string, total, already int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.label, l.total, l.done, l.sent = label, total, already, 0
-	l.start, l.last = time.Now(), time.Now()
+	l.start = l.clock()
+	l.last = l.start
 	fmt.Fprintf(l.w, "%s: %d images, %d already cached\n", label, total, already)
 }
 
@@ -80,18 +108,22 @@ func (l *lineProgress) Add(n int) {
 	defer l.mu.Unlock()
 	l.done += n
 	l.sent += n
-	if time.Since(l.last) >= l.interval {
-		l.last = time.Now()
+	if now := l.clock(); now.Sub(l.last) >= l.interval {
+		l.last = now
 		l.print()
 	}
 }
 
 func (l *lineProgress) print() {
-	el := time.Since(l.start).Seconds()
-	rate := float64(l.sent) / el
+	// The rate counts only images sent in this run, not cached ones.
+	el := l.clock().Sub(l.start).Seconds()
+	rate := 0.0
+	if el > 0 {
+		rate = float64(l.sent) / el
+	}
 	eta := "?"
 	if rate > 0 {
-		eta = (time.Duration(float64(l.total-l.done)/rate) * time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(l.total-l.done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	fmt.Fprintf(l.w, "%s: %d/%d images, %.1f img/s, ETA %s\n", l.label, l.done, l.total, rate, eta)
 }

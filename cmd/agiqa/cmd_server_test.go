@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agiqa-bench/agiqa/modelrepo/server"
 )
 
 // startServer runs `agiqa serve` on a free loopback port and returns its address.
@@ -134,5 +136,21 @@ func TestInferErrorsNameTheThing(t *testing.T) {
 	_, _, err = runCLI(t, "infer", "--model", "x")
 	if err == nil || !strings.Contains(err.Error(), "required") {
 		t.Errorf("missing flags: %v", err)
+	}
+}
+
+// serve must bind loopback unless told otherwise: the default --addr is
+// 127.0.0.1 (Triton's gRPC port), never an all-interfaces address.
+func TestServeDefaultsToLoopback(t *testing.T) {
+	_, stderr, err := runCLI(t, "serve", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, `(default "127.0.0.1:8001")`) {
+		t.Errorf("serve --help does not show the loopback default:\n%s", stderr)
+	}
+	host, _, err := net.SplitHostPort(server.DefaultAddr)
+	if err != nil || !net.ParseIP(host).IsLoopback() {
+		t.Errorf("server.DefaultAddr = %q, want a loopback address", server.DefaultAddr)
 	}
 }

@@ -39,7 +39,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 type tablesFlags struct {
-	servers, datasets                 multiFlag
+	servers, datasets, labels         multiFlag
 	repo, models, splitsArg, protocol string
 	seed                              uint64
 	format, out, cache, plots, report string
@@ -63,15 +63,18 @@ infers nothing twice.
 
 Datasets: agiqa-1k=DIR, agiqa-3k=DIR (labels and images found inside DIR),
 csv=DIR (a folder holding one image,prompt,mos[,mos_align] CSV and the images),
-sample (the built-in one).
+sample (the built-in one). --labels NAME=FILE takes a dataset's label file from
+elsewhere (DIR then only needs the images).
 
 Example:
   agiqa tables
-  agiqa tables --server localhost:8001 --dataset agiqa-3k=~/data/AGIQA-3k --paper --format markdown -o tables.md`)
+  agiqa tables --server localhost:8001 --dataset agiqa-3k=~/data/AGIQA-3k --paper --format markdown -o tables.md
+  agiqa tables --dataset agiqa-1k=~/data/AGIQA-1k --labels agiqa-1k=../shared/data/agiqa-1k/AIGC_MOS_Zscore.xlsx`)
 	var f tablesFlags
 	fs.Var(&f.servers, "server", "Triton gRPC `address` (repeat or comma-separate for replicas); empty: embedded server")
 	fs.StringVar(&f.repo, "repo", "", "model repository `dir` for the embedded server (default: built-in models)")
 	fs.Var(&f.datasets, "dataset", "`name=dir` of a dataset to evaluate (repeatable); default: the built-in sample")
+	fs.Var(&f.labels, "labels", "`name=file`: the label file of dataset name, instead of the one inside its dir (repeatable)")
 	fs.StringVar(&f.models, "models", "", "comma-separated model `names` (default: every ready model)")
 	fs.StringVar(&f.splitsArg, "splits", "10", "number of random splits, or a splits `file` from 'agiqa splits'")
 	fs.StringVar(&f.protocol, "protocol", splits.Paper, "split `protocol` when drawing splits: paper or holdout")
@@ -254,6 +257,10 @@ func loadDatasets(ctx context.Context, io cmdIO, f *tablesFlags) ([]evalDataset,
 	if len(specs) == 0 {
 		specs = []string{dataset.Sample}
 	}
+	labelFiles, err := labelOverrides(f.labels, specs)
+	if err != nil {
+		return nil, err
+	}
 	var out []evalDataset
 	for _, spec := range specs {
 		name, dir, _ := strings.Cut(spec, "=")
@@ -268,6 +275,8 @@ func loadDatasets(ctx context.Context, io cmdIO, f *tablesFlags) ([]evalDataset,
 			ds, err = sample.Generate(ctx, sdir, f.sampleSize)
 		case dir == "":
 			return nil, usagef("--dataset %q: want NAME=DIR (names: %s)", spec, strings.Join(dataset.Names(), ", "))
+		case labelFiles[name] != "":
+			ds, err = dataset.Load(name, labelFiles[name], dataset.FindImages(expandHome(dir)))
 		default:
 			labels, images, lerr := dataset.Locate(name, expandHome(dir))
 			if lerr != nil {
@@ -300,6 +309,31 @@ func loadDatasets(ctx context.Context, io cmdIO, f *tablesFlags) ([]evalDataset,
 			return nil, err
 		}
 		out = append(out, evalDataset{ds: ds, splits: sp})
+	}
+	return out, nil
+}
+
+// labelOverrides parses --labels NAME=FILE; each NAME must be a dataset given
+// with --dataset (a label file for a dataset not evaluated is a mistake).
+func labelOverrides(flags, specs []string) (map[string]string, error) {
+	given := map[string]bool{}
+	for _, spec := range specs {
+		name, _, _ := strings.Cut(spec, "=")
+		given[name] = true
+	}
+	out := map[string]string{}
+	for _, l := range flags {
+		name, file, ok := strings.Cut(l, "=")
+		if !ok || name == "" || file == "" {
+			return nil, usagef("--labels %q: want NAME=FILE", l)
+		}
+		if !given[name] || name == dataset.Sample {
+			return nil, usagef("--labels %q: no --dataset %s=DIR to apply it to", l, name)
+		}
+		if _, dup := out[name]; dup {
+			return nil, usagef("--labels: two label files for %s", name)
+		}
+		out[name] = expandHome(file)
 	}
 	return out, nil
 }

@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agiqa-bench/agiqa/bench/clip"
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/bench/perf"
+	"github.com/agiqa-bench/agiqa/bench/perf/telemetry"
+	"github.com/agiqa-bench/agiqa/bench/preprocess"
+	"github.com/agiqa-bench/agiqa/bench/runner"
+	"github.com/agiqa-bench/agiqa/bench/sample"
+	"github.com/agiqa-bench/agiqa/client"
+)
+
+func init() {
+	register(command{name: "perf", summary: "measure throughput and latency of a served model (perf_analyzer-style sweeps)", run: runPerf})
+}
+
+type perfFlags struct {
+	servers, metricsURLs, shapes        multiFlag
+	repo, model, version                string
+	concurrency, rate, batch, arrival   string
+	maxInflight, warmup, windowRequests int
+	maxTrials, connections, samples     int
+	window, timeout                     time.Duration
+	stability, percentile               float64
+	input, datasetSpec, clipVocab, shm  string
+	onError, format, csvPath, jsonPath  string
+	plotDir                             string
+	seed                                uint64
+	quiet                               bool
+}
+
+func runPerf(ctx context.Context, io cmdIO, args []string) error {
+	fs := newFlags(io, "perf", `
+Usage: agiqa perf [--server ADDR ...] --model NAME [--version V]
+                  [--concurrency LIST | --rate LIST] [--batch LIST] [flags]
+
+Measures how fast a server answers ModelInfer for one model, as Triton's
+perf_analyzer does: for each batch size and load level it sends --warmup
+requests, then measures windows (--window long, or --window-requests
+requests) until the last 3 agree within --stability percent on throughput and
+latency, or --max-trials windows have run ("unstable"). A window with errors
+fails its level; --on-error decides whether the sweep goes on. Whatever was
+measured is written even when the sweep stops early.
+
+Load: --concurrency keeps N requests in flight per server (closed loop);
+--rate sends N requests/s per server on a schedule (open loop, constant or
+Poisson arrivals), latency counted from each request's scheduled time.
+LIST is 1,2,4,8 or START:END[:STEP] with STEP n or xFACTOR (1:64:x2).
+
+Inputs are built before the clock starts: real preprocessed images and
+prompts from --dataset (the default when one is given), random or zeros.
+--shared-memory system writes them once to /dev/shm and registers the region
+(same host only; Triton needs --allow-client-shm=true). Several --server
+targets are driven together; figures are given per server and in total.
+GPU utilisation, memory and power come from Triton's metrics endpoint
+(--metrics-url; default port 8002 on each server's host).
+Without --server an embedded server is started in-process (built-in models,
+or --repo DIR).
+
+Example:
+  agiqa perf --model sharpness_laplacian --concurrency 1:8:x2 --batch 1,8
+  agiqa perf --server gpu1:8001 --model ipiqa_agiqa3k --dataset agiqa-3k=~/data/AGIQA-3k --rate 100:500:100 --arrival poisson --csv perf.csv --plot plots/`)
+	var f perfFlags
+	fs.Var(&f.servers, "server", "Triton gRPC `address` (repeat or comma-separate to drive several); empty: embedded server")
+	fs.StringVar(&f.repo, "repo", "", "model repository `dir` for the embedded server (default: built-in models)")
+	fs.StringVar(&f.model, "model", "", "model `name` (required)")
+	fs.StringVar(&f.version, "version", "", "model `version` (default: the server's choice)")
+	fs.StringVar(&f.concurrency, "concurrency", "", "closed-loop `levels`: requests in flight per server (default 1)")
+	fs.StringVar(&f.rate, "rate", "", "open-loop `levels`: requests per second per server")
+	fs.StringVar(&f.arrival, "arrival", "constant", "open-loop `arrivals`: constant or poisson")
+	fs.IntVar(&f.maxInflight, "max-inflight", perf.DefaultMaxInflight, "open loop: most requests in flight per server")
+	fs.StringVar(&f.batch, "batch", "1", "client-side batch `sizes`")
+	fs.IntVar(&f.warmup, "warmup", perf.DefaultWarmup, "warm-up `requests` per level, not measured")
+	fs.DurationVar(&f.window, "window", perf.DefaultWindow, "measurement window `length`")
+	fs.IntVar(&f.windowRequests, "window-requests", 0, "end each window after `N` requests instead of --window")
+	fs.Float64Var(&f.stability, "stability", perf.DefaultStability, "stability tolerance in `percent`")
+	fs.Float64Var(&f.percentile, "percentile", 0, "latency `percentile` the stability check uses (0: mean)")
+	fs.IntVar(&f.maxTrials, "max-trials", perf.DefaultMaxTrials, "most `windows` per level before it is called unstable")
+	fs.StringVar(&f.input, "input-data", "", "request `data`: dataset, random or zeros (default dataset with --dataset, else random)")
+	fs.StringVar(&f.datasetSpec, "dataset", "", "`NAME=DIR` of a dataset for real inputs, or sample (the built-in one)")
+	fs.IntVar(&f.samples, "samples", 32, "dataset `images` to preprocess and cycle through")
+	fs.StringVar(&f.clipVocab, "clip-vocab", "", "CLIP BPE vocabulary `file` for prompt models (default $AGIQA_CLIP_VOCAB or the cache)")
+	fs.Var(&f.shapes, "shape", "`NAME:D1,D2,...` shape of an input with variable dimensions (repeatable)")
+	fs.Uint64Var(&f.seed, "seed", 1, "`seed` of random inputs and Poisson arrivals")
+	fs.StringVar(&f.shm, "shared-memory", "none", "input `transport`: none or system")
+	fs.IntVar(&f.connections, "connections", 1, "gRPC `connections` per server")
+	fs.DurationVar(&f.timeout, "timeout", perf.DefaultTimeout, "per-request `timeout`")
+	fs.StringVar(&f.onError, "on-error", "stop", "after a failed level: stop or continue")
+	fs.Var(&f.metricsURLs, "metrics-url", "Prometheus `URL` per server (repeat or comma-separate; none: off)")
+	fs.StringVar(&f.format, "format", "table", "stdout `format`: table, csv or json")
+	fs.StringVar(&f.csvPath, "csv", "", "also write the CSV to `file`")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the JSON to `file`")
+	fs.StringVar(&f.plotDir, "plot", "", "write throughput/latency PNGs into `dir`")
+	fs.BoolVar(&f.quiet, "q", false, "no progress on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	return perfRun(ctx, io, &f)
+}
+
+// perfConfig turns flags into a perf.Config; errors name the flag.
+func perfConfig(f *perfFlags) (perf.Config, error) {
+	cfg := perf.Config{
+		Model: f.model, Version: f.version, Arrival: perf.Arrival(f.arrival), MaxInflight: f.maxInflight,
+		Warmup: f.warmup, Window: f.window, WindowRequests: f.windowRequests, Stability: f.stability,
+		Percentile: f.percentile, MaxTrials: f.maxTrials, Input: perf.InputData(f.input), Seed: f.seed,
+		SharedMemory: perf.SharedMemory(f.shm), Connections: f.connections, Timeout: f.timeout,
+		OnError: perf.OnError(f.onError),
+	}
+	if f.model == "" {
+		return cfg, usagef("--model: no model given")
+	}
+	switch f.format {
+	case "table", "csv", "json":
+	default:
+		return cfg, usagef("--format %q: want table, csv or json", f.format)
+	}
+	var err error
+	if f.concurrency != "" && f.rate != "" {
+		return cfg, usagef("--concurrency and --rate: give one load mode, not both")
+	}
+	if f.rate != "" {
+		if cfg.Rates, err = perf.ParseRates("rate", f.rate); err != nil {
+			return cfg, usagef("%v", err)
+		}
+	} else if f.concurrency != "" {
+		if cfg.Concurrency, err = perf.ParseInts("concurrency", f.concurrency); err != nil {
+			return cfg, usagef("%v", err)
+		}
+	}
+	if cfg.Batches, err = perf.ParseInts("batch", f.batch); err != nil {
+		return cfg, usagef("%v", err)
+	}
+	// Flags whose zero means "default" in perf.Config must be refused here.
+	for _, c := range []struct {
+		name string
+		bad  bool
+	}{
+		{"--window", f.window <= 0}, {"--timeout", f.timeout <= 0}, {"--max-inflight", f.maxInflight < 1},
+		{"--connections", f.connections < 1}, {"--stability", !(f.stability > 0)}, {"--max-trials", f.maxTrials < 1},
+		{"--samples", f.samples < 1},
+	} {
+		if c.bad {
+			return cfg, usagef("%s: must be > 0", c.name)
+		}
+	}
+	if len(f.shapes) > 0 {
+		cfg.Shapes = map[string][]int64{}
+		for _, s := range f.shapes {
+			name, dims, ok := strings.Cut(s, ":")
+			if !ok || name == "" || dims == "" {
+				return cfg, usagef("--shape %q: want NAME:D1,D2,...", s)
+			}
+			var shape []int64
+			for _, d := range strings.Split(dims, ",") {
+				n, err := strconv.ParseInt(strings.TrimSpace(d), 10, 64)
+				if err != nil || n < 1 {
+					return cfg, usagef("--shape %q: dimension %q is not a positive integer", s, d)
+				}
+				shape = append(shape, n)
+			}
+			cfg.Shapes[name] = shape
+		}
+	}
+	for _, s := range f.servers {
+		for _, t := range strings.Split(s, ",") {
+			if t = strings.TrimSpace(t); t == "" {
+				return cfg, usagef("--server %q: empty address in the list", s)
+			}
+			cfg.Targets = append(cfg.Targets, t)
+		}
+	}
+	for _, s := range f.metricsURLs {
+		for _, u := range strings.Split(s, ",") {
+			cfg.MetricsURLs = append(cfg.MetricsURLs, strings.TrimSpace(u))
+		}
+	}
+	return cfg, nil
+}
+
+func perfRun(ctx context.Context, io cmdIO, f *perfFlags) error {
+	cfg, err := perfConfig(f)
+	if err != nil {
+		return err
+	}
+	if len(cfg.MetricsURLs) == 1 && cfg.MetricsURLs[0] == "none" {
+		cfg.MetricsURLs = nil
+	} else if len(cfg.MetricsURLs) == 0 && len(cfg.Targets) > 0 {
+		for _, t := range cfg.Targets {
+			cfg.MetricsURLs = append(cfg.MetricsURLs, telemetry.DefaultURL(t))
+		}
+	}
+	if len(cfg.Targets) == 0 {
+		// The embedded server has no metrics endpoint: nothing to scrape.
+		addr, stop, err := startEmbedded(f.repo)
+		if err != nil {
+			return err
+		}
+		defer stop(io)
+		cfg.Targets = []string{addr}
+	} else if f.repo != "" {
+		return usagef("--repo: only for the embedded server, not with --server")
+	}
+	if f.datasetSpec != "" {
+		if cfg.Samples, err = perfSamples(ctx, io, f, cfg.Targets[0]); err != nil {
+			return err
+		}
+	}
+	if !f.quiet {
+		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(io.stderr, format+"\n", args...) }
+		cfg.Progress = func(ev perf.Event) { perfProgress(io, ev) }
+	}
+	rep, runErr := perf.Run(ctx, cfg)
+	if rep == nil {
+		return runErr
+	}
+	if err := perfWrite(io, f, rep); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
+}
+
+// startEmbedded serves the repository on a loopback port for the run.
+func startEmbedded(repo string) (string, func(cmdIO), error) {
+	srv, err := newEmbeddedServer(repo, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go srv.Serve(lis)
+	return lis.Addr().String(), func(io cmdIO) {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.GracefulStop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			fmt.Fprintf(io.stderr, "embedded server stop: %v\n", err)
+		}
+	}, nil
+}
+
+// perfSamples loads --samples images (and prompts) of the dataset and
+// preprocesses them the way the model's config asks, before any load.
+func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, target string) ([]perf.Sample, error) {
+	name, dir, _ := strings.Cut(f.datasetSpec, "=")
+	var ds *dataset.Dataset
+	var err error
+	switch {
+	case name == dataset.Sample:
+		if dir == "" {
+			if dir, err = sample.DefaultDir(); err != nil {
+				return nil, err
+			}
+		}
+		ds, err = sample.Generate(ctx, expandHome(dir), f.samples)
+	case dir == "":
+		return nil, usagef("--dataset %q: want NAME=DIR (names: %s) or sample", f.datasetSpec, strings.Join(dataset.Names(), ", "))
+	default:
+		labels, images, lerr := dataset.Locate(name, expandHome(dir))
+		if lerr != nil {
+			return nil, fmt.Errorf("--dataset: %w", lerr)
+		}
+		if images == "" {
+			return nil, fmt.Errorf("--dataset %s: no image folder found in %s", name, dir)
+		}
+		ds, err = dataset.Load(name, labels, images)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--dataset: %w", err)
+	}
+	c, err := client.New(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	m, err := runner.Describe(ctx, c, f.model)
+	if err != nil {
+		return nil, fmt.Errorf("--dataset needs a model with the IMAGE/TOKENS contract: %w", err)
+	}
+	var tok *clip.Tokenizer
+	if m.Prompt {
+		path, err := clip.ResolveVocab(f.clipVocab)
+		if err != nil {
+			return nil, fmt.Errorf("model %s needs prompts tokenized: %w (run 'agiqa fetch clip-vocab')", m.Name, err)
+		}
+		if tok, err = clip.Load(path); err != nil {
+			return nil, err
+		}
+	}
+	n := min(f.samples, len(ds.Items))
+	out := make([]perf.Sample, 0, n)
+	for _, it := range ds.Items[:n] {
+		img, err := preprocess.LoadTensor(it.Path, m.ImageSize, m.Preprocess)
+		if err != nil {
+			return nil, fmt.Errorf("--dataset %s: %w", ds.Name, err)
+		}
+		s := perf.Sample{Name: it.Image, Image: img}
+		if tok != nil {
+			s.Tokens = tok.Encode(m.PromptPrefix + it.Prompt)
+		}
+		out = append(out, s)
+	}
+	if !f.quiet {
+		fmt.Fprintf(io.stderr, "prepared %d %s images at %dx%d (%s)\n", len(out), ds.Name, m.ImageSize, m.ImageSize, m.Preprocess)
+	}
+	return out, nil
+}
+
+func perfProgress(io cmdIO, ev perf.Event) {
+	l := ev.Level
+	load := fmt.Sprintf("concurrency %d", l.Concurrency)
+	if l.Rate > 0 {
+		load = fmt.Sprintf("rate %g/s", l.Rate)
+	}
+	if ev.Window != nil {
+		m := ev.Window.Total.Client
+		status := ""
+		if ev.Window.Failed {
+			status = " FAILED"
+		}
+		fmt.Fprintf(io.stderr, "batch %d %s window %d: %.1f infer/s, mean %.3f ms, p99 %.3f ms, %d errors%s\n",
+			l.Batch, load, ev.Window.Index, m.InferencesPerSec, m.Latency.MeanUS/1e3, m.Latency.P99US/1e3, m.ErrorCount(), status)
+		return
+	}
+	m := l.Total.Client
+	fmt.Fprintf(io.stderr, "batch %d %s: %s, %.1f infer/s, p99 %.3f ms\n", l.Batch, load, l.Status, m.InferencesPerSec, m.Latency.P99US/1e3)
+}
+
+// perfWrite writes the report to stdout and the requested files.
+func perfWrite(io cmdIO, f *perfFlags, rep *perf.Report) error {
+	var err error
+	switch f.format {
+	case "csv":
+		err = perf.WriteCSV(io.stdout, rep)
+	case "json":
+		err = perf.WriteJSON(io.stdout, rep)
+	default:
+		err = perf.WriteTable(io.stdout, rep)
+	}
+	if err != nil {
+		return err
+	}
+	writeFile := func(path string, w func(*os.File) error) error {
+		file, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := w(file); err != nil {
+			file.Close()
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return file.Close()
+	}
+	if f.csvPath != "" {
+		if err := writeFile(f.csvPath, func(w *os.File) error { return perf.WriteCSV(w, rep) }); err != nil {
+			return err
+		}
+	}
+	if f.jsonPath != "" {
+		if err := writeFile(f.jsonPath, func(w *os.File) error { return perf.WriteJSON(w, rep) }); err != nil {
+			return err
+		}
+	}
+	if f.plotDir != "" {
+		paths, err := perf.WritePlots(f.plotDir, rep)
+		if err != nil {
+			return err
+		}
+		if !f.quiet {
+			for _, p := range paths {
+				fmt.Fprintf(io.stderr, "wrote %s\n", filepath.Clean(p))
+			}
+		}
+	}
+	return nil
+}
