@@ -76,7 +76,7 @@ Example:
 	fs.Var(&f.datasets, "dataset", "`name=dir` of a dataset to evaluate (repeatable); default: the built-in sample")
 	fs.Var(&f.labels, "labels", "`name=file`: the label file of dataset name, instead of the one inside its dir (repeatable)")
 	fs.StringVar(&f.models, "models", "", "comma-separated model `names` (default: every ready model)")
-	fs.StringVar(&f.splitsArg, "splits", "10", "number of random splits, or a splits `file` from 'agiqa splits'")
+	fs.StringVar(&f.splitsArg, "splits", "10", "number of random splits, or a splits `file` from 'agiqa splits' (NAME=FILE,... for several datasets)")
 	fs.StringVar(&f.protocol, "protocol", splits.Paper, "split `protocol` when drawing splits: paper or holdout")
 	fs.Uint64Var(&f.seed, "seed", 42, "`seed` for drawing splits")
 	fs.StringVar(&f.format, "format", "text", "output `format`: text, markdown, csv, json, latex")
@@ -353,6 +353,8 @@ func dropBad(ds *dataset.Dataset, rep dataset.PreflightReport) *dataset.Dataset 
 	return &keep
 }
 
+// datasetSplits draws N splits, or reads a splits file: --splits FILE for a
+// single dataset, --splits NAME=FILE[,NAME=FILE] when several are evaluated.
 func datasetSplits(ds *dataset.Dataset, f *tablesFlags) (*splits.File, error) {
 	if n, err := strconv.Atoi(f.splitsArg); err == nil {
 		if n < 1 {
@@ -360,7 +362,20 @@ func datasetSplits(ds *dataset.Dataset, f *tablesFlags) (*splits.File, error) {
 		}
 		return splits.Make(ds, f.protocol, n, f.seed)
 	}
-	sp, err := splits.Read(f.splitsArg)
+	path := f.splitsArg
+	if strings.Contains(path, "=") {
+		path = ""
+		for _, kv := range strings.Split(f.splitsArg, ",") {
+			name, file, _ := strings.Cut(kv, "=")
+			if name == ds.Name {
+				path = file
+			}
+		}
+		if path == "" {
+			return nil, usagef("--splits %q names no splits file for dataset %s", f.splitsArg, ds.Name)
+		}
+	}
+	sp, err := splits.Read(path)
 	if err != nil {
 		return nil, err
 	}

@@ -74,6 +74,7 @@ func TestTablesBadInput(t *testing.T) {
 		{[]string{"--tables", "4"}, "--tables"},
 		{[]string{"--splits", "0"}, "--splits"},
 		{[]string{"--plcc-fit", "cubic"}, "--plcc-fit"},
+		{[]string{"--splits", "agiqa-3k=/x.json", "--sample-size", "40"}, "names no splits file for dataset sample"},
 		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, "nope"},
 		{[]string{"--splits", "/nonexistent/splits.json", "--sample-size", "40"}, "/nonexistent/splits.json"},
 	}
@@ -112,5 +113,67 @@ func TestTablesPreflightRefusesBadImages(t *testing.T) {
 	}
 	if !strings.Contains(out, "Sharpness (Laplacian)") || !strings.Contains(stderr, "11 images") {
 		t.Errorf("skip run: stdout:\n%s\nstderr:\n%s", out, stderr)
+	}
+}
+
+// writeCSVDataset puts n small PNGs in imagesDir and their labels in a CSV
+// outside it, returning the label file's path.
+func writeCSVDataset(t *testing.T, imagesDir string, n int) string {
+	t.Helper()
+	var rows []string
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("im%02d.png", i)
+		b, err := os.ReadFile(testImage(t, i%2 == 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(imagesDir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, fmt.Sprintf("%s,prompt %d,%d", name, i%4, i%3))
+	}
+	labels := filepath.Join(t.TempDir(), fmt.Sprintf("labels%d.csv", n))
+	if err := os.WriteFile(labels, []byte("image,prompt,mos\n"+strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return labels
+}
+
+// --labels NAME=FILE: the label file lives outside the image folder (as with
+// ../shared/data); a splits file drawn for other images is refused, naming it.
+func TestTablesLabelsFlagAndForeignSplits(t *testing.T) {
+	images := t.TempDir()
+	labels := writeCSVDataset(t, images, 12)
+	cache := filepath.Join(t.TempDir(), "p")
+	out, stderr, err := runCLI(t, "tables", "--cache", cache, "--dataset", "csv="+images, "--labels", "csv="+labels, "--splits", "2")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "Sharpness (Laplacian)") || !strings.Contains(stderr, "12 images") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", out, stderr)
+	}
+
+	sp := filepath.Join(t.TempDir(), "splits.json")
+	if _, stderr, err := runCLI(t, "splits", "--dataset", "csv", "--labels", labels, "--n", "2", "-o", sp); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	fewer := writeCSVDataset(t, images, 11) // im11.png is in the splits only
+	_, _, err = runCLI(t, "tables", "--cache", cache, "--dataset", "csv="+images, "--labels", "csv="+fewer, "--splits", sp)
+	if err == nil || !strings.Contains(err.Error(), sp) || !strings.Contains(err.Error(), `"im11.png"`) {
+		t.Errorf("splits for other images: err = %v, want it to name %s and im11.png", err, sp)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--labels", "csv"}, "want NAME=FILE"},
+		{[]string{"--labels", "agiqa-3k=" + labels, "--dataset", "csv=" + images}, "no --dataset agiqa-3k=DIR"},
+		{[]string{"--labels", "csv=" + labels, "--labels", "csv=" + fewer, "--dataset", "csv=" + images}, "two label files for csv"},
+	} {
+		_, _, err := runCLI(t, append([]string{"tables", "--cache", cache}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want %q", c.args, err, c.want)
+		}
 	}
 }
