@@ -40,6 +40,10 @@ type Report struct {
 	// MaxBatchSize is the model's max_batch_size.
 	MaxBatchSize int       `json:"max_batch_size"`
 	Started      time.Time `json:"started"`
+	// TotalRequests counts every request the run completed, warm-up and
+	// the one check request per target and batch size included (what client
+	// CPU per request is divided by).
+	TotalRequests uint64 `json:"total_requests"`
 	// Levels are the load levels in the order run.
 	Levels []*Level `json:"levels"`
 	// Notes are warnings gathered on the way (telemetry unavailable, ...).

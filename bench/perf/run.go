@@ -378,6 +378,7 @@ func (e *engine) prepare(ctx context.Context, b int) (*prepared, error) {
 		if err == nil && len(res.Outputs()) != len(mi.outputs) {
 			err = fmt.Errorf("%d outputs came back, %d were requested (%s)", len(res.Outputs()), len(mi.outputs), mi.outputNames())
 		}
+		e.report.TotalRequests++
 		if err != nil {
 			e.release(prep)
 			return nil, fmt.Errorf("model %q on %s refused a batch-%d request: %w", mi.name, t.addr, b, err)
@@ -432,7 +433,10 @@ func (e *engine) runLevel(ctx context.Context, prep *prepared, b, conc int, rate
 	c := e.cfg
 	lvl := &Level{Batch: b, Concurrency: conc, Rate: rate}
 	lr := e.startLoad(ctx, prep.reqs, b, conc, rate)
-	defer lr.stop()
+	defer func() {
+		lr.stop()
+		e.report.TotalRequests += lr.done.Load()
+	}()
 
 	limit := c.Timeout + c.Window
 	if c.Warmup > 0 {
