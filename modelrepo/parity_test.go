@@ -35,8 +35,9 @@ const (
 	pixelTol = 1    // grey levels between Go preprocessing and Pillow's
 )
 
-// skipOrFail skips when a tool is missing, or fails when $env is "1" (CI sets
-// AGIQA_REQUIRE_PYTHON and AGIQA_REQUIRE_ORT so that a broken setup cannot pass by skipping).
+// skipOrFail skips when a tool or file is missing, or fails when $env is "1" (CI sets
+// AGIQA_REQUIRE_PYTHON, AGIQA_REQUIRE_ORT and AGIQA_REQUIRE_SHARED so that a broken setup cannot
+// pass by skipping).
 func skipOrFail(t *testing.T, env, format string, args ...any) {
 	t.Helper()
 	if os.Getenv(env) == "1" {
@@ -168,7 +169,7 @@ func TestParityWithPyTorch(t *testing.T) {
 	root := moduleRoot(t)
 	vocab := filepath.Join(root, "..", "shared", "data", "clip", clip.VocabFile)
 	if _, err := os.Stat(vocab); err != nil {
-		t.Skipf("CLIP vocabulary not available: %v", err)
+		skipOrFail(t, "AGIQA_REQUIRE_SHARED", "CLIP vocabulary not available: %v", err)
 	}
 	ort, err := ortbackend.New("", ortbackend.WithIntraOpThreads(2))
 	if err != nil {

@@ -16,9 +16,10 @@ import (
 
 const methodModelInfer = pb.GRPCInferenceService_ModelInfer_FullMethodName
 
-// recordsCap is each worker's initial result buffer; buffers are reused
-// window after window, so they grow (rarely) only in the first windows.
-const recordsCap = 4096
+// recordsTotal is the result-buffer capacity preallocated for all workers of
+// a level together (each gets a share, at least 64); buffers are reused
+// window after window, so they grow, if at all, only in the first windows.
+const recordsTotal = 1 << 16
 
 // worker sends requests on one connection and records their Results in its
 // own buffer, which the coordinator drains at each window cut.
@@ -68,6 +69,7 @@ func (e *engine) startLoad(parent context.Context, reqs []*wireRequest, batch, c
 	if rate > 0 {
 		perTarget = e.cfg.MaxInflight
 	}
+	recCap := max(64, recordsTotal/max(1, perTarget*len(e.targets)))
 	for ti, t := range e.targets {
 		var tickets chan time.Duration
 		if rate > 0 {
@@ -77,7 +79,7 @@ func (e *engine) startLoad(parent context.Context, reqs []*wireRequest, batch, c
 			go lr.pace(tickets, rate, rand.New(rand.NewPCG(seed, uint64(batch))))
 		}
 		for i := 0; i < perTarget; i++ {
-			w := &worker{target: int32(ti), conn: t.conns[i%len(t.conns)], recs: make([]Result, 0, recordsCap)}
+			w := &worker{target: int32(ti), conn: t.conns[i%len(t.conns)], recs: make([]Result, 0, recCap)}
 			// Spread workers over the variants so concurrent requests differ.
 			w.next = (i + ti) % len(reqs)
 			lr.workers = append(lr.workers, w)

@@ -67,7 +67,7 @@ type Level struct {
 	Windows []*Window `json:"windows"`
 }
 
-// Load is the level's load in words ("concurrency 4", "rate 100/s").
+// Load is the level's load: its concurrency, or its rate in requests/s.
 func (l *Level) Load() float64 {
 	if l.Concurrency > 0 {
 		return float64(l.Concurrency)
@@ -101,7 +101,8 @@ type Window struct {
 	perTarget []*Figures
 }
 
-// stableValue is the latency the stability check uses.
+// latency is the window's latency figure the stability check compares: the
+// mean, or the given percentile.
 func (w *Window) latency(percentile float64) float64 {
 	m := w.Total.Client
 	if percentile == 0 {

@@ -9,9 +9,13 @@ ONNX Runtime's C library via ctypes: $AGIQA_ORT_LIB or .tools/ort/libonnxruntime
 exists the numeric check is skipped and says so). Writes ``DIR/<name>/config.pbtxt`` when absent and
 checks an existing one against the model.
 
+Per-split models keep one version per split: the model trained on split index k (0-based, ``train
+--split k``) is version k + 1, the version the harness scores split k's test images with (Triton ignores
+version 0). ``--version`` defaults to that when the checkpoint records its split.
+
 Examples:
-  python -m agiqa_torch.export --model ipiqa --dataset agiqa-3k --version 1 \\
-      --checkpoint runs/ipiqa-3k-s1/best.pt --clip-weights RN50.pt --out ../models
+  python -m agiqa_torch.export --model ipiqa --dataset agiqa-3k \\
+      --checkpoint runs/ipiqa-3k-0/best.pt --clip-weights RN50.pt --out ../models      # split 0 -> version 1
   python -m agiqa_torch.export --model clipiqa --clip-weights RN50.pt --out ../models
   python -m agiqa_torch.export --model ipiqa --dataset agiqa-1k --tiny --seed 0 --out /tmp/repo
 """
@@ -378,11 +382,14 @@ def check_existing_config(path: str, name: str, model: AGIQAModel, per_split: bo
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m agiqa_torch.export", description=__doc__.split("\n\n")[0],
                                 epilog="Example: python -m agiqa_torch.export --model ipiqa --dataset agiqa-3k "
-                                       "--version 1 --checkpoint best.pt --clip-weights RN50.pt --out ../models",
+                                       "--version 1 --checkpoint runs/ipiqa-3k-0/best.pt --clip-weights RN50.pt "
+                                       "--out ../models",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, choices=MODEL_NAMES)
     p.add_argument("--out", required=True, help="model repository root (modelrepo/models)")
-    p.add_argument("--version", type=int, default=1, help="version directory; for per-split models: the split (>= 1)")
+    p.add_argument("--version", type=int,
+                   help="version directory (>= 1); per-split models: split index + 1, the version the harness "
+                        "scores split k with (default: from the checkpoint's split, else 1)")
     p.add_argument("--dataset", choices=sorted(DATASET_OUTPUTS), help="fixes the outputs: agiqa-1k 1, agiqa-3k 2")
     p.add_argument("--name", help="repository model name (default <model>_<dataset>, clipiqa for clipiqa)")
     p.add_argument("--checkpoint", help="trained weights: train.py's best.pt, a state dict, or an official IP-IQA one")
@@ -434,8 +441,32 @@ def _default_name(args, kw: dict) -> str:
     return base + ("_tiny" if kw.get("width", 64) != 64 else "")
 
 
+def checkpoint_split(ckpt) -> Optional[int]:
+    """The 0-based split index a training checkpoint (train.py's best.pt / last.pt) was trained on."""
+    cfg = ckpt.get("config") if isinstance(ckpt, dict) else None
+    split = cfg.get("split") if isinstance(cfg, dict) else None
+    return split if isinstance(split, int) and not isinstance(split, bool) and split >= 0 else None
+
+
+def resolve_version(args, ckpt) -> int:
+    """--version, or split + 1 from the checkpoint; a --version that contradicts the checkpoint's split
+    would make the harness score a split with a model trained on its test images, so it is refused."""
+    split = checkpoint_split(ckpt)
+    version = getattr(args, "version", None)
+    if version is None:
+        return split + 1 if split is not None else 1
+    if version < 1:
+        raise ExportError(f"--version {version}: Triton ignores version directories that are not positive integers")
+    if split is not None and version != split + 1:
+        raise ExportError(f"--version {version}, but --checkpoint {args.checkpoint} was trained on split {split}: "
+                          f"the harness scores split {split} with version {split + 1} (and split {version - 1} "
+                          f"with version {version})")
+    return version
+
+
 def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
-    """The model to export, its build arguments, and a line saying where its weights came from."""
+    """The model to export, its build arguments, and a line saying where its weights came from.
+    Also settles ``args.version`` (see resolve_version)."""
     ckpt = None
     if args.checkpoint:
         if not os.path.isfile(args.checkpoint):
@@ -450,6 +481,7 @@ def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
     if args.model in ZERO_SHOT and not args.clip_weights and not args.tiny:
         raise ExportError(f"--clip-weights RN50.pt is required for {args.model} (or --tiny for a random test model)")
     kw = _model_kwargs(args, ckpt)
+    args.version = resolve_version(args, ckpt)
     clip_state = None
     if args.clip_weights:
         if not os.path.isfile(args.clip_weights):
@@ -515,7 +547,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        if args.version < 1:
+        if args.version is not None and args.version < 1:
             raise ExportError(f"--version {args.version}: Triton ignores version directories that are not "
                               "positive integers")
         if args.max_batch_size < 1:

@@ -198,3 +198,50 @@ def test_bad_arguments_are_reported(tmp_path, capsys, args, msg):
     rc, _, err = run_main(args + ["--out", str(tmp_path)], capsys)
     assert rc == 1 and msg in err
     assert not any(tmp_path.iterdir())
+
+
+def test_version_is_split_index_plus_one(tmp_path, capsys):
+    # train.py records the 0-based split in the checkpoint; the harness (bench/runner VersionForSplit)
+    # scores split k with version k + 1, so that is the default and a contradicting --version is refused.
+    kwargs = dict(name="resnet50_clip", num_outputs=1, image_size=32, **TINY)
+    ckpt = tmp_path / "best.pt"
+    torch.save({"format": "agiqa-train-v1", "config": {"split": 3}, "model_kwargs": kwargs,
+                "model": build_model(seed=1, **kwargs).state_dict()}, ckpt)
+    repo = tmp_path / "repo"
+    base = ["--model", "resnet50_clip", "--dataset", "agiqa-1k", "--checkpoint", str(ckpt), "--out", str(repo)]
+    rc, out, err = run_main(base, capsys)
+    assert rc == 0, err
+    assert (repo / "resnet50_clip_agiqa1k_tiny" / "4" / "model.onnx").is_file()
+    assert [p.name for p in (repo / "resnet50_clip_agiqa1k_tiny").iterdir() if p.is_dir()] == ["4"]
+    rc, _, err = run_main(base + ["--version", "3"], capsys)
+    assert rc == 1
+    assert "--version 3, but --checkpoint" in err and "trained on split 3" in err and "with version 4" in err
+    assert not (repo / "resnet50_clip_agiqa1k_tiny" / "3").exists()
+    rc, _, err = run_main(base + ["--version", "4"], capsys)
+    assert rc == 0, err
+
+
+COMMITTED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models")
+
+
+def test_committed_configs_are_where_export_writes_and_describe_its_models():
+    # Every model export writes at full size has its committed config under export's default name, and
+    # that config is one export keeps (names, tensors, image size, per-split policy); every committed
+    # ONNX model is one of them.
+    expected = {}
+    for model in E.MODEL_NAMES:
+        for dataset in ([None] if model in E.ZERO_SHOT else sorted(E.DATASET_OUTPUTS)):
+            args = E._parser().parse_args(["--model", model, "--out", "x"] + (["--dataset", dataset] if dataset else []))
+            kw = {"name": model, "num_outputs": 1 if dataset is None else E.DATASET_OUTPUTS[dataset],
+                  "image_size": E.DEFAULT_IMAGE_SIZE[model]}
+            name = E._default_name(args, kw)
+            extra = {"antonym_tokens": torch.tensor([[E.SOT_TOKEN, 1, E.EOT_TOKEN] + [0] * 74] * 2)} \
+                if model == "clipiqa" else {}
+            # Tiny widths at the full image size: the config check reads names, tensors and sizes only.
+            m = build_model(**dict(kw, **TINY), **extra)
+            expected[name] = (m, model not in E.ZERO_SHOT)
+    committed = {d for d in os.listdir(COMMITTED)
+                 if 'platform: "onnxruntime_onnx"' in open(os.path.join(COMMITTED, d, "config.pbtxt")).read()}
+    assert committed == set(expected)
+    for name, (m, per_split) in expected.items():
+        E.check_existing_config(os.path.join(COMMITTED, name, "config.pbtxt"), name, m, per_split)
