@@ -2,6 +2,7 @@ package modelrepo_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -92,8 +93,25 @@ func TestDockerComposeGPUDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("trainer profile: %v", err)
 	}
-	if !slices.Contains(trainer.Profiles, "trainer") || !hasGPU(trainer) || !strings.Contains(trainer.Image, "pytorch") {
-		t.Errorf("trainer must be a GPU PyTorch image in the trainer profile: %+v", trainer)
+	if !slices.Contains(trainer.Profiles, "trainer") || !hasGPU(trainer) {
+		t.Errorf("trainer must be a GPU service in the trainer profile: %+v", trainer)
+	}
+	// Built from modelrepo/python/Dockerfile: a pinned PyTorch CUDA image plus the packages training
+	// and export import (the stock image has no onnx and no scipy).
+	if trainer.Build == nil || !strings.HasSuffix(filepath.ToSlash(trainer.Build.Context), "modelrepo/python") {
+		t.Fatalf("trainer is not built from modelrepo/python: %+v", trainer.Build)
+	}
+	dockerfile, err := os.ReadFile(filepath.Join(trainer.Build.Context, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^FROM pytorch/pytorch:\d+\.\d+\.\d+-cuda[\d.]+-cudnn\d+-(runtime|devel)$`).Match(dockerfile) {
+		t.Errorf("trainer Dockerfile does not start from a pinned pytorch/pytorch CUDA image:\n%s", dockerfile)
+	}
+	for _, pkg := range []string{"onnx", "scipy", "openpyxl"} {
+		if !regexp.MustCompile(`(?m)^RUN pip install .*\b` + pkg + `==`).Match(dockerfile) {
+			t.Errorf("trainer Dockerfile does not pin-install %s", pkg)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ const (
 var ContractParameters = map[string]string{
 	"agiqa.preprocess":       `"resize" (squash to S x S) or "resize_center_crop" (short side to S, centre crop); required`,
 	"agiqa.higher_is_better": `"true" (default) or "false" (the harness flips the sign, e.g. NIQE)`,
-	"agiqa.per_split":        `"true": version k was trained on split k (needs version_policy all); default "false"`,
+	"agiqa.per_split":        `"true": version k+1 was trained on split k (0-based), the version the harness scores split k with (needs version_policy all); default "false"`,
 	"agiqa.prompt_prefix":    `text put before each prompt (CLIPScore: "A photo depicts "); needs a TOKENS input`,
 	"agiqa.catalog":          `key of the model's row in the baselines catalogue`,
 	"agiqa.dataset":          `dataset a trained model was trained on (agiqa-1k, agiqa-3k)`,

@@ -331,3 +331,68 @@ func TestCommittedRepositoryContract(t *testing.T) {
 		}
 	}
 }
+
+// The committed configs are deployable on Triton as the GPU path needs: an
+// explicit version policy (all for per-split models), batching with the
+// dynamic batcher, ONNX models on GPU instances, and the agiqa.* parameters
+// the harness reads to place the model in the tables.
+func TestCommittedRepositoryDeployment(t *testing.T) {
+	dirs, err := os.ReadDir("models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onnx := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			path := filepath.Join("models", d.Name(), ConfigFile)
+			text, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := ParseConfig(path, text, d.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.GetName() != d.Name() {
+				t.Errorf("name %q, folder %q", cfg.GetName(), d.Name())
+			}
+			if !strings.Contains(string(text), "version_policy") {
+				t.Error("no explicit version_policy")
+			}
+			if cfg.GetMaxBatchSize() < 1 || cfg.GetDynamicBatching() == nil {
+				t.Errorf("max_batch_size %d, dynamic_batching %v: want batching through the dynamic batcher",
+					cfg.GetMaxBatchSize(), cfg.GetDynamicBatching())
+			}
+			if len(cfg.GetInstanceGroup()) == 0 {
+				t.Error("no instance_group")
+			}
+			if cfg.GetPlatform() == "onnxruntime_onnx" {
+				onnx++
+				for _, g := range cfg.GetInstanceGroup() {
+					if g.GetKind() != pb.ModelInstanceGroup_KIND_GPU {
+						t.Errorf("ONNX model instance group of kind %v, want KIND_GPU", g.GetKind())
+					}
+				}
+			}
+			for _, k := range []string{"agiqa.catalog", "agiqa.preprocess", "agiqa.per_split", "agiqa.higher_is_better"} {
+				if _, ok := Parameter(cfg, k); !ok {
+					t.Errorf("parameter %s missing", k)
+				}
+			}
+			if v, _ := Parameter(cfg, "agiqa.per_split"); v == "true" {
+				if _, ok := cfg.GetVersionPolicy().GetPolicyChoice().(*pb.ModelVersionPolicy_All_); !ok {
+					t.Error("per-split model without version_policy all")
+				}
+				if ds, _ := Parameter(cfg, "agiqa.dataset"); ds != "agiqa-1k" && ds != "agiqa-3k" {
+					t.Errorf("per-split model with agiqa.dataset %q, want agiqa-1k or agiqa-3k", ds)
+				}
+			}
+		})
+	}
+	if onnx != 7 {
+		t.Errorf("%d ONNX models, want 7 (IP-IQA, ResNet50, ResNet50* per dataset and CLIP-IQA)", onnx)
+	}
+}

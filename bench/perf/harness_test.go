@@ -103,6 +103,9 @@ var testModels = map[string][2]string{
 	"tiny":    {"backend: \"native\"\nmax_batch_size: 8\n" + sumIO + "instance_group { count: 2 }", "perftest.sum"},
 	"nobatch": {"backend: \"native\"\n" + sumIO, "perftest.sum"},
 	"slow":    {"backend: \"native\"\nmax_batch_size: 8\n" + sumIO + "instance_group { count: 1 }", "perftest.slow"},
+	// dynslow: one instance and dynamic batching, so requests queued while it
+	// runs are executed together in batches the client never sent.
+	"dynslow": {"backend: \"native\"\nmax_batch_size: 8\n" + sumIO + "instance_group { count: 1 }\ndynamic_batching { }", "perftest.slow"},
 	"missing": {"backend: \"native\"\nmax_batch_size: 8\n" + sumIO, "perftest.no_such_function"},
 	"contract": {`backend: "native"
 max_batch_size: 4

@@ -242,7 +242,7 @@ func CSVHeader(mode string) []string {
 	return []string{
 		first, "Inferences/Second", "Client Send", "Network+Server Send/Recv", "Server Queue",
 		"Server Compute Input", "Server Compute Infer", "Server Compute Output", "Client Recv",
-		"p50 latency", "p90 latency", "p95 latency", "p99 latency", "Avg latency", "response wait",
+		"p50 latency", "p90 latency", "p95 latency", "p99 latency", "Avg latency", "request/response", "response wait",
 		"Avg GPU Utilization", "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory",
 		// agiqa's columns
 		"Batch", "Target", "Status", "Requests/Second", "p99.9 latency", "Max latency",
@@ -252,7 +252,8 @@ func CSVHeader(mode string) []string {
 
 // WriteCSV writes one row per level total and, with several targets, per
 // target. "Client Send" is the client's request preparation, "Client Recv"
-// its response check, "response wait" the gRPC round trip and
+// its response check, "request/response" their sum (perf_analyzer's
+// (un)marshal time), "response wait" the gRPC round trip and
 // "Network+Server Send/Recv" that wait minus the server's queue and compute
 // times, as perf_analyzer derives it. GPU utilisation is in percent, power
 // in watts, memory in bytes. Unknown values are empty.
@@ -285,7 +286,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 		rec = append(rec, serverCells...)
 		rec = append(rec, usi(m.Client.HandleUS),
 			usi(m.Latency.P50US), usi(m.Latency.P90US), usi(m.Latency.P95US), usi(m.Latency.P99US),
-			usi(m.Latency.MeanUS), usi(m.Client.WaitUS))
+			usi(m.Latency.MeanUS), usi(m.Client.PrepareUS+m.Client.HandleUS), usi(m.Client.WaitUS))
 		rec = append(rec, gpuCells...)
 		rec = append(rec, strconv.Itoa(row.l.Batch), f.Target, row.l.Status, num(m.RequestsPerSec),
 			usi(m.Latency.P999US), usi(m.Latency.MaxUS), strconv.FormatUint(m.Requests, 10),

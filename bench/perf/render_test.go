@@ -131,10 +131,12 @@ func TestWriteCSV(t *testing.T) {
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	// perf_analyzer's columns are where its users look for them.
+	// perf_analyzer's columns (its --verbose-csv header with GPU metrics)
+	// are where its users, and parsers written for it, look for them.
 	for i, h := range []string{"Concurrency", "Inferences/Second", "Client Send", "Network+Server Send/Recv", "Server Queue",
 		"Server Compute Input", "Server Compute Infer", "Server Compute Output", "Client Recv", "p50 latency", "p90 latency",
-		"p95 latency", "p99 latency", "Avg latency"} {
+		"p95 latency", "p99 latency", "Avg latency", "request/response", "response wait",
+		"Avg GPU Utilization", "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory"} {
 		if col[h] != i {
 			t.Errorf("column %q at %d, want %d", h, col[h], i)
 		}
@@ -144,6 +146,7 @@ func TestWriteCSV(t *testing.T) {
 	// 100..1099 us: p50 = 599 us; network = wait 100 - server 118 -> 0.
 	for h, want := range map[string]string{"Inferences/Second": "4000", "Requests/Second": "2000", "p50 latency": "599",
 		"Avg latency": "600", "Server Queue": "10", "Network+Server Send/Recv": "0", "response wait": "100",
+		"Client Send": "2", "Client Recv": "1", "request/response": "3",
 		"Avg GPU Utilization": "80", "Max GPU Memory Usage": "2147483648", "Status": "stable", "Target": "total",
 		"Server Batch Sizes": "1:1000;2:500"} {
 		if got := first[col[h]]; got != want {

@@ -94,16 +94,24 @@ func TestRunCountWindows(t *testing.T) {
 	ts := startServer(t)
 	cfg := quick(ts.addr, "tiny")
 	cfg.WindowRequests = 40
+	cfg.Warmup = 60 // more than a window: warm-up leaking into window 1 would show
 	rep, err := Run(testCtx(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := rep.Levels[0]
 	checkLevelOK(t, l)
+	var measured uint64
 	for _, w := range l.Windows {
-		if n := w.Total.Client.Requests; n < 40 || n > 40+5 {
+		n := w.Total.Client.Requests
+		if n < 40 || n > 40+5 {
 			t.Errorf("window %d has %d requests, want 40 (+ at most a few finishing at the cut)", w.Index, n)
 		}
+		measured += n
+	}
+	// Warm-up requests were sent (and the one check request), just not measured.
+	if rep.TotalRequests < measured+60+1 {
+		t.Errorf("%d requests in all, %d measured: the %d warm-up requests were not sent", rep.TotalRequests, measured, cfg.Warmup)
 	}
 }
 
@@ -164,6 +172,81 @@ func TestRunOpenLoopChargesQueueing(t *testing.T) {
 	}
 }
 
+// Coordinated omission: a single sender (--max-inflight 1) asks 100
+// requests/s of a server that serves 50/s, so each request leaves later than
+// its slot. Latency from the intended send time grows window after window
+// with the backlog (request k waits about 10k ms more), while the round trip
+// stays at the service time; latency from the actual send would hide it.
+// The level is then reported unstable, not stable.
+func TestRunOpenLoopLatencyFromIntendedTime(t *testing.T) {
+	ts := startServer(t)
+	cfg := quick(ts.addr, "slow")
+	cfg.Rates = []float64{100}
+	cfg.MaxInflight = 1
+	cfg.Warmup = 0
+	cfg.Window = 150 * time.Millisecond
+	rep, err := Run(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := rep.Levels[0]
+	if l.Status != StatusUnstable || len(l.Windows) != cfg.MaxTrials {
+		t.Errorf("status %s after %d windows, want unstable after %d (latency keeps growing)", l.Status, len(l.Windows), cfg.MaxTrials)
+	}
+	prev := 0.0
+	for _, w := range l.Windows {
+		m := w.Total.Client
+		if m.Success == 0 || m.ErrorCount() > 0 {
+			t.Fatalf("window %d: %d ok, errors %v", w.Index, m.Success, m.Errors)
+		}
+		if m.Latency.MeanUS < 1.3*prev {
+			t.Errorf("window %d: mean latency %.1f ms, previous %.1f ms: the backlog must show", w.Index, m.Latency.MeanUS/1e3, prev/1e3)
+		}
+		prev = m.Latency.MeanUS
+	}
+	m := l.Total.Client
+	if m.Latency.MeanUS < 3*m.Client.WaitUS || m.Latency.MaxUS < 5*us(slowDelay) {
+		t.Errorf("mean latency %.1f ms, max %.1f ms, round trip %.1f ms: queueing before the send is not charged",
+			m.Latency.MeanUS/1e3, m.Latency.MaxUS/1e3, m.Client.WaitUS/1e3)
+	}
+	if m.Delayed < m.Requests/2 || m.Client.LagUS < m.Client.WaitUS {
+		t.Errorf("%d of %d requests delayed, mean lag %.1f ms", m.Delayed, m.Requests, m.Client.LagUS/1e3)
+	}
+}
+
+// The server split reports the batches the server formed: with dynamic
+// batching, batch-1 requests queued behind a running execution are run
+// together, and ModelStatistics' batch_stats show sizes above 1.
+func TestRunServerFormedBatches(t *testing.T) {
+	ts := startServer(t)
+	cfg := quick(ts.addr, "dynslow")
+	cfg.Concurrency = []int{4}
+	cfg.Window = 150 * time.Millisecond
+	rep, err := Run(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := rep.Levels[0]
+	checkLevelOK(t, l)
+	s := l.Total.Server
+	if s == nil {
+		t.Fatal("no server statistics")
+	}
+	larger := false
+	for size, n := range s.BatchSizes {
+		if size != "1" && n > 0 {
+			larger = true
+		}
+	}
+	if !larger || s.Executions >= s.Requests || s.Inferences != s.Requests {
+		t.Errorf("server formed %v (%d executions for %d requests, %d inferences), want batches above the client's 1",
+			s.BatchSizes, s.Executions, s.Requests, s.Inferences)
+	}
+	if s.QueueUS <= 0 {
+		t.Errorf("queue time %v us: requests waited behind a running execution", s.QueueUS)
+	}
+}
+
 func TestRunSharedMemory(t *testing.T) {
 	if _, err := os.Stat(shmDir); err != nil {
 		t.Skipf("no %s: %v", shmDir, err)
@@ -196,6 +279,29 @@ func TestRunSharedMemory(t *testing.T) {
 	}
 	if len(regions) != 0 {
 		t.Errorf("regions still registered: %v", regions)
+	}
+
+	// Dataset inputs through shared memory: the contract model checks every
+	// IMAGE row and TOKENS row, so a wrong offset or size in the region fails.
+	tokens := make([]int64, 77)
+	tokens[0], tokens[1], tokens[2] = tokenStart, 320, tokenEnd
+	cfg = quick(ts.addr, "contract")
+	cfg.SharedMemory = SharedMemorySystem
+	cfg.Samples = []Sample{{Name: "a.png", Image: testImages[0], Tokens: tokens}, {Name: "b.png", Image: testImages[1], Tokens: tokens}}
+	cfg.Batches = []int{1, 3}
+	before := contractCalls.Load()
+	rep, err = Run(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Input != "dataset" || rep.SharedMemory != "system" {
+		t.Errorf("input %s via %s", rep.Input, rep.SharedMemory)
+	}
+	for _, l := range rep.Levels {
+		checkLevelOK(t, l)
+	}
+	if contractCalls.Load() == before {
+		t.Error("the model never ran")
 	}
 }
 

@@ -55,6 +55,18 @@ func perfArgs(extra ...string) []string {
 	return append(append([]string{"perf"}, quickPerf...), extra...)
 }
 
+// csvCol is the index of the named column in a perf CSV header.
+func csvCol(t *testing.T, header []string, name string) int {
+	t.Helper()
+	for i, h := range header {
+		if h == name {
+			return i
+		}
+	}
+	t.Fatalf("CSV header %v has no %q column", header, name)
+	return -1
+}
+
 func TestPerfHelp(t *testing.T) {
 	_, stderr, err := runCLI(t, "perf", "--help")
 	if err != nil {
@@ -207,7 +219,7 @@ func TestPerfDatasetSample(t *testing.T) {
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("CSV %v: %q", err, stdout)
 	}
-	if status := recs[1][21]; status == "failed" {
+	if status := recs[1][csvCol(t, recs[0], "Status")]; status == "failed" {
 		t.Errorf("level failed: %v", recs[1])
 	}
 }
@@ -251,7 +263,7 @@ func TestPerfServerStoppedMidSweep(t *testing.T) {
 	if cerr != nil || len(recs) != 5 {
 		t.Fatalf("CSV %v with %d records: every level must be written", cerr, len(recs))
 	}
-	if last := recs[4]; last[21] != "failed" || !strings.Contains(last[26], "Unavailable") {
+	if last := recs[4]; last[csvCol(t, recs[0], "Status")] != "failed" || !strings.Contains(last[csvCol(t, recs[0], "Errors")], "Unavailable") {
 		t.Errorf("last level %v: want failed with Unavailable errors", last)
 	}
 	if !strings.Contains(stdout, "failed") {

@@ -54,7 +54,8 @@ func runTables(ctx context.Context, io cmdIO, args []string) error {
 Usage: agiqa tables [--server ADDR] [--dataset NAME=DIR ...] [--models A,B] [--splits N|FILE] [flags]
 
 Streams each dataset through every model, scores split k's test images (with
-version k for per-split models), averages SRCC / PLCC / KRCC over the splits and
+version k+1 for per-split models, k counted from 0 as in the splits file),
+averages SRCC / PLCC / KRCC over the splits and
 prints the paper's tables. Without --server an embedded server is started
 in-process (built-in models, or --repo DIR). Without --dataset a built-in
 sample dataset is generated, so the command works on a fresh machine.

@@ -3,12 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/bench/runner"
+	"github.com/agiqa-bench/agiqa/bench/table"
 )
 
 // A small run of the main job: built-in sample dataset, embedded server,
@@ -39,7 +42,7 @@ func TestTablesEmbeddedSampleGolden(t *testing.T) {
 func TestTablesReportPlotsAndJSON(t *testing.T) {
 	dir := t.TempDir()
 	out, _, err := runCLI(t, "tables", "--cache", filepath.Join(dir, "c"), "--sample-size", "40", "--splits", "2",
-		"--format", "json", "--report", filepath.Join(dir, "report.json"), "--plots", filepath.Join(dir, "plots"))
+		"--format", "json", "--report", filepath.Join(dir, "report.json"), "--plots", filepath.Join(dir, "plots"), "--timing")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +63,58 @@ func TestTablesReportPlotsAndJSON(t *testing.T) {
 	pngs, _ := filepath.Glob(filepath.Join(dir, "plots", "*.png"))
 	if len(pngs) != 1 {
 		t.Errorf("plots: %v", pngs)
+	}
+
+	// --timing on a fresh cache: the speed of the very requests that
+	// produced the scores, as recorded in the report, in numbers.
+	var timing table.Table
+	for timing.ID != "timing" {
+		timing = table.Table{}
+		if err := dec.Decode(&timing); err != nil {
+			t.Fatalf("no timing table in the JSON output: %v", err)
+		}
+	}
+	rows := timing.RowGroups[0].Rows
+	if len(rows) != 1 || rows[0].Model != "sharpness_laplacian" {
+		t.Fatalf("timing rows %+v", rows)
+	}
+	cells := map[string]float64{}
+	for i, c := range timing.Columns {
+		if rows[0].Cells[i].Value == nil {
+			t.Fatalf("timing column %s has no number (%q)", c.Key, rows[0].Cells[i].Note)
+		}
+		cells[c.Key] = *rows[0].Cells[i].Value
+	}
+	lat := append([]float64(nil), r.Runs[0].RequestLatencyMS...)
+	sort.Float64s(lat)
+	batched := 0
+	for _, b := range r.Runs[0].RequestBatch {
+		batched += b
+	}
+	if len(lat) == 0 || cells["requests"] != float64(len(lat)) || batched != r.Runs[0].Inferred {
+		t.Errorf("timing counts %v requests; the report has %d requests carrying %d images for %d scores",
+			cells["requests"], len(lat), batched, r.Runs[0].Inferred)
+	}
+	want := map[string]float64{"p50": quantile(lat, 0.5), "p90": quantile(lat, 0.9), "p99": quantile(lat, 0.99), "max": lat[len(lat)-1],
+		"images_per_s": float64(r.Runs[0].Inferred) / r.Runs[0].ElapsedSeconds}
+	for k, v := range want {
+		if math.Abs(cells[k]-v) > 1e-9*math.Abs(v) {
+			t.Errorf("timing %s = %v, the scored requests give %v", k, cells[k], v)
+		}
+	}
+	if !(cells["images_per_s"] > 0 && cells["p50"] > 0 && cells["p50"] <= cells["p90"] && cells["p90"] <= cells["p99"] && cells["p99"] <= cells["max"]) {
+		t.Errorf("timing figures out of order: %v", cells)
+	}
+}
+
+// quantile (linear between closest ranks, numpy's default) against values
+// numpy.quantile gives for the same data.
+func TestTimingQuantile(t *testing.T) {
+	v := []float64{1, 2, 3, 4, 10}
+	for _, c := range []struct{ q, want float64 }{{0.5, 3}, {0.9, 7.6}, {0.99, 9.76}, {0, 1}, {1, 10}} {
+		if got := quantile(v, c.q); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("quantile(%v) = %v, numpy %v", c.q, got, c.want)
+		}
 	}
 }
 

@@ -237,6 +237,26 @@ def _read_generic(dataset, path):
     return labels
 
 
+def quality_only(labels):
+    """The same labels with the quality target alone (the baselines of Table 1 regress quality MOS)."""
+    return Labels(labels.dataset, labels.path, labels.target_names[:1],
+                  [Sample(s.name, s.prompt, s.targets[:1], s.line) for s in labels.samples])
+
+
+# Label files the published archives keep beside their images, preferred first (IP-IQA reads the xlsx).
+DEFAULT_LABEL_FILES = {AGIQA_3K: ("data.csv",), AGIQA_1K: ("AIGC_MOS_Zscore.xlsx", "AIGC_all.csv")}
+
+
+def default_labels_path(dataset, image_dir):
+    """The label file of ``dataset`` in ``image_dir`` (the first that exists, else the preferred one,
+    so that the error names it); None for datasets without a known file name."""
+    names = DEFAULT_LABEL_FILES.get(dataset.lower())
+    if not names:
+        return None
+    paths = [os.path.join(image_dir, n) for n in names]
+    return next((p for p in paths if os.path.isfile(p)), paths[0])
+
+
 def read_labels(dataset, path):
     """Read a label file for ``dataset`` (agiqa-3k, agiqa-1k, or any name for a generic csv)."""
     if not os.path.isfile(path):

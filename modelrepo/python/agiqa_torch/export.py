@@ -39,6 +39,8 @@ from .clip_rn50 import CONTEXT_LENGTH, EOT_TOKEN, SOT_TOKEN, read_rn50_file
 from .checkpoints import load_model_state, unwrap_state_dict
 from .models import COMMA_TOKEN, MODEL_NAMES, AGIQAModel, build_model
 
+# IP-IQA's outputs per dataset (AGIQA-3k has quality and alignment MOS). The ResNet50 / ResNet50*
+# baselines are Table 1 rows and regress quality only (train.py trains them so).
 DATASET_OUTPUTS = {"agiqa-1k": 1, "agiqa-3k": 2}
 DEFAULT_IMAGE_SIZE = {"ipiqa": 512, "resnet50": 512, "resnet50_clip": 512, "clipiqa": 224}
 TINY = dict(width=8, text_width=64, text_layers=2)
@@ -332,14 +334,33 @@ def compare_with_eager(path: str, model: AGIQAModel, batch: int = 3, seed: int =
 
 # --- Triton configuration -------------------------------------------------------------------------
 
-def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: bool) -> str:
+# Table 3's ablation rows (baselines/catalog.go) by (Image2Prompt, integral prompt); all of them are
+# without the QA token, which only the full model has.
+ABLATION_KEYS = {(False, False): "ipiqa_base", (True, False): "ipiqa_i2p", (False, True): "ipiqa_prompt",
+                 (True, True): "ipiqa_i2p_prompt"}
+
+
+def catalog_key(model: AGIQAModel) -> str:
+    """The model's row key in the paper tables (the agiqa.catalog parameter). IP-IQA with the QA token
+    is the paper's model ("ipiqa", also when trained without the unpublished Image2Prompt checkpoint);
+    without it, the Table 3 row of its switches."""
+    if model.name != "ipiqa" or getattr(model, "qa_token", True):
+        return model.name
+    return ABLATION_KEYS[(bool(getattr(model, "image2prompt", False)), bool(getattr(model, "integral_prompt", True)))]
+
+
+def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: bool,
+                 dataset: Optional[str] = None) -> str:
     s = model.image_size
     inputs = [f'  {{ name: "IMAGE" data_type: TYPE_UINT8 dims: [ 3, {s}, {s} ] }}']
     if model.uses_prompt:
         inputs.append(f'  {{ name: "TOKENS" data_type: TYPE_INT64 dims: [ {CONTEXT_LENGTH} ] }}')
     outputs = [f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ 1 ] }}' for n in model.output_names]
-    params = {"agiqa.preprocess": model.preprocess, "agiqa.per_split": "true" if per_split else "false",
+    params = {"agiqa.catalog": catalog_key(model), "agiqa.preprocess": model.preprocess,
+              "agiqa.per_split": "true" if per_split else "false",
               "agiqa.higher_is_better": "true" if model.higher_is_better else "false"}
+    if per_split and dataset:
+        params["agiqa.dataset"] = dataset
     lines = [
         f"# Written by python -m agiqa_torch.export ({model.name}).",
         f'name: "{name}"',
@@ -390,7 +411,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int,
                    help="version directory (>= 1); per-split models: split index + 1, the version the harness "
                         "scores split k with (default: from the checkpoint's split, else 1)")
-    p.add_argument("--dataset", choices=sorted(DATASET_OUTPUTS), help="fixes the outputs: agiqa-1k 1, agiqa-3k 2")
+    p.add_argument("--dataset", choices=sorted(DATASET_OUTPUTS), help="the training dataset: names the model (<model>_agiqa1k / _agiqa3k) and, "
+                        "for ipiqa, fixes the outputs (agiqa-1k: QUALITY; agiqa-3k: QUALITY, ALIGNMENT)")
     p.add_argument("--name", help="repository model name (default <model>_<dataset>, clipiqa for clipiqa)")
     p.add_argument("--checkpoint", help="trained weights: train.py's best.pt, a state dict, or an official IP-IQA one")
     p.add_argument("--clip-weights", help="OpenAI RN50.pt (CLIP models; ipiqa needs it with official checkpoints)")
@@ -405,14 +427,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def outputs_for(model: str, dataset: str) -> int:
+    """Number of outputs of ``model`` trained on ``dataset``: 2 (QUALITY, ALIGNMENT) for IP-IQA on
+    AGIQA-3k, else 1 (QUALITY)."""
+    return DATASET_OUTPUTS[dataset] if model == "ipiqa" else 1
+
+
 def _model_kwargs(args, ckpt: Optional[dict]) -> dict:
     if isinstance(ckpt, dict) and isinstance(ckpt.get("model_kwargs"), dict):
         kw = dict(ckpt["model_kwargs"])
         if kw.get("name") != args.model:
             raise ExportError(f"--checkpoint {args.checkpoint} holds model {kw.get('name')!r}, not {args.model!r}")
-        if args.dataset and args.model not in ZERO_SHOT and kw.get("num_outputs") != DATASET_OUTPUTS[args.dataset]:
+        cfg = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+        trained_on = cfg.get("dataset")
+        if trained_on in DATASET_OUTPUTS:
+            if args.dataset and args.dataset != trained_on:
+                raise ExportError(f"--checkpoint {args.checkpoint} was trained on {trained_on}, not --dataset {args.dataset}")
+            args.dataset = trained_on
+        if args.dataset and args.model not in ZERO_SHOT and kw.get("num_outputs") != outputs_for(args.model, args.dataset):
             raise ExportError(f"--checkpoint {args.checkpoint} has {kw.get('num_outputs')} outputs; "
-                              f"--dataset {args.dataset} has {DATASET_OUTPUTS[args.dataset]}")
+                              f"{args.model} on {args.dataset} has {outputs_for(args.model, args.dataset)}")
         if args.image_size and args.image_size != kw.get("image_size"):
             raise ExportError(f"--checkpoint {args.checkpoint} was trained at {kw.get('image_size')} px, "
                               f"not --image-size {args.image_size}")
@@ -421,9 +455,10 @@ def _model_kwargs(args, ckpt: Optional[dict]) -> dict:
     if args.model in ZERO_SHOT:
         kw["num_outputs"] = 1
     elif args.dataset:
-        kw["num_outputs"] = DATASET_OUTPUTS[args.dataset]
+        kw["num_outputs"] = outputs_for(args.model, args.dataset)
     else:
-        raise ExportError(f"--dataset is required for {args.model} (agiqa-1k: QUALITY; agiqa-3k: QUALITY, ALIGNMENT)")
+        raise ExportError(f"--dataset is required for {args.model} (it names the model and, for ipiqa, fixes the "
+                          "outputs: agiqa-1k QUALITY; agiqa-3k QUALITY, ALIGNMENT)")
     kw["image_size"] = args.image_size or (TINY_IMAGE_SIZE if args.tiny else DEFAULT_IMAGE_SIZE[args.model])
     if args.tiny:
         kw.update(TINY)
@@ -436,7 +471,11 @@ def _default_name(args, kw: dict) -> str:
     if args.model in ZERO_SHOT:
         base = args.model
     else:
-        ds = args.dataset or {1: "agiqa-1k", 2: "agiqa-3k"}[kw["num_outputs"]]
+        ds = args.dataset
+        if ds is None and args.model == "ipiqa":
+            ds = {1: "agiqa-1k", 2: "agiqa-3k"}[kw["num_outputs"]]
+        if ds is None:
+            raise ExportError(f"--dataset (or --name) is required to name the {args.model} model")
         base = f"{args.model}_{ds.replace('-', '')}"
     return base + ("_tiny" if kw.get("width", 64) != 64 else "")
 
@@ -505,6 +544,8 @@ def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
             load_model_state(model, unwrap_state_dict(ckpt, f"--checkpoint {args.checkpoint}"))
         except ValueError as err:
             raise ExportError(f"--checkpoint {args.checkpoint}: {err}") from err
+        if isinstance(ckpt, dict) and ckpt.get("image2prompt") is True:
+            model.image2prompt = True  # train.py records an --init-image2prompt start (Table 3's switch)
     return model.eval(), kw, source
 
 
@@ -579,7 +620,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"kept {cfg} (matches the model)")
         else:
             with open(cfg, "w", encoding="utf-8") as f:
-                f.write(config_pbtxt(name, model, args.max_batch_size, per_split))
+                f.write(config_pbtxt(name, model, args.max_batch_size, per_split, args.dataset))
             print(f"wrote {cfg}")
         if args.reference:
             write_reference(args.reference, model)

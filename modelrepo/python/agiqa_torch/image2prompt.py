@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as D
-from .train import (add_common_args, build, epoch_seed, image_dataset, loader_workers, log, make_loader, model_kwargs,
+from .train import (add_common_args, build, default_labels, epoch_seed, image_dataset, loader_workers, log, make_loader, model_kwargs,
                     save_atomic, setup_torch)
 
 I2P_FORMAT = "agiqa-image2prompt-v1"
@@ -42,6 +42,7 @@ def parse_args(argv):
         p.error("--splits and --split go together")
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         p.error("--epochs and --batch-size must be >= 1 and --lr > 0")
+    default_labels(p, args)
     return args
 
 

@@ -44,7 +44,8 @@ def log(msg):
 def add_common_args(p, epochs, lr):
     """Arguments shared with image2prompt."""
     p.add_argument("--dataset", required=True, help="agiqa-3k, agiqa-1k, or a name for a generic image,prompt,mos csv")
-    p.add_argument("--labels", required=True, help="label file (data.csv, AIGC_MOS_Zscore.xlsx, ...)")
+    p.add_argument("--labels", help="label file (default for agiqa-3k / agiqa-1k: data.csv / AIGC_MOS_Zscore.xlsx, "
+                                    "else AIGC_all.csv, in --data)")
     p.add_argument("--data", required=True, help="folder holding the images named in the labels")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--epochs", type=int, default=epochs)
@@ -72,7 +73,8 @@ def parse_args(argv):
                                        "--clip-weights RN50.pt --amp --out runs/ipiqa-3k-0")
     add_common_args(p, epochs=100, lr=1e-5)
     p.add_argument("--splits", required=True, help="splits JSON written by `agiqa splits`")
-    p.add_argument("--split", type=int, required=True, help="index of the split to train on")
+    p.add_argument("--split", type=int, required=True,
+                   help="0-based index of the split to train on (export it as version split + 1)")
     p.add_argument("--model", default="ipiqa", choices=("ipiqa", "resnet50", "resnet50_clip"),
                    help="model to train (clipiqa is zero-shot: nothing to train)")
     p.add_argument("--protocol", choices=("paper", "holdout"), default="paper")
@@ -83,7 +85,16 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         p.error("--epochs and --batch-size must be >= 1 and --lr > 0")
+    default_labels(p, args)
     return args
+
+
+def default_labels(parser, args):
+    """--labels defaults to the dataset's own label file in --data."""
+    if args.labels is None:
+        args.labels = D.default_labels_path(args.dataset, args.data)
+        if args.labels is None:
+            parser.error("--labels is required for dataset %s (only agiqa-3k and agiqa-1k have a default)" % args.dataset)
 
 
 def setup_torch(args):
@@ -307,6 +318,10 @@ def run(args):
     """Train (or resume) one run; returns the result dict also written to result.json."""
     dev, amp = setup_torch(args)
     labels = D.read_labels(args.dataset, args.labels)
+    if args.model != "ipiqa":
+        # ResNet50 and ResNet50* are Table 1 baselines: they regress quality MOS only (their configs
+        # in modelrepo/models serve QUALITY alone); IP-IQA also predicts alignment where there is one.
+        labels = D.quality_only(labels)
     splits = D.read_splits(args.splits, labels)
     split = splits.get(args.split)
     if splits.protocol and splits.protocol != args.protocol:

@@ -70,7 +70,8 @@ def test_ipiqa_config(ipiqa_repo):
     assert re.search(r'name: "TOKENS" data_type: TYPE_INT64 dims: \[ 77 \]', text)
     assert re.search(r'name: "ALIGNMENT" data_type: TYPE_FP32 dims: \[ 1 \]', text)
     assert "version_policy: { all { } }" in text and "dynamic_batching" in text and "KIND_GPU" in text
-    for k, v in (("agiqa.preprocess", "resize"), ("agiqa.per_split", "true"), ("agiqa.higher_is_better", "true")):
+    for k, v in (("agiqa.preprocess", "resize"), ("agiqa.per_split", "true"), ("agiqa.higher_is_better", "true"),
+                 ("agiqa.catalog", "ipiqa"), ("agiqa.dataset", "agiqa-3k")):
         assert f'key: "{k}" value: {{ string_value: "{v}" }}' in text
 
 
@@ -121,8 +122,8 @@ def test_image_only_models(tmp_path, capsys, name, dataset):
     repo_name = f"{name}_{dataset.replace('-', '')}_tiny"
     sig = E.graph_signature(str(tmp_path / repo_name / "1" / "model.onnx"))
     assert sig["inputs"] == [("IMAGE", "UINT8", ("batch", 3, 64, 64))]
-    k = 1 if dataset == "agiqa-1k" else 2
-    assert [o[0] for o in sig["outputs"]] == ["QUALITY", "ALIGNMENT"][:k]
+    # Table 1 baselines regress quality only, on AGIQA-3k too (as their committed configs say).
+    assert [o[0] for o in sig["outputs"]] == ["QUALITY"]
     cfg = (tmp_path / repo_name / "config.pbtxt").read_text()
     assert "TOKENS" not in cfg and "version_policy: { all { } }" in cfg
 
@@ -158,31 +159,37 @@ def test_comma_split_graph_runs_in_onnx_runtime(tmp_path):
 
 
 def test_export_from_a_training_checkpoint(tmp_path, capsys):
-    kwargs = dict(name="resnet50_clip", num_outputs=2, image_size=64, **TINY)
+    kwargs = dict(name="ipiqa", num_outputs=2, image_size=64, **TINY)
     trained = build_model(seed=11, **kwargs).eval()
     ckpt = tmp_path / "best.pt"
     torch.save({"format": "agiqa-train-v1", "model_kwargs": kwargs, "epoch": 7, "model": trained.state_dict()}, ckpt)
-    rc, out, err = run_main(["--model", "resnet50_clip", "--dataset", "agiqa-3k", "--checkpoint", str(ckpt),
+    rc, out, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-3k", "--checkpoint", str(ckpt),
                              "--version", "4", "--out", str(tmp_path / "repo")], capsys)
     assert rc == 0, err
-    path = tmp_path / "repo" / "resnet50_clip_agiqa3k_tiny" / "4" / "model.onnx"
+    path = tmp_path / "repo" / "ipiqa_agiqa3k_tiny" / "4" / "model.onnx"
     import onnx
     from onnx import numpy_helper
 
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
-    head = [w for w in weights.values() if w.shape == (2, 128)]
+    head = [w for w in weights.values() if w.shape == (2, 256)]
     assert len(head) == 1
-    np.testing.assert_array_equal(head[0], trained.head.weight.detach().numpy())
+    np.testing.assert_array_equal(head[0], trained.head[4].weight.detach().numpy())
     if HAVE_ORT:
-        img, _ = E.sample_inputs(trained, 3)
-        got, _ = E.run_onnxruntime(str(path), {"IMAGE": img.numpy()}, ["QUALITY", "ALIGNMENT"])
+        img, tok = E.sample_inputs(trained, 3)
+        got, _ = E.run_onnxruntime(str(path), {"IMAGE": img.numpy(), "TOKENS": tok.numpy()}, ["QUALITY", "ALIGNMENT"])
         with torch.no_grad():
-            want = trained(img).numpy()
+            want = trained(img, tok).numpy()
         np.testing.assert_allclose(np.concatenate([got["QUALITY"], got["ALIGNMENT"]], 1), want, rtol=1e-4, atol=1e-5)
     # The checkpoint says which model it holds.
-    rc, _, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-3k", "--checkpoint", str(ckpt),
+    rc, _, err = run_main(["--model", "resnet50_clip", "--dataset", "agiqa-3k", "--checkpoint", str(ckpt),
                            "--out", str(tmp_path / "repo")], capsys)
-    assert rc == 1 and "holds model 'resnet50_clip', not 'ipiqa'" in err
+    assert rc == 1 and "holds model 'ipiqa', not 'resnet50_clip'" in err
+    # A baseline checkpoint with an alignment head is not a Table 1 model for the repository.
+    two = dict(kwargs, name="resnet50_clip")
+    torch.save({"model_kwargs": two, "model": build_model(**two).state_dict()}, ckpt)
+    rc, _, err = run_main(["--model", "resnet50_clip", "--dataset", "agiqa-3k", "--checkpoint", str(ckpt),
+                           "--out", str(tmp_path / "repo")], capsys)
+    assert rc == 1 and "has 2 outputs; resnet50_clip on agiqa-3k has 1" in err
 
 
 @pytest.mark.parametrize("args,msg", [
@@ -232,7 +239,7 @@ def test_committed_configs_are_where_export_writes_and_describe_its_models():
     for model in E.MODEL_NAMES:
         for dataset in ([None] if model in E.ZERO_SHOT else sorted(E.DATASET_OUTPUTS)):
             args = E._parser().parse_args(["--model", model, "--out", "x"] + (["--dataset", dataset] if dataset else []))
-            kw = {"name": model, "num_outputs": 1 if dataset is None else E.DATASET_OUTPUTS[dataset],
+            kw = {"name": model, "num_outputs": 1 if dataset is None else E.outputs_for(model, dataset),
                   "image_size": E.DEFAULT_IMAGE_SIZE[model]}
             name = E._default_name(args, kw)
             extra = {"antonym_tokens": torch.tensor([[E.SOT_TOKEN, 1, E.EOT_TOKEN] + [0] * 74] * 2)} \
@@ -245,3 +252,28 @@ def test_committed_configs_are_where_export_writes_and_describe_its_models():
     assert committed == set(expected)
     for name, (m, per_split) in expected.items():
         E.check_existing_config(os.path.join(COMMITTED, name, "config.pbtxt"), name, m, per_split)
+
+
+def test_ablation_variants_name_their_table3_rows(tmp_path, capsys):
+    # Keys of baselines/catalog.go: the QA token only in the full model; the rest by their switches.
+    def key(**kw):
+        return E.catalog_key(build_model("ipiqa", 1, 32, **TINY, **kw))
+
+    assert key() == "ipiqa" and key(image2prompt=True) == "ipiqa"
+    assert key(qa_token=False, integral_prompt=False) == "ipiqa_base"
+    assert key(qa_token=False, image2prompt=True, integral_prompt=False) == "ipiqa_i2p"
+    assert key(qa_token=False) == "ipiqa_prompt"
+    assert key(qa_token=False, image2prompt=True) == "ipiqa_i2p_prompt"
+    assert E.catalog_key(build_model("resnet50", 1, 32, **TINY)) == "resnet50"
+    # Exported from a training checkpoint of an ablation run (train --no-qa-token --init-image2prompt).
+    kwargs = dict(name="ipiqa", num_outputs=1, image_size=32, qa_token=False, **TINY)
+    ckpt = tmp_path / "best.pt"
+    torch.save({"model_kwargs": kwargs, "image2prompt": True, "config": {"split": 0, "dataset": "agiqa-1k"},
+                "model": build_model(**kwargs).state_dict()}, ckpt)
+    rc, _, err = run_main(["--model", "ipiqa", "--checkpoint", str(ckpt), "--name", "ipiqa_i2p_agiqa1k",
+                           "--out", str(tmp_path)], capsys)
+    assert rc == 0, err
+    cfg = (tmp_path / "ipiqa_i2p_agiqa1k" / "config.pbtxt").read_text()
+    assert 'key: "agiqa.catalog" value: { string_value: "ipiqa_i2p_prompt" }' in cfg
+    assert 'key: "agiqa.dataset" value: { string_value: "agiqa-1k" }' in cfg  # from the checkpoint
+    assert (tmp_path / "ipiqa_i2p_agiqa1k" / "1" / "model.onnx").is_file()

@@ -182,3 +182,65 @@ def test_correlations_and_selection_score():
     assert train.jsonable(m)["alignment"]["srcc"] is None
     m = train.score_targets(np.stack([x, x], 1), np.stack([y, y], 1), ["quality", "alignment"])
     assert train.selection_score(m) == pytest.approx(2 * (s + p + k))
+
+
+def test_recipe_defaults_and_optimizer(ds, tmp_path):
+    # IP-IQA's recipe is the default: 100 epochs, batch 32, lr 1e-5 with the head at x10, 512 px.
+    args = train.parse_args(["--dataset", "csv", "--labels", ds["labels"], "--data", ds["images"],
+                             "--splits", ds["paper"], "--split", "0", "--out", str(tmp_path)])
+    assert (args.epochs, args.batch_size, args.lr, args.head_lr_mult, args.model, args.protocol) == \
+        (100, 32, 1e-5, 10.0, "ipiqa", "paper")
+    train.setup_torch(args)
+    assert args.image_size == 512
+    # The optimizer a run uses (as saved for resuming): AdamW (0.9, 0.999), no weight decay, the head
+    # at 10x the rest, the frozen text tower not in it.
+    out = str(tmp_path / "run")
+    assert train.main(args_for(ds, out, 1)) == 0
+    state = torch.load(os.path.join(out, "last.pt"))
+    groups = state["optimizer"]["param_groups"]
+    assert [g["lr"] for g in groups] == [pytest.approx(1e-4), pytest.approx(1e-3)]
+    assert all(g["betas"] == (0.9, 0.999) and g["weight_decay"] == 0.0 for g in groups)
+    assert state["optimizer"]["state"] and "exp_avg_sq" in next(iter(state["optimizer"]["state"].values()))
+    model = build_model(**state["config"]["model_kwargs"])
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert [len(g["params"]) for g in groups] == [len(trainable) - len(list(model.head.parameters())),
+                                                  len(list(model.head.parameters()))]
+
+
+def test_baselines_regress_quality_only(ds, tmp_path):
+    # ResNet50* on a dataset with alignment MOS: one QUALITY output, as modelrepo/models serves it.
+    out = str(tmp_path / "rn")
+    argv = args_for(ds, out, 1)
+    argv[argv.index("--model") + 1] = "resnet50_clip"
+    assert train.main(argv) == 0
+    best = torch.load(os.path.join(out, "best.pt"))
+    assert best["output_names"] == ["QUALITY"] and best["model_kwargs"]["num_outputs"] == 1
+    assert set(read_metrics(out)[0]["test"]) == {"quality"}
+
+
+def test_splits_of_another_dataset_are_refused(ds, tmp_path, capsys):
+    other = str(tmp_path / "other.json")
+    with open(ds["paper"]) as f:
+        doc = json.load(f)
+    doc["dataset"] = "agiqa-3k"
+    with open(other, "w") as f:
+        json.dump(doc, f)
+    capsys.readouterr()
+    argv = args_for(ds, str(tmp_path / "x"), 1)
+    argv[argv.index("--splits") + 1] = other
+    assert train.main(argv) == 1
+    assert "made for dataset agiqa-3k, not csv" in capsys.readouterr().err
+    assert not os.path.exists(str(tmp_path / "x" / "last.pt"))
+
+
+def test_labels_default_to_the_dataset_file_in_data(tmp_path):
+    d = str(tmp_path)
+    base = ["--data", d, "--splits", "s.json", "--split", "0", "--out", d]
+    assert train.parse_args(["--dataset", "agiqa-3k"] + base).labels == os.path.join(d, "data.csv")
+    # AGIQA-1k: the xlsx IP-IQA reads, else the csv.
+    assert train.parse_args(["--dataset", "agiqa-1k"] + base).labels == os.path.join(d, "AIGC_MOS_Zscore.xlsx")
+    open(os.path.join(d, "AIGC_all.csv"), "w").close()
+    assert train.parse_args(["--dataset", "agiqa-1k"] + base).labels == os.path.join(d, "AIGC_all.csv")
+    assert train.parse_args(["--dataset", "agiqa-1k", "--labels", "x.xlsx"] + base).labels == "x.xlsx"
+    with pytest.raises(SystemExit):
+        train.parse_args(["--dataset", "csv"] + base)
