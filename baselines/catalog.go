@@ -200,13 +200,7 @@ func Catalog() []Entry {
 
 // ForTable returns one table's entries in the paper's order (copies); nil for an unknown table.
 func ForTable(table int) []Entry {
-	var out []Entry
-	for _, e := range catalog {
-		if e.Table == table {
-			out = append(out, clone(e))
-		}
-	}
-	return out
+	return where(func(e Entry) bool { return e.Table == table })
 }
 
 // Lookup finds the entry with this key in one table.
@@ -221,20 +215,19 @@ func Lookup(table int, key string) (Entry, bool) {
 
 // Find returns the entries with this key in every table (IP-IQA is in all three).
 func Find(key string) []Entry {
-	var out []Entry
-	for _, e := range catalog {
-		if e.Key == key {
-			out = append(out, clone(e))
-		}
-	}
-	return out
+	return where(func(e Entry) bool { return e.Key == key })
 }
 
 // ByServed returns the entries a served model name fills, in catalogue order.
 func ByServed(name string) []Entry {
+	return where(func(e Entry) bool { return e.HasServed(name) })
+}
+
+// where returns copies of the catalogue entries that keep accepts, in catalogue order; nil when none.
+func where(keep func(Entry) bool) []Entry {
 	var out []Entry
 	for _, e := range catalog {
-		if e.HasServed(name) {
+		if keep(e) {
 			out = append(out, clone(e))
 		}
 	}

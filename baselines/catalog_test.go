@@ -7,28 +7,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
-// seedText returns the poster text from ../shared/seed next to the repository root, or skips.
+// seedText returns the poster text from ../shared/seed next to the repository root, or skips (fails under
+// AGIQA_REQUIRE_SHARED=1).
 func seedText(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "seed", "*.txt"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Shared(t, "seed"), "*.txt"))
 	if len(files) == 0 {
-		t.Skip("poster text ../shared/seed/*.txt not present")
+		testenv.SkipOrFail(t, testenv.RequireShared, "poster text ../shared/seed/*.txt not present")
 	}
 	b, err := os.ReadFile(files[0])
 	if err != nil {

@@ -98,6 +98,18 @@ func startServer(tb testing.TB) string {
 	return lis.Addr().String()
 }
 
+// connect starts the test server and returns a client for it; the client is closed when the test
+// ends, before the server stops.
+func connect(tb testing.TB) *client.Client {
+	tb.Helper()
+	c, err := client.New(context.Background(), startServer(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
 func batchX(tb testing.TB, rows int) (*tensor.Tensor, []float32) {
 	tb.Helper()
 	x := make([]float32, 4*rows)
@@ -112,13 +124,8 @@ func batchX(tb testing.TB, rows int) (*tensor.Tensor, []float32) {
 }
 
 func TestIntegrationEmbeddedServer(t *testing.T) {
-	addr := startServer(t)
+	c := connect(t)
 	ctx := context.Background()
-	c, err := client.New(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 
 	if live, err := c.Live(ctx); err != nil || !live {
 		t.Fatalf("Live = %v, %v", live, err)
@@ -262,13 +269,8 @@ func TestIntegrationSharedMemory(t *testing.T) {
 	}
 	defer os.Remove(path)
 
-	addr := startServer(t)
+	c := connect(t)
 	ctx := context.Background()
-	c, err := client.New(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	if err := c.RegisterSystemSharedMemory(ctx, "in", "/"+key, 0, uint64(len(buf))); err != nil {
 		t.Fatal(err)
 	}
@@ -301,13 +303,8 @@ func TestIntegrationSharedMemory(t *testing.T) {
 // server over loopback with the tiny native model, so it is the protocol and
 // scheduling overhead, not model time.
 func BenchmarkInfer(b *testing.B) {
-	addr := startServer(b)
+	c := connect(b)
 	ctx := context.Background()
-	c, err := client.New(ctx, addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
 	for _, batch := range []int{1, 8} {
 		x, _ := batchX(b, batch)
 		req := client.InferRequest{Model: "tiny", Inputs: []*tensor.Tensor{x}}

@@ -24,6 +24,7 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/ortbackend"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
@@ -35,35 +36,6 @@ const (
 	pixelTol = 1    // grey levels between Go preprocessing and Pillow's
 )
 
-// skipOrFail skips when a tool or file is missing, or fails when $env is "1" (CI sets
-// AGIQA_REQUIRE_PYTHON, AGIQA_REQUIRE_ORT and AGIQA_REQUIRE_SHARED so that a broken setup cannot
-// pass by skipping).
-func skipOrFail(t *testing.T, env, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(env) == "1" {
-		t.Fatalf(format+" ($"+env+"=1 requires it)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
-
 // pythonWithTorch is $AGIQA_PYTHON or /usr/bin/python3 (python3 on PATH as a
 // last resort), provided it imports what the export needs.
 func pythonWithTorch(t *testing.T) string {
@@ -73,12 +45,12 @@ func pythonWithTorch(t *testing.T) string {
 		py = "/usr/bin/python3"
 		if _, err := os.Stat(py); err != nil {
 			if py, err = exec.LookPath("python3"); err != nil {
-				skipOrFail(t, "AGIQA_REQUIRE_PYTHON", "no python3: %v", err)
+				testenv.SkipOrFail(t, testenv.RequirePython, "no python3: %v", err)
 			}
 		}
 	}
 	if out, err := exec.Command(py, "-c", "import torch, onnx, numpy, PIL").CombinedOutput(); err != nil {
-		skipOrFail(t, "AGIQA_REQUIRE_PYTHON", "%s cannot import torch, onnx, numpy and PIL: %v\n%s", py, err, out)
+		testenv.SkipOrFail(t, testenv.RequirePython, "%s cannot import torch, onnx, numpy and PIL: %v\n%s", py, err, out)
 	}
 	return py
 }
@@ -166,14 +138,11 @@ func TestParityWithPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the parity test exports a model through Python (about 15 s)")
 	}
-	root := moduleRoot(t)
-	vocab := filepath.Join(root, "..", "shared", "data", "clip", clip.VocabFile)
-	if _, err := os.Stat(vocab); err != nil {
-		skipOrFail(t, "AGIQA_REQUIRE_SHARED", "CLIP vocabulary not available: %v", err)
-	}
+	root := testenv.ModuleRoot(t)
+	vocab := testenv.Shared(t, "data", "clip", clip.VocabFile)
 	ort, err := ortbackend.New("", ortbackend.WithIntraOpThreads(2))
 	if err != nil {
-		skipOrFail(t, "AGIQA_REQUIRE_ORT", "ONNX Runtime unavailable: %v", err)
+		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
 	}
 	py := pythonWithTorch(t)
 

@@ -11,31 +11,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
-// sharedVocab locates ../shared/data/clip/<VocabFile> from the repository root (the directory with
-// go.mod), skipping the test when it is absent.
+// sharedVocab locates ../shared/data/clip/<VocabFile> beside the repository root, skipping the test
+// when it is absent (failing it under AGIQA_REQUIRE_SHARED=1).
 func sharedVocab(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "data", "clip", VocabFile)
-	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("CLIP vocabulary not available (%v); it ships in ../shared/data/clip", err)
-	}
-	return p
+	return testenv.Shared(tb, "data", "clip", VocabFile)
 }
 
 var (

@@ -235,10 +235,9 @@ func loadAGIQA1kCSV(file string) (*Dataset, error) {
 				return nil, fmt.Errorf("%s:%d: %w", file, t.lines[r], err)
 			}
 		}
-		if line, dup := seen[name]; dup {
-			return nil, fmt.Errorf("%s:%d: image %q listed twice (first on line %d)", file, t.lines[r], name, line)
+		if err := t.once(seen, r, name); err != nil {
+			return nil, err
 		}
-		seen[name] = t.lines[r]
 		ds.Items = append(ds.Items, Item{Image: name, Prompt: prompt, MOS: mos, MOSAlign: math.NaN(), Group: group, labelName: labelName})
 	}
 	return ds, nil

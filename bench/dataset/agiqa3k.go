@@ -28,10 +28,9 @@ func loadAGIQA3k(file string) (*Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		if first, dup := seen[name]; dup {
-			return nil, fmt.Errorf("%s:%d: image %q listed twice (first on line %d)", file, t.lines[r], name, first)
+		if err := t.once(seen, r, name); err != nil {
+			return nil, err
 		}
-		seen[name] = t.lines[r]
 		group, err := promptIndex3k(name)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", file, t.lines[r], err)

@@ -119,6 +119,16 @@ func (t *table) nameCell(r, c int) (string, error) {
 	return s, nil
 }
 
+// once records that row r lists image name in seen (name -> line), or returns an error naming both
+// lines when an earlier row listed it already.
+func (t *table) once(seen map[string]int, r int, name string) error {
+	if first, dup := seen[name]; dup {
+		return fmt.Errorf("%s:%d: image %q listed twice (first on line %d)", t.file, t.lines[r], name, first)
+	}
+	seen[name] = t.lines[r]
+	return nil
+}
+
 // stem is a file name without folder and extension.
 func stem(name string) string {
 	base := path.Base(strings.ReplaceAll(name, `\`, "/"))
@@ -147,10 +157,9 @@ func loadGenericCSV(file string) (*Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		if first, dup := seen[name]; dup {
-			return nil, fmt.Errorf("%s:%d: image %q listed twice (first on line %d)", file, t.lines[r], name, first)
+		if err := t.once(seen, r, name); err != nil {
+			return nil, err
 		}
-		seen[name] = t.lines[r]
 		mos, err := t.mos(r, cm)
 		if err != nil {
 			return nil, err

@@ -9,28 +9,15 @@ import (
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
-// sharedData returns ../shared/data relative to the repository root (the
-// folder holding go.mod), or skips the test when it is absent.
+// sharedData returns ../shared/data beside the repository root, or skips the test when it is absent
+// (fails it under AGIQA_REQUIRE_SHARED=1).
 func sharedData(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for !fileExists(filepath.Join(dir, "go.mod")) {
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test folder; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("label files not available (%v): ../shared/data is absent on this machine", err)
-	}
-	return data
+	return testenv.Shared(t, "data")
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/agiqa-bench/agiqa/client"
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/modelrepo"
 )
 
 // InputData says what the requests carry.
@@ -38,12 +39,6 @@ type Sample struct {
 	// Tokens is the TOKENS input (77 CLIP token ids); nil for image-only models.
 	Tokens []int64
 }
-
-// Contract input names filled from a Sample.
-const (
-	inputImage  = "IMAGE"
-	inputTokens = "TOKENS"
-)
 
 // MaxInputBytes bounds the input bytes prepared per batch size; fewer
 // distinct requests are prepared (and cycled through) when a dataset would
@@ -282,13 +277,13 @@ func fillDataset(buf []byte, in *tensorSpec, samples []Sample, first, b int) err
 		s := &samples[(first+r)%len(samples)]
 		dst := buf[r*row : (r+1)*row]
 		switch in.name {
-		case inputImage:
+		case modelrepo.InputImage:
 			if in.dtype != tensor.Uint8 || len(s.Image) != row {
 				return fmt.Errorf("input IMAGE is %s %v (%d bytes a row) but sample %s has %d image bytes",
 					in.dtype, in.dims, row, s.Name, len(s.Image))
 			}
 			copy(dst, s.Image)
-		case inputTokens:
+		case modelrepo.InputTokens:
 			if in.dtype != tensor.Int64 || len(s.Tokens)*8 != row {
 				return fmt.Errorf("input TOKENS is %s %v but sample %s has %d tokens", in.dtype, in.dims, s.Name, len(s.Tokens))
 			}
@@ -335,7 +330,7 @@ func fillRandom(buf []byte, in *tensorSpec, rng *rand.Rand) {
 			binary.LittleEndian.PutUint64(buf[i:], math.Float64bits(rng.Float64()))
 		}
 	case tensor.Int64:
-		if in.name == inputTokens && len(in.dims) == 1 && in.dims[0] >= 2 {
+		if in.name == modelrepo.InputTokens && len(in.dims) == 1 && in.dims[0] >= 2 {
 			n := int(in.dims[0])
 			for r := 0; r+8*n <= len(buf); r += 8 * n {
 				row := buf[r : r+8*n]

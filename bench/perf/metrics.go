@@ -138,12 +138,7 @@ func (m *Metrics) Merge(o *Metrics) {
 	m.Success += o.Success
 	m.Inferences += o.Inferences
 	m.Delayed += o.Delayed
-	for k, v := range o.Errors {
-		if m.Errors == nil {
-			m.Errors = map[string]uint64{}
-		}
-		m.Errors[k] += v
-	}
+	m.Errors = addCounts(m.Errors, o.Errors)
 	m.duration += o.duration
 	m.latencies = append(m.latencies, o.latencies...)
 	m.sumLat += o.sumLat
@@ -152,6 +147,18 @@ func (m *Metrics) Merge(o *Metrics) {
 	m.sumHandle += o.sumHandle
 	m.sumLag += o.sumLag
 	m.closed = false
+}
+
+// addCounts adds src's counts into dst and returns it; dst is allocated only when src has entries,
+// so that a summary without any stays nil (and out of the JSON).
+func addCounts(dst, src map[string]uint64) map[string]uint64 {
+	for k, v := range src {
+		if dst == nil {
+			dst = map[string]uint64{}
+		}
+		dst[k] += v
+	}
+	return dst
 }
 
 // release drops the kept latencies once the summary is final.

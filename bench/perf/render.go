@@ -10,11 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/agiqa-bench/agiqa/bench/perf/telemetry"
+	"github.com/agiqa-bench/agiqa/bench/table/ascii"
 )
 
 // errorsString renders error counts as "Unavailable:12;Internal:1", by code name.
@@ -89,27 +86,6 @@ func (r *Report) Title() string {
 	return b.String()
 }
 
-func newTable(w io.Writer, header []string, left int) *tablewriter.Table {
-	align := make(tw.Alignment, len(header))
-	for i := range align {
-		align[i] = tw.AlignRight
-		if i < left {
-			align[i] = tw.AlignLeft
-		}
-	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignCenter),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-	)
-	t.Header(header)
-	return t
-}
-
 func fmtMS(usv float64) string { return strconv.FormatFloat(usv/1e3, 'f', 3, 64) }
 func fmtUS(usv float64) string { return strconv.FormatFloat(usv, 'f', 1, 64) }
 func fmtRate(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
@@ -149,7 +125,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 		return c
 	}
-	t := newTable(w, append(append([]string(nil), lead...), "Status", "Infer/s", "Req/s",
+	t := ascii.New(w, append(append([]string(nil), lead...), "Status", "Infer/s", "Req/s",
 		"Mean ms", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "p99.9 ms", "Max ms", "Errors"), 0)
 	for _, row := range r.rows() {
 		m := row.f.Client
@@ -185,7 +161,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	if gpu {
 		h = append(h, "GPU util %", "GPU mem MiB", "GPU power W")
 	}
-	t = newTable(w, h, 0)
+	t = ascii.New(w, h, 0)
 	for _, row := range r.rows() {
 		f := row.f
 		cs := f.Client.Client

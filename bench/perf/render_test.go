@@ -14,26 +14,15 @@ import (
 	"time"
 
 	"github.com/agiqa-bench/agiqa/bench/perf/telemetry"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
+// checkGolden compares got with testdata/<name>.golden, or rewrites it with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (run with -update if intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
+	testenv.Golden(t, name, got, *update)
 }
 
 // fixedFigures builds figures from n synthetic results (latency base..)

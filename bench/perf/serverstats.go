@@ -131,12 +131,7 @@ func (s *ServerStats) merge(o *ServerStats) {
 	s.Failed += o.Failed
 	s.Inferences += o.Inferences
 	s.Executions += o.Executions
-	for k, v := range o.BatchSizes {
-		if s.BatchSizes == nil {
-			s.BatchSizes = map[string]uint64{}
-		}
-		s.BatchSizes[k] += v
-	}
+	s.BatchSizes = addCounts(s.BatchSizes, o.BatchSizes)
 }
 
 // BatchSizesString renders BatchSizes as "1:120;4:30", sizes ascending.

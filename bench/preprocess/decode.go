@@ -19,6 +19,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 )
 
@@ -118,18 +119,29 @@ func checkSize(w, h int) error {
 }
 
 func decodePNG(data []byte) (RGB, error) {
-	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	im, err := decodeStd(data, "png", png.DecodeConfig, png.Decode)
 	if err != nil {
-		return RGB{}, fmt.Errorf("png: %w", err)
-	}
-	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return RGB{}, err
 	}
-	im, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		return RGB{}, fmt.Errorf("png: %w", err)
-	}
 	return toRGB(im), nil
+}
+
+// decodeStd decodes with one of the standard library's codecs, checking the header's size against
+// MaxPixels before the pixels are allocated; format prefixes the codec's errors.
+func decodeStd(data []byte, format string, config func(io.Reader) (image.Config, error),
+	decode func(io.Reader) (image.Image, error)) (image.Image, error) {
+	cfg, err := config(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", format, err)
+	}
+	if err := checkSize(cfg.Width, cfg.Height); err != nil {
+		return nil, err
+	}
+	im, err := decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", format, err)
+	}
+	return im, nil
 }
 
 // toRGB converts what image/png (and image/jpeg for non-YCbCr content) returns into packed RGB the way
@@ -143,22 +155,10 @@ func toRGB(src image.Image) RGB {
 	p := out.Pix
 	switch m := src.(type) {
 	case *image.NRGBA:
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			o := p[3*w*y : 3*w*(y+1)]
-			for x := 0; x < w; x++ {
-				o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
-			}
-		}
+		dropAlpha(p, m.Pix, m.Stride, w, h, 4)
 	case *image.RGBA:
 		// image/png only returns RGBA for opaque images, so premultiplication is the identity.
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			o := p[3*w*y : 3*w*(y+1)]
-			for x := 0; x < w; x++ {
-				o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
-			}
-		}
+		dropAlpha(p, m.Pix, m.Stride, w, h, 4)
 	case *image.Gray:
 		for y := 0; y < h; y++ {
 			row := m.Pix[y*m.Stride : y*m.Stride+w]
@@ -180,22 +180,10 @@ func toRGB(src image.Image) RGB {
 			}
 		}
 	case *image.NRGBA64:
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
-			o := p[3*w*y : 3*w*(y+1)]
-			for x := 0; x < w; x++ {
-				o[3*x], o[3*x+1], o[3*x+2] = row[8*x], row[8*x+2], row[8*x+4]
-			}
-		}
+		dropAlpha(p, m.Pix, m.Stride, w, h, 8)
 	case *image.RGBA64:
 		// Opaque 16-bit RGB from image/png: premultiplication is the identity.
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+8*w]
-			o := p[3*w*y : 3*w*(y+1)]
-			for x := 0; x < w; x++ {
-				o[3*x], o[3*x+1], o[3*x+2] = row[8*x], row[8*x+2], row[8*x+4]
-			}
-		}
+		dropAlpha(p, m.Pix, m.Stride, w, h, 8)
 	case *image.Paletted:
 		var lut [256][3]uint8
 		for i, c := range m.Palette {
@@ -229,6 +217,20 @@ func toRGB(src image.Image) RGB {
 		}
 	}
 	return out
+}
+
+// dropAlpha packs the R, G and B of w x h RGBA-ordered pixels of bpp bytes (4: 8-bit, 8: 16-bit
+// big-endian, so each channel's high byte comes first) from rows stride bytes apart into dst, dropping
+// alpha and the low bytes.
+func dropAlpha(dst, pix []uint8, stride, w, h, bpp int) {
+	cs := bpp / 4 // bytes per channel
+	for y := 0; y < h; y++ {
+		row := pix[y*stride : y*stride+bpp*w]
+		o := dst[3*w*y : 3*w*(y+1)]
+		for x := 0; x < w; x++ {
+			o[3*x], o[3*x+1], o[3*x+2] = row[bpp*x], row[bpp*x+cs], row[bpp*x+2*cs]
+		}
+	}
 }
 
 // paletteRGB returns a palette entry's stored colour; image/png uses RGBA for opaque entries and NRGBA

@@ -1,8 +1,6 @@
 package preprocess
 
 import (
-	"bytes"
-	"fmt"
 	"image"
 	"image/jpeg"
 )
@@ -12,16 +10,9 @@ import (
 // fixed-point tables) instead of image/jpeg's nearest-neighbour chroma and its own conversion
 // constants. What remains different from Pillow is the IDCT (Go's versus libjpeg's ISLOW).
 func decodeJPEGPure(data []byte) (RGB, error) {
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+	im, err := decodeStd(data, "jpeg", jpeg.DecodeConfig, jpeg.Decode)
 	if err != nil {
-		return RGB{}, fmt.Errorf("jpeg: %w", err)
-	}
-	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return RGB{}, err
-	}
-	im, err := jpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return RGB{}, fmt.Errorf("jpeg: %w", err)
 	}
 	if y, ok := im.(*image.YCbCr); ok {
 		return ycbcrToRGB(y), nil

@@ -85,16 +85,8 @@ func precompute(inSize, outSize int) coeffs {
 	return c
 }
 
-func clip8(v int32) uint8 {
-	v >>= precisionBits
-	if uint32(v) > 255 {
-		if v < 0 {
-			return 0
-		}
-		return 255
-	}
-	return uint8(v)
-}
+// clip8 drops the fixed-point fraction bits and clamps to a byte.
+func clip8(v int32) uint8 { return clamp255(v >> precisionBits) }
 
 // Resize scales src to w x h exactly as Pillow's Image.resize((w, h), Image.BICUBIC) does for an RGB
 // image. It panics if w or h is not positive or src's buffer does not match its size (programming

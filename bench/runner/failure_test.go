@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,9 +14,7 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/splits"
 	"github.com/agiqa-bench/agiqa/client"
 	"github.com/agiqa-bench/agiqa/client/tensor"
-	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
-	"github.com/agiqa-bench/agiqa/modelrepo/server"
 )
 
 // flakyPoison is the grey level the flaky model refuses; flakyPoisonCalls
@@ -50,31 +47,9 @@ func init() {
 func startFlakyServer(t *testing.T) *client.Client {
 	t.Helper()
 	cfg := strings.ReplaceAll(fmt.Sprintf(meanConfig, "flaky", "false"), "runner_test_mean", "runner_test_flaky")
-	repo, err := modelrepo.OpenFS(fstest.MapFS{
+	c, _ := serveFS(t, fstest.MapFS{
 		"flaky/config.pbtxt":   {Data: []byte(cfg)},
 		"flaky/1/model.native": {Data: []byte("runner_test_flaky\n")},
-	}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	c, err := client.New(context.Background(), lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.GracefulStop(ctx)
 	})
 	return c
 }

@@ -14,16 +14,17 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
+	"github.com/agiqa-bench/agiqa/modelrepo"
 	"google.golang.org/grpc/codes"
 )
 
-// Tensor and parameter names of the model contract (DESIGN.md).
+// Tensor names and token length of the model contract (DESIGN.md), as modelrepo defines them.
 const (
-	InputImage      = "IMAGE"
-	InputTokens     = "TOKENS"
-	OutputQuality   = "QUALITY"
-	OutputAlignment = "ALIGNMENT"
-	TokenLength     = 77
+	InputImage      = modelrepo.InputImage
+	InputTokens     = modelrepo.InputTokens
+	OutputQuality   = modelrepo.OutputQuality
+	OutputAlignment = modelrepo.OutputAlignment
+	TokenLength     = modelrepo.TokenLength
 )
 
 // Model is what the harness needs to know about a served model, read from its

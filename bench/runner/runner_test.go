@@ -79,6 +79,13 @@ func startServer(t *testing.T) (*client.Client, *server.Server) {
 		"persplit/1/model.native": {Data: []byte("runner_test_mean\n")},
 		"persplit/2/model.native": {Data: []byte("runner_test_mean\n")},
 	}
+	return serveFS(t, fsys, client.WithRetry(1, 10*time.Millisecond, 20*time.Millisecond))
+}
+
+// serveFS serves the model repository fsys on a loopback port with the embedded server and returns a
+// client for it (made with opts); both are closed when the test ends.
+func serveFS(t *testing.T, fsys fstest.MapFS, opts ...client.Option) (*client.Client, *server.Server) {
+	t.Helper()
 	repo, err := modelrepo.OpenFS(fsys, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +99,7 @@ func startServer(t *testing.T) (*client.Client, *server.Server) {
 		t.Fatal(err)
 	}
 	go srv.Serve(lis)
-	c, err := client.New(context.Background(), lis.Addr().String(), client.WithRetry(1, 10*time.Millisecond, 20*time.Millisecond))
+	c, err := client.New(context.Background(), lis.Addr().String(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 // synthetic builds a dataset with groups prompt groups of perGroup images.
@@ -307,24 +308,11 @@ func TestTinyDatasetRedraws(t *testing.T) {
 	}
 }
 
+// sharedData returns ../shared/data beside the repository root, or skips the test when it is absent
+// (fails it under AGIQA_REQUIRE_SHARED=1).
 func sharedData(t *testing.T) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test folder")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("label files not available: %v", err)
-	}
-	return data
+	return testenv.Shared(t, "data")
 }
 
 func TestRealDatasets(t *testing.T) {

@@ -8,9 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/agiqa-bench/agiqa/bench/table/ascii"
 )
 
 // Formats lists the names Render accepts.
@@ -102,6 +100,46 @@ func newFootnotes(t *Table) *footnotes {
 	return f
 }
 
+// mark adds a cell's best mark (wrapped by best) and its note number (formatted by noteFmt) to s.
+func (f *footnotes) mark(s string, c Cell, best func(string) string, noteFmt string) string {
+	if c.Best {
+		s = best(s)
+	}
+	if c.Note != "" {
+		s += fmt.Sprintf(noteFmt, f.index[c.Note])
+	}
+	return s
+}
+
+// list writes the numbered notes (number formatted by numFmt) and then the legend lines, each passed
+// through esc and ended by eol.
+func (f *footnotes) list(b *strings.Builder, legend []string, numFmt, eol string, esc func(string) string) {
+	for i, n := range f.notes {
+		fmt.Fprintf(b, numFmt, i+1)
+		b.WriteString(esc(n) + eol)
+	}
+	for _, l := range legend {
+		b.WriteString(esc(l) + eol)
+	}
+}
+
+// leadCells returns a row's first cells, passed through esc: with a group column, the group's name on
+// its first row (blank on the rows below), then the row's label.
+func leadCells(grouped, first bool, group, label string, esc func(string) string) []string {
+	var line []string
+	if grouped {
+		name := ""
+		if first {
+			name = esc(group)
+		}
+		line = append(line, name)
+	}
+	return append(line, esc(label))
+}
+
+// noEscape is the escaper of the text format, which takes text as it is.
+func noEscape(s string) string { return s }
+
 // hasGroupNames reports whether any row group is named (else the group column is left out).
 func hasGroupNames(t *Table) bool {
 	for _, g := range t.RowGroups {
@@ -144,43 +182,12 @@ func RenderText(w io.Writer, t *Table) error {
 			header = append(header, c.Label)
 		}
 	}
-	align := make(tw.Alignment, len(header))
-	for i := range align {
-		align[i] = tw.AlignRight
-		if i < len(header)-len(t.Columns) {
-			align[i] = tw.AlignLeft
-		}
-	}
-	tab := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignCenter),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-	)
-	tab.Header(header)
+	tab := ascii.New(w, header, len(header)-len(t.Columns))
 	for _, g := range t.RowGroups {
 		for i, r := range g.Rows {
-			var line []string
-			if grouped {
-				name := ""
-				if i == 0 {
-					name = g.Name
-				}
-				line = append(line, name)
-			}
-			line = append(line, r.Label)
+			line := leadCells(grouped, i == 0, g.Name, r.Label, noEscape)
 			for _, c := range r.Cells {
-				s := plain(r, c)
-				if c.Best {
-					s += "*"
-				}
-				if c.Note != "" {
-					s += fmt.Sprintf("[%d]", fn.index[c.Note])
-				}
-				line = append(line, s)
+				line = append(line, fn.mark(plain(r, c), c, func(s string) string { return s + "*" }, "[%d]"))
 			}
 			if err := tab.Append(line); err != nil {
 				return fmt.Errorf("table %s: text row %q: %w", t.ID, r.Label, err)
@@ -194,12 +201,7 @@ func RenderText(w io.Writer, t *Table) error {
 		return fmt.Errorf("table %s: text: %w", t.ID, err)
 	}
 	var b strings.Builder
-	for i, n := range fn.notes {
-		fmt.Fprintf(&b, "[%d] %s\n", i+1, n)
-	}
-	for _, l := range t.Legend {
-		fmt.Fprintln(&b, l)
-	}
+	fn.list(&b, t.Legend, "[%d] ", "\n", noEscape)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -228,24 +230,9 @@ func RenderMarkdown(w io.Writer, t *Table) error {
 	fmt.Fprintf(&b, "| %s |\n| %s |\n", strings.Join(head, " | "), strings.Join(rule, " | "))
 	for _, g := range t.RowGroups {
 		for i, r := range g.Rows {
-			var line []string
-			if grouped {
-				name := ""
-				if i == 0 {
-					name = mdEscaper.Replace(g.Name)
-				}
-				line = append(line, name)
-			}
-			line = append(line, mdEscaper.Replace(r.Label))
+			line := leadCells(grouped, i == 0, g.Name, r.Label, mdEscaper.Replace)
 			for _, c := range r.Cells {
-				s := mdEscaper.Replace(plain(r, c))
-				if c.Best {
-					s = "**" + s + "**"
-				}
-				if c.Note != "" {
-					s += fmt.Sprintf(" [%d]", fn.index[c.Note])
-				}
-				line = append(line, s)
+				line = append(line, fn.mark(mdEscaper.Replace(plain(r, c)), c, func(s string) string { return "**" + s + "**" }, " [%d]"))
 			}
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(line, " | "))
 		}
@@ -253,12 +240,7 @@ func RenderMarkdown(w io.Writer, t *Table) error {
 	if len(fn.notes) > 0 || len(t.Legend) > 0 {
 		b.WriteString("\n")
 	}
-	for i, n := range fn.notes {
-		fmt.Fprintf(&b, "[%d] %s  \n", i+1, mdEscaper.Replace(n))
-	}
-	for _, l := range t.Legend {
-		fmt.Fprintf(&b, "%s  \n", mdEscaper.Replace(l))
-	}
+	fn.list(&b, t.Legend, "[%d] ", "  \n", mdEscaper.Replace)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -374,13 +356,7 @@ func RenderLaTeX(w io.Writer, t *Table) error {
 				case c.Value != nil && *c.Value < 0:
 					s = "$-$" + s[1:] // a minus sign, not a hyphen
 				}
-				if c.Best {
-					s = "\\textbf{" + s + "}"
-				}
-				if c.Note != "" {
-					s += fmt.Sprintf("\\textsuperscript{%d}", fn.index[c.Note])
-				}
-				line = append(line, s)
+				line = append(line, fn.mark(s, c, func(s string) string { return "\\textbf{" + s + "}" }, "\\textsuperscript{%d}"))
 			}
 			fmt.Fprintf(&b, "%s \\\\\n", strings.Join(line, " & "))
 		}
@@ -389,12 +365,7 @@ func RenderLaTeX(w io.Writer, t *Table) error {
 	if len(fn.notes) > 0 || len(t.Legend) > 0 {
 		b.WriteString("\\par\\smallskip\\footnotesize\n")
 	}
-	for i, n := range fn.notes {
-		fmt.Fprintf(&b, "\\textsuperscript{%d} %s\\\\\n", i+1, texEscaper.Replace(n))
-	}
-	for _, l := range t.Legend {
-		fmt.Fprintf(&b, "%s\\\\\n", texEscaper.Replace(l))
-	}
+	fn.list(&b, t.Legend, "\\textsuperscript{%d} ", "\\\\\n", texEscaper.Replace)
 	b.WriteString("\\end{table}\n")
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -49,22 +49,10 @@ func builders() map[string]*Table {
 	return map[string]*Table{"table1": Table1(ms, opt), "table2": Table2(ms, opt), "table3": Table3(ms, opt)}
 }
 
+// checkGolden compares got with testdata/<name>.golden, or rewrites it with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./bench/table -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s:\n--- got\n%s\n--- want\n%s", name, path, got, want)
-	}
+	testenv.Golden(t, name, got, *update)
 }
 
 func TestGolden(t *testing.T) {

@@ -8,31 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
-// sharedDir returns ../shared relative to the repository root (the folder
-// holding go.mod), or skips the test when it is absent.
+// sharedDir returns ../shared beside the repository root once its label files (data/) are there, else
+// skips the test (fails it under AGIQA_REQUIRE_SHARED=1).
 func sharedDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test folder; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "data")); err != nil {
-		t.Skipf("label files not available (%v): ../shared/data is absent on this machine", err)
-	}
-	return shared
+	return filepath.Dir(testenv.Shared(t, "data"))
 }
 
 // cliTranscript runs the CLI and renders stdout, stderr and the error as one

@@ -9,24 +9,13 @@ import (
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
-
-func sharedPath(t *testing.T, rel ...string) string {
-	t.Helper()
-	p := filepath.Join(append([]string{"..", "..", "..", "shared"}, rel...)...)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("AGIQA_REQUIRE_SHARED") != "" {
-			t.Fatalf("AGIQA_REQUIRE_SHARED is set but %s is missing", p)
-		}
-		t.Skipf("no %s on this machine", p)
-	}
-	return p
-}
 
 // Scores "predictions" that are the alignment MOS against quality MOS on the
 // real AGIQA-3k labels, over 3 paper splits, quality and alignment both.
 func TestEvalAGIQA3kGolden(t *testing.T) {
-	labels := sharedPath(t, "data", "agiqa-3k", "data.csv")
+	labels := testenv.Shared(t, "data", "agiqa-3k", "data.csv")
 	ds, err := dataset.Load("agiqa-3k", labels, "")
 	if err != nil {
 		t.Fatal(err)

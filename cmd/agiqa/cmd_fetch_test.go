@@ -7,18 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 // The vocabulary in ../shared has the published checksum, so a local mirror
 // serving it exercises the real download path end to end.
 func TestFetchFromLocalMirror(t *testing.T) {
-	vocab := filepath.Join("..", "..", "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
-	if _, err := os.Stat(vocab); err != nil {
-		if os.Getenv("AGIQA_REQUIRE_SHARED") != "" {
-			t.Fatalf("AGIQA_REQUIRE_SHARED set but %s is missing", vocab)
-		}
-		t.Skipf("no %s on this machine", vocab)
-	}
+	vocab := testenv.Shared(t, "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
 	mux := http.NewServeMux()
 	mux.HandleFunc("/clip/bpe_simple_vocab_16e6.txt.gz", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, vocab) })
 	mux.HandleFunc("/clip/RN50.pt", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("tampered")) })

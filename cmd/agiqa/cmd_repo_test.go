@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
 	"github.com/agiqa-bench/agiqa/modelrepo/ortbackend"
 )
@@ -113,10 +114,7 @@ func TestRepoCheckONNXSignatures(t *testing.T) {
 		_, err = ortbackend.New(lib)
 	}
 	if err != nil {
-		if os.Getenv("AGIQA_REQUIRE_ORT") == "1" {
-			t.Fatalf("ONNX Runtime unavailable ($AGIQA_REQUIRE_ORT=1): %v", err)
-		}
-		t.Skipf("ONNX Runtime unavailable: %v", err)
+		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
 	}
 	py := os.Getenv("AGIQA_PYTHON")
 	if py == "" {
@@ -125,10 +123,7 @@ func TestRepoCheckONNXSignatures(t *testing.T) {
 	gen := t.TempDir()
 	script := filepath.Join("..", "..", "modelrepo", "ortbackend", "testdata", "make_models.py")
 	if out, err := exec.Command(py, script, gen).CombinedOutput(); err != nil {
-		if os.Getenv("AGIQA_REQUIRE_PYTHON") == "1" {
-			t.Fatalf("%s %s ($AGIQA_REQUIRE_PYTHON=1): %v\n%s", py, script, err, out)
-		}
-		t.Skipf("cannot generate ONNX files with %s: %v\n%s", py, err, out)
+		testenv.SkipOrFail(t, testenv.RequirePython, "cannot generate ONNX files with %s %s: %v\n%s", py, script, err, out)
 	}
 	onnx, err := os.ReadFile(filepath.Join(gen, "toy.onnx"))
 	if err != nil {

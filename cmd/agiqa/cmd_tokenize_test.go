@@ -1,13 +1,14 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 func TestTokenize(t *testing.T) {
-	vocab := filepath.Join(sharedDir(t), "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
+	vocab := testenv.Shared(t, "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
 	repl := map[string]string{vocab: "VOCAB"}
 	var out []byte
 	out = append(out, cliTranscript(t, repl, "tokenize", "--clip-vocab", vocab,

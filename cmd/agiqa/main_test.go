@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -14,23 +14,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 // checkGolden compares got with testdata/<name>.golden, or rewrites it with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file %s: %v (run with -update to create it)", path, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
+	testenv.Golden(t, name, got, *update)
 }
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {

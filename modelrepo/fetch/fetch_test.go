@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 type testServer struct {
@@ -185,13 +187,7 @@ func TestCatalogEntriesAreWellFormed(t *testing.T) {
 
 // The vocabulary's published checksum must be that of the copy in ../shared.
 func TestVocabChecksumMatchesSharedCopy(t *testing.T) {
-	path := filepath.Join("..", "..", "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("AGIQA_REQUIRE_SHARED") != "" {
-			t.Fatalf("AGIQA_REQUIRE_SHARED set but %s is missing", path)
-		}
-		t.Skipf("no %s on this machine", path)
-	}
+	path := testenv.Shared(t, "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
 	a, _ := Lookup("clip-vocab")
 	sum, err := fileSHA256(path)
 	if err != nil || sum != a.SHA256 {

@@ -12,19 +12,10 @@ import (
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/client"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
 )
-
-// skipOrFail skips a test whose tool is missing, or fails it when the
-// environment variable env is "1" (CI sets AGIQA_REQUIRE_ORT, AGIQA_REQUIRE_PYTHON).
-func skipOrFail(t *testing.T, env, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(env) == "1" {
-		t.Fatalf(format+" ($"+env+"=1 requires it)", args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // python is the interpreter that has onnx: $AGIQA_PYTHON, else /usr/bin/python3, else python3 on PATH.
 func python(t *testing.T) string {
@@ -37,7 +28,7 @@ func python(t *testing.T) string {
 	}
 	p, err := exec.LookPath("python3")
 	if err != nil {
-		skipOrFail(t, "AGIQA_REQUIRE_PYTHON", "no python3 to generate test ONNX files: %v", err)
+		testenv.SkipOrFail(t, testenv.RequirePython, "no python3 to generate test ONNX files: %v", err)
 	}
 	return p
 }
@@ -140,7 +131,7 @@ func generatedONNX(t *testing.T, name string) []byte {
 		}
 	})
 	if generated.err != nil {
-		skipOrFail(t, "AGIQA_REQUIRE_PYTHON", "cannot generate the test ONNX files (python3 with the onnx package): %v", generated.err)
+		testenv.SkipOrFail(t, testenv.RequirePython, "cannot generate the test ONNX files (python3 with the onnx package): %v", generated.err)
 	}
 	data, err := os.ReadFile(filepath.Join(generated.dir, name))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agiqa-bench/agiqa/client"
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
 )
 
@@ -26,7 +27,7 @@ func ortBackend(t *testing.T) *Backend {
 	t.Helper()
 	b, err := New("", WithIntraOpThreads(1))
 	if err != nil {
-		skipOrFail(t, "AGIQA_REQUIRE_ORT", "ONNX Runtime unavailable: %v", err)
+		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
 	}
 	return b
 }
@@ -242,7 +243,7 @@ func TestMismatchFailsToLoadNamingBothShapes(t *testing.T) {
 func TestServedDynamicBatches(t *testing.T) {
 	opt, err := ForServer("", WithIntraOpThreads(1))
 	if err != nil {
-		skipOrFail(t, "AGIQA_REQUIRE_ORT", "ONNX Runtime unavailable: %v", err)
+		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
 	}
 	repo := writeRepo(t, map[string]repoModel{"toy": {config: toyConfig, files: map[string][]byte{"model.onnx": toyONNX(t)}}})
 	srv, err := server.New(repo, opt)

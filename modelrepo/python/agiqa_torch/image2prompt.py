@@ -14,7 +14,6 @@ Writes to --out: image2prompt.pt after every epoch (``{"format", "model_kwargs",
 import argparse
 import json
 import os
-import random
 import sys
 import time
 
@@ -22,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from . import data as D
-from .train import (add_common_args, build, default_labels, epoch_seed, image_dataset, loader_workers, log, make_loader, model_kwargs,
-                    save_atomic, setup_torch)
+from .train import (add_common_args, amp_step, build, cli_main, default_labels, epoch_train_loader, image_dataset,
+                    loader_workers, log, make_loader, model_kwargs, save_atomic, setup_torch)
 
 I2P_FORMAT = "agiqa-image2prompt-v1"
 CHECKPOINT = "image2prompt.pt"
@@ -102,10 +101,7 @@ def run(args):
     record = None
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
-        es = epoch_seed(args.seed, epoch)
-        random.seed(es)
-        torch.manual_seed(es)
-        loader = make_loader(train_set, args.batch_size, True, loader_workers(args), dev, seed=es, drop_last=drop_last)
+        loader = epoch_train_loader(args, train_set, epoch, dev, drop_last)
         model.eval()  # the frozen text tower and head stay in eval mode
         model.visual.train()
         total, count = 0.0, 0
@@ -115,10 +111,7 @@ def run(args):
                 loss = (1.0 - _cosines(model, images, tokens)).mean()
             if not torch.isfinite(loss):
                 raise FloatingPointError("image2prompt epoch %d: loss is %s" % (epoch, loss.item()))
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            amp_step(optimizer, scaler, loss)
             total += loss.item() * images.shape[0]
             count += images.shape[0]
         record = {"epoch": epoch, "loss": total / count}
@@ -143,14 +136,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except (OSError, ValueError, FloatingPointError) as e:
-        print("agiqa_torch.image2prompt: error: %s" % e, file=sys.stderr)
-        return 1
-    print(json.dumps(result))
-    return 0
+    return cli_main("agiqa_torch.image2prompt", parse_args, run, argv)
 
 
 if __name__ == "__main__":

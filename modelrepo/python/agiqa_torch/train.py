@@ -237,6 +237,24 @@ def epoch_seed(seed, epoch):
     return seed * 100003 + epoch
 
 
+def epoch_train_loader(args, dataset, epoch, device, drop_last):
+    """The shuffling training loader for one epoch, with Python's and torch's global RNGs (flips,
+    dropout) reseeded from epoch_seed first."""
+    es = epoch_seed(args.seed, epoch)
+    random.seed(es)
+    torch.manual_seed(es)
+    return make_loader(dataset, args.batch_size, True, loader_workers(args), device, seed=es,
+                       drop_last=drop_last)
+
+
+def amp_step(optimizer, scaler, loss):
+    """One optimiser step through the (possibly disabled) AMP gradient scaler."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def load_datasets(args, labels, split):
     """Train and evaluation datasets of one split; holdout needs validation images in the split."""
     train_names = list(split.train)
@@ -396,11 +414,7 @@ def run(args):
 
     for epoch in range(start, args.epochs + 1):
         t0 = time.time()
-        es = epoch_seed(args.seed, epoch)
-        random.seed(es)
-        torch.manual_seed(es)
-        loader = make_loader(sets["train"], args.batch_size, True, loader_workers(args), dev, seed=es,
-                             drop_last=drop_last)
+        loader = epoch_train_loader(args, sets["train"], epoch, dev, drop_last)
         net.train()
         total, count = torch.zeros((), device=dev), 0  # summed on the device: no sync per step
         n_batches = len(loader)
@@ -411,10 +425,7 @@ def run(args):
             with torch.cuda.amp.autocast(enabled=amp):
                 out = net(images, tokens)
             loss = nn.functional.mse_loss(out.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            amp_step(optimizer, scaler, loss)
             total += loss.detach() * images.shape[0]
             count += images.shape[0]
             if n_batches >= 20 and b % max(1, n_batches // 5) == 0:
@@ -468,15 +479,21 @@ def write_result(path, labels, split, args, best):
     return result
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def cli_main(prog, parse, run_fn, argv):
+    """Parse argv, run, print the result as one JSON line; expected failures (missing or bad files,
+    diverged training) become one error line and exit status 1 instead of a traceback."""
+    args = parse(argv)
     try:
-        result = run(args)
+        result = run_fn(args)
     except (OSError, ValueError, FloatingPointError) as e:
-        print("agiqa_torch.train: error: %s" % e, file=sys.stderr)
+        print("%s: error: %s" % (prog, e), file=sys.stderr)
         return 1
     print(json.dumps(result))
     return 0
+
+
+def main(argv=None):
+    return cli_main("agiqa_torch.train", parse_args, run, argv)
 
 
 if __name__ == "__main__":
