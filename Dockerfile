@@ -1,6 +1,6 @@
-# The agiqa harness: built with cgo for libjpeg-turbo decoding.
+# The agiqa harness: built with cgo, which it uses to load libjpeg-turbo at run time (dlopen), so the
+# build stage needs no libjpeg-turbo; the runtime stage installs the library (Pillow-exact JPEG decoding).
 FROM golang:1.26-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libturbojpeg0-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

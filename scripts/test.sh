@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-need_debs=(protobuf-compiler libturbojpeg0-dev python3-torch python3-torchvision python3-onnx
+need_debs=(protobuf-compiler libturbojpeg0 python3-torch python3-torchvision python3-onnx
   python3-pytest python3-scipy python3-pil python3-numpy python3-openpyxl python3-regex)
 missing=()
 for p in "${need_debs[@]}"; do
@@ -38,7 +38,7 @@ if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
 go vet ./...
 
 # Tests that need ../shared, ONNX Runtime, libturbojpeg or Python fail instead of skipping.
-export AGIQA_REQUIRE_SHARED=1 AGIQA_REQUIRE_ORT=1 AGIQA_REQUIRE_PYTHON=1
+export AGIQA_REQUIRE_SHARED=1 AGIQA_REQUIRE_ORT=1 AGIQA_REQUIRE_PYTHON=1 AGIQA_REQUIRE_TURBO=1
 export AGIQA_PYTHON=/usr/bin/python3
 
 echo "== Go tests"

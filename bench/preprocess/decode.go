@@ -3,10 +3,12 @@
 // PNG decoder, convert to RGB like Image.convert("RGB"), resize with Pillow's antialiased bicubic filter,
 // optionally centre-crop like CLIP's torchvision transform.
 //
-// JPEG decoding goes through libjpeg-turbo (cgo, -lturbojpeg) when the package is built with cgo, which
-// is what Pillow links, so decoded pixels match Pillow's exactly. Builds without cgo (or with the
-// build tag noturbojpeg), Decoder{PureGoJPEG: true} and the environment variable AGIQA_PURE_GO_JPEG=1
-// use a pure-Go path: Go's image/jpeg for entropy decoding and IDCT, followed by libjpeg's "fancy"
+// JPEG decoding goes through libjpeg-turbo, which is what Pillow links, so decoded pixels match Pillow's
+// exactly. The library is opened at run time (cgo + dlopen of libturbojpeg.so.0, or the file named by
+// AGIQA_TURBOJPEG_LIB), so building needs neither its header nor its .so. Where it cannot be loaded
+// (TurboUnavailableReason says why), in builds without cgo or with the build tag noturbojpeg, and with
+// Decoder{PureGoJPEG: true} or the environment variable AGIQA_PURE_GO_JPEG=1, JPEG decoding uses a
+// pure-Go path: Go's image/jpeg for entropy decoding and IDCT, followed by libjpeg's "fancy"
 // chroma upsampling and fixed-point YCbCr->RGB conversion re-implemented here; only the IDCT then
 // differs from libjpeg's, which leaves pixels within a few grey levels of Pillow's (see the tests).
 // Like Image.open, decoding ignores EXIF orientation.
@@ -42,6 +44,10 @@ const MaxPixels = 2 * 89478485
 // EnvPureGoJPEG names the environment variable that forces the pure-Go JPEG decoder when set to "1".
 const EnvPureGoJPEG = "AGIQA_PURE_GO_JPEG"
 
+// EnvTurboJPEGLib names the environment variable holding the libturbojpeg shared library to load
+// (a path or a soname) instead of libturbojpeg.so.0 / libturbojpeg.so. It is read once, on first use.
+const EnvTurboJPEGLib = "AGIQA_TURBOJPEG_LIB"
+
 var (
 	// ErrUnsupportedFormat is returned for content that is neither JPEG nor PNG.
 	ErrUnsupportedFormat = errors.New("unsupported image format (want JPEG or PNG)")
@@ -51,17 +57,22 @@ var (
 
 // Decoder decodes JPEG and PNG content into RGB. The zero value uses libjpeg-turbo when available.
 type Decoder struct {
-	// PureGoJPEG forces the pure-Go JPEG path even when libjpeg-turbo is linked in.
+	// PureGoJPEG forces the pure-Go JPEG path even when libjpeg-turbo is available.
 	PureGoJPEG bool
 }
 
-// TurboAvailable reports whether this build decodes JPEG with libjpeg-turbo.
-func TurboAvailable() bool { return turboAvailable }
+// TurboAvailable reports whether JPEG can be decoded with libjpeg-turbo: the build supports it and the
+// library was loaded (once per process, on the first call here or the first JPEG decoded).
+func TurboAvailable() bool { return turboReady() }
 
-// UsesTurbo reports whether d decodes JPEG with libjpeg-turbo, taking the option, the build and
-// AGIQA_PURE_GO_JPEG into account.
+// TurboUnavailableReason says why TurboAvailable is false (the build, or each library tried and the
+// loader's error); it is "" when libjpeg-turbo is in use.
+func TurboUnavailableReason() string { return turboReason() }
+
+// UsesTurbo reports whether d decodes JPEG with libjpeg-turbo, taking the option, AGIQA_PURE_GO_JPEG,
+// the build and the library's presence into account.
 func (d Decoder) UsesTurbo() bool {
-	return turboAvailable && !d.PureGoJPEG && os.Getenv(EnvPureGoJPEG) != "1"
+	return !d.PureGoJPEG && os.Getenv(EnvPureGoJPEG) != "1" && turboReady()
 }
 
 // DecodeFile reads and decodes the image at path.

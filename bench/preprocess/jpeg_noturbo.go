@@ -2,7 +2,14 @@
 
 package preprocess
 
-const turboAvailable = false
+// turboBuilt: this build never loads libjpeg-turbo.
+const turboBuilt = false
+
+func turboReady() bool { return false }
+
+func turboReason() string {
+	return "this build has no libjpeg-turbo support (built with CGO_ENABLED=0 or -tags noturbojpeg)"
+}
 
 // decodeJPEGTurbo is never called in builds without libjpeg-turbo (UsesTurbo reports false).
 func decodeJPEGTurbo(data []byte) (RGB, error) { return decodeJPEGPure(data) }
