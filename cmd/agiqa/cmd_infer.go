@@ -62,6 +62,7 @@ Example:
 			return err
 		}
 	}
+	noteJPEGDecoder(io.stderr)
 	p, err := runner.InferOne(ctx, c, m, *version, *image, *prompt, tok)
 	if err != nil {
 		return err

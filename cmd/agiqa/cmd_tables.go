@@ -124,6 +124,7 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		return usagef("--concurrency and --batch must be at least 1")
 	}
 
+	noteJPEGDecoder(io.stderr)
 	datasets, err := loadDatasets(ctx, io, f)
 	if err != nil {
 		return err

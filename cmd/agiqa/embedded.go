@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agiqa-bench/agiqa/baselines"
+	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
 	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
@@ -80,4 +81,13 @@ func connect(ctx context.Context, io cmdIO, servers []string, repoDir string) (c
 			fmt.Fprintf(io.stderr, "embedded server stop: %v\n", err)
 		}
 	}, nil
+}
+
+// noteJPEGDecoder says once, on stderr, when JPEGs will be decoded by the
+// pure-Go fallback: it can differ from Pillow (what training used) by up to 3
+// grey levels, so scores can move slightly.
+func noteJPEGDecoder(stderr io.Writer) {
+	if reason := preprocess.TurboUnavailableReason(); reason != "" {
+		fmt.Fprintf(stderr, "note: JPEGs are decoded in pure Go (up to 3 grey levels from Pillow): %s\n", reason)
+	}
 }
