@@ -65,8 +65,12 @@ func Validate(t *Table) error {
 // plain is a cell's content without marks: the number, else its Text, else "n/a" (unknown).
 func plain(r Row, c Cell) string {
 	if c.Value != nil {
-		s := strconv.FormatFloat(*c.Value, 'f', 4, 64) // four decimals, like the paper
-		if r.Kind == KindDiff && *c.Value >= 0 {       // diffs are signed
+		digits := 4 // four decimals, like the paper
+		if c.Decimals != nil {
+			digits = *c.Decimals
+		}
+		s := strconv.FormatFloat(*c.Value, 'f', digits, 64)
+		if r.Kind == KindDiff && *c.Value >= 0 { // diffs are signed
 			s = "+" + s
 		}
 		return s

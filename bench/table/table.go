@@ -71,6 +71,9 @@ type Cell struct {
 	Note  string   `json:"note,omitempty"` // "n=3 splits", "failed: 2 images", "NaN: constant predictions"
 	// Stat is the split statistic behind a measured cell.
 	Stat *Stat `json:"stat,omitempty"`
+	// Decimals shown for Value in text, Markdown and LaTeX; nil means 4, like the paper
+	// (timing tables show counts with 0 and milliseconds with 2).
+	Decimals *int `json:"-"`
 }
 
 // Stat summarises one metric over the splits of one (model, dataset).

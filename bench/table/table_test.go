@@ -317,3 +317,16 @@ func TestJSONAndCSVParse(t *testing.T) {
 		t.Errorf("CSV has %d records of %d fields, want %d of %d", len(recs), len(recs[0]), rows+1, 5+len(tab.Columns)+1)
 	}
 }
+
+func TestCellDecimals(t *testing.T) {
+	v, zero, two := 782.51713, 0, 2
+	tb := &Table{ID: "timing", Title: "t", Columns: []Column{{Key: "a", Label: "A"}, {Key: "b", Label: "B"}, {Key: "c", Label: "C"}},
+		RowGroups: []RowGroup{{Rows: []Row{{Label: "m", Kind: KindMeasured, Cells: []Cell{{Value: &v, Decimals: &zero}, {Value: &v, Decimals: &two}, {Value: &v}}}}}}}
+	var b strings.Builder
+	if err := Render(&b, tb, "markdown"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| m | 783 | 782.52 | 782.5171 |") {
+		t.Errorf("decimals not honoured:\n%s", b.String())
+	}
+}

@@ -503,10 +503,10 @@ func timingTable(results []*runner.ModelResult) *table.Table {
 			continue
 		}
 		sort.Float64s(lat)
-		v := func(x float64) table.Cell { return table.Cell{Value: &x} }
+		v := func(x float64, decimals int) table.Cell { return table.Cell{Value: &x, Decimals: &decimals} }
 		row.Cells = []table.Cell{
-			v(float64(images) / secs), v(float64(len(lat))),
-			v(quantile(lat, 0.50)), v(quantile(lat, 0.90)), v(quantile(lat, 0.99)), v(lat[len(lat)-1]),
+			v(float64(images)/secs, 1), v(float64(len(lat)), 0),
+			v(quantile(lat, 0.50), 2), v(quantile(lat, 0.90), 2), v(quantile(lat, 0.99), 2), v(lat[len(lat)-1], 2),
 		}
 		rows = append(rows, row)
 	}
