@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -67,10 +68,16 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	if cfg.tls != nil {
 		creds = credentials.NewTLS(cfg.tls)
 	}
-	dial := append([]grpc.DialOption{
+	dial := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithUserAgent("agiqa-client"),
-	}, cfg.dialOpts...)
+	}
+	if cfg.connectTimeout > 0 {
+		dial = append(dial, grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.DefaultConfig, MinConnectTimeout: cfg.connectTimeout,
+		}))
+	}
+	dial = append(dial, cfg.dialOpts...)
 
 	c := newClient(cfg)
 	c.targets = cfg.targets
@@ -153,15 +160,25 @@ func (c *Client) Replica(i int) (*Client, error) {
 	return &v, nil
 }
 
-// pick returns the stub for the next attempt.
-func (c *Client) pick() pb.GRPCInferenceServiceClient {
-	if c.pinned >= 0 {
-		return c.stubs[c.pinned]
+// pick returns the stub for the next attempt and its index in c.stubs.
+func (c *Client) pick() (pb.GRPCInferenceServiceClient, int) {
+	i := 0
+	switch {
+	case c.pinned >= 0:
+		i = c.pinned
+	case len(c.stubs) > 1:
+		i = int((c.next.Add(1) - 1) % uint64(len(c.stubs)))
 	}
-	if len(c.stubs) == 1 {
-		return c.stubs[0]
+	return c.stubs[i], i
+}
+
+// withTarget records on a *Error which server stub i talks to.
+func (c *Client) withTarget(err error, i int) error {
+	var ce *Error
+	if errors.As(err, &ce) && ce.Target == "" && i < len(c.targets) {
+		ce.Target = c.targets[i]
 	}
-	return c.stubs[(c.next.Add(1)-1)%uint64(len(c.stubs))]
+	return err
 }
 
 // invoke runs one unary call with round-robin, per-attempt timeout and, for
@@ -178,12 +195,13 @@ func invoke[T any](ctx context.Context, c *Client, op, model string, idempotent 
 		if c.cfg.perCallTimeout > 0 {
 			actx, cancel = context.WithTimeout(ctx, c.cfg.perCallTimeout)
 		}
-		resp, err := call(actx, c.pick(), c.callOpts)
+		stub, i := c.pick()
+		resp, err := call(actx, stub, c.callOpts)
 		cancel()
 		if err == nil {
 			return resp, nil
 		}
-		err = wrapRPC(op, model, err)
+		err = c.withTarget(wrapRPC(op, model, err), i)
 		if attempt >= retries || Code(err) != codes.Unavailable || ctx.Err() != nil {
 			return zero, err
 		}

@@ -687,6 +687,10 @@ func TestOptionsValidation(t *testing.T) {
 		{"timeout", ctx, "a:1", []Option{WithPerCallTimeout(0)}, "WithPerCallTimeout: 0s"},
 		{"nil dial option", ctx, "a:1", []Option{WithDialOptions(nil)}, "option 0 is nil"},
 		{"nil option", ctx, "a:1", []Option{nil}, "nil Option"},
+		{"no port", ctx, "127.0.0.1", nil, `target "127.0.0.1": want host:port`},
+		{"no port in WithTargets", ctx, "a:1", []Option{WithTargets("gpu1")}, `target "gpu1": want host:port`},
+		{"space in address", ctx, "bad addr", nil, `target "bad addr": want host:port`},
+		{"connect timeout", ctx, "a:1", []Option{WithConnectTimeout(0)}, "WithConnectTimeout: 0s"},
 		{"two errors", ctx, "a:1", []Option{WithMaxMessageSize(-1), WithPerCallTimeout(-1)}, "WithPerCallTimeout"},
 		{"cancelled ctx", cancelled, "a:1", nil, "context canceled"},
 	}
@@ -938,5 +942,54 @@ func TestInferHalfPrecisionOutput(t *testing.T) {
 	}
 	if _, err := res.Float64Values("MISSING"); !IsNotFound(err) {
 		t.Errorf("Float64Values of a missing output: %v", err)
+	}
+}
+
+// A server nobody listens on: the error names the address, which gRPC's own
+// message does not always do (a failed DNS lookup, for one).
+func TestUnreachableErrorNamesServer(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	c := newTestClient(t, addr, WithRetry(0, 0, 0))
+	_, err = c.ModelMetadata(context.Background(), "m", "")
+	ce := asError(t, err, "ModelMetadata", "m", codes.Unavailable)
+	if ce.Target != addr {
+		t.Errorf("Target %q, want %q", ce.Target, addr)
+	}
+	if want := `ModelMetadata model "m" (server ` + addr + `): Unavailable: `; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Error() = %q, want prefix %q", err, want)
+	}
+}
+
+// A port that accepts TCP but never speaks HTTP/2: with WithConnectTimeout the
+// call fails as Unavailable, naming the server, well inside the caller's
+// deadline (gRPC's default 20 s handshake limit would outlast it and the call
+// would end in DeadlineExceeded instead).
+func TestConnectTimeoutOnSilentServer(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); lis.Close() })
+	go func() {
+		for {
+			conn, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; conn.Close() }()
+		}
+	}()
+	c := newTestClient(t, lis.Addr().String(), WithRetry(0, 0, 0), WithConnectTimeout(200*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.Live(ctx)
+	if Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "(server "+lis.Addr().String()+")") {
+		t.Errorf("Live on a silent server: %v; want Unavailable naming the server", err)
 	}
 }

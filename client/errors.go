@@ -19,13 +19,22 @@ type Error struct {
 	Code    codes.Code
 	Message string
 	Err     error // the underlying error (a gRPC status error, *tensor.Error, ...), may be nil
+	// Target is the server address the failed attempt went to; empty for
+	// clients made with NewFromConn and for errors found before sending.
+	Target string
 }
 
 func (e *Error) Error() string {
-	if e.Model != "" {
-		return fmt.Sprintf("%s model %q: %s: %s", e.Op, e.Model, e.Code, e.Message)
+	// The address matters when the server could not be reached or did not
+	// answer in time: gRPC's own message often does not name it.
+	where := ""
+	if e.Target != "" && (e.Code == codes.Unavailable || e.Code == codes.DeadlineExceeded) {
+		where = fmt.Sprintf(" (server %s)", e.Target)
 	}
-	return fmt.Sprintf("%s: %s: %s", e.Op, e.Code, e.Message)
+	if e.Model != "" {
+		return fmt.Sprintf("%s model %q%s: %s: %s", e.Op, e.Model, where, e.Code, e.Message)
+	}
+	return fmt.Sprintf("%s%s: %s: %s", e.Op, where, e.Code, e.Message)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

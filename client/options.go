@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ type config struct {
 	retryCap       time.Duration
 	retryInfer     bool
 	perCallTimeout time.Duration
+	connectTimeout time.Duration
 	dialOpts       []grpc.DialOption
 	// connOnly names the options given that only make sense when the client
 	// dials (New); NewFromConn refuses them rather than ignore them silently.
@@ -177,6 +179,35 @@ func WithPerCallTimeout(d time.Duration) Option {
 	}
 }
 
+// WithConnectTimeout bounds each attempt to connect to a server, TCP and
+// HTTP/2 handshake together (gRPC's default is 20 s). A call made while the
+// connection is being set up fails with codes.Unavailable once the attempt
+// times out, so a wrong address or a port that accepts but never answers is
+// reported quickly instead of stalling the caller.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		c.connOnly = append(c.connOnly, "WithConnectTimeout")
+		if d <= 0 {
+			return fmt.Errorf("WithConnectTimeout: %v, want > 0", d)
+		}
+		c.connectTimeout = d
+		return nil
+	}
+}
+
+// CheckTarget refuses a server address without a port: gRPC would quietly
+// dial 443, while a Triton address always names its port. Targets with a
+// scheme (dns:///host:port, unix:///path) are left to gRPC.
+func CheckTarget(target string) error {
+	if strings.Contains(target, "://") {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(target); err != nil || port == "" {
+		return fmt.Errorf("target %q: want host:port (Triton's gRPC port is 8001 by default)", target)
+	}
+	return nil
+}
+
 // splitTargets splits a comma-separated target list, refusing empty entries
 // ("a:1,,b:2" is a typo, not a request for a default address).
 func splitTargets(s string) ([]string, error) {
@@ -186,6 +217,9 @@ func splitTargets(s string) ([]string, error) {
 		p = strings.TrimSpace(p)
 		if p == "" {
 			return nil, fmt.Errorf("target list %q: entry %d is empty", s, i)
+		}
+		if err := CheckTarget(p); err != nil {
+			return nil, err
 		}
 		out = append(out, p)
 	}

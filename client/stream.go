@@ -33,10 +33,11 @@ type Stream struct {
 // retried and WithPerCallTimeout does not apply to them.
 func (c *Client) StreamInfer(ctx context.Context) (*Stream, error) {
 	sctx, cancel := context.WithCancel(ctx)
-	s, err := c.pick().ModelStreamInfer(sctx, c.callOpts...)
+	stub, i := c.pick()
+	s, err := stub.ModelStreamInfer(sctx, c.callOpts...)
 	if err != nil {
 		cancel()
-		return nil, wrapRPC("ModelStreamInfer", "", err)
+		return nil, c.withTarget(wrapRPC("ModelStreamInfer", "", err), i)
 	}
 	return &Stream{s: s, cancel: cancel, pending: make(map[string]string)}, nil
 }

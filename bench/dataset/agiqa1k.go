@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"archive/zip"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -121,6 +123,10 @@ func repairAGIQA1kName(name string, listed map[string]bool) string {
 // predictions by image name and one name can carry one score.
 func loadAGIQA1kXLSX(file string) (*Dataset, error) {
 	f, err := excelize.OpenFile(file)
+	if errors.Is(err, zip.ErrFormat) {
+		// A renamed CSV or a truncated download: say what was expected.
+		return nil, fmt.Errorf("labels %s: not an Excel .xlsx workbook (%w)", file, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("labels %s: %w", file, err)
 	}

@@ -116,6 +116,9 @@ func TestLoadUnknownName(t *testing.T) {
 	wantErr(t, err, "x.txt", ".xlsx")
 	_, err = Load(CSV, filepath.Join(t.TempDir(), "none.csv"), "")
 	wantErr(t, err, "none.csv", "no such file")
+	// A file named .xlsx that is not a workbook says so, not just "zip: ...".
+	_, err = Load(AGIQA1k, writeFile(t, t.TempDir(), "AIGC_MOS_Zscore.xlsx", "Image,Prompt,MOS\n"), "")
+	wantErr(t, err, "AIGC_MOS_Zscore.xlsx: not an Excel .xlsx workbook")
 }
 
 func TestDecodeAGIQA1kPrompt(t *testing.T) {

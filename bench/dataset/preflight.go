@@ -25,7 +25,12 @@ type PreflightFailure struct {
 	Err   string `json:"error"`
 }
 
-func (f PreflightFailure) String() string { return f.Path + ": " + f.Err }
+func (f PreflightFailure) String() string {
+	if f.Path == "" { // no images folder: the label file's name is all there is
+		return f.Image + ": " + f.Err
+	}
+	return f.Path + ": " + f.Err
+}
 
 // PreflightReport summarises a Preflight run.
 type PreflightReport struct {

@@ -102,6 +102,10 @@ func TestPreflightGoodAndNoPath(t *testing.T) {
 	if rep.Bad != 1 || !strings.Contains(rep.Failures[0].Err, "no images folder") {
 		t.Errorf("%+v", rep)
 	}
+	// Without a path the failure still names the image.
+	if got := rep.Failures[0].String(); got != "a.jpg: no image path (no images folder given)" {
+		t.Errorf("String() = %q", got)
+	}
 }
 
 func TestPreflightKeepsFirstFailures(t *testing.T) {

@@ -131,5 +131,10 @@ func (l *lineProgress) print() {
 func (l *lineProgress) Finish() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.sent == 0 && l.done == l.total {
+		// Nothing was inferred: a rate of 0.0 img/s and "ETA ?" would read as a stall.
+		fmt.Fprintf(l.w, "%s: %d/%d images, all from the cache\n", l.label, l.done, l.total)
+		return
+	}
 	l.print()
 }

@@ -36,6 +36,17 @@ func TestLineProgress(t *testing.T) {
 	}
 }
 
+// A run served entirely from the cache says so instead of "0.0 img/s, ETA ?".
+func TestLineProgressAllCached(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewProgress(&buf, false, 5*time.Second)
+	p.Start("m v1", 10, 10)
+	p.Finish()
+	if got, want := buf.String(), "m v1: 10 images, 10 already cached\nm v1: 10/10 images, all from the cache\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 // A terminal gets a bar sized to the images still to infer, with images/s.
 func TestBarProgress(t *testing.T) {
 	var buf bytes.Buffer

@@ -44,9 +44,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 
@@ -311,15 +313,53 @@ func Read(path string) (*File, error) {
 
 // Parse decodes and validates a splits file's contents.
 func Parse(b []byte) (*File, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New("empty file, want the JSON that 'agiqa splits' writes")
+	}
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&f); err != nil {
-		return nil, err
+		return nil, jsonError(b, err)
 	}
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
 	return &f, nil
+}
+
+// jsonError places a decoding error at its line and column, and says what
+// a type mismatch means in JSON's words rather than Go's.
+func jsonError(b []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := position(b, se.Offset-1) // Offset counts the offending byte
+		return fmt.Errorf("line %d, column %d: invalid JSON: %w", line, col, err)
+	case errors.As(err, &te):
+		line, col := position(b, te.Offset)
+		if te.Field == "" {
+			return fmt.Errorf("line %d, column %d: the file holds a JSON %s, want an object", line, col, te.Value)
+		}
+		want := map[reflect.Kind]string{reflect.String: "a string", reflect.Slice: "an array", reflect.Struct: "an object",
+			reflect.Int: "an integer", reflect.Uint64: "an integer", reflect.Bool: "true or false"}[te.Type.Kind()]
+		if want == "" {
+			want = te.Type.Kind().String()
+		}
+		return fmt.Errorf("line %d, column %d: %q holds a JSON %s, want %s", line, col, te.Field, te.Value, want)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("truncated JSON: %w", err)
+	}
+	return err
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(b []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(b)))
+	before := b[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
 }
 
 func (f *File) validate() error {

@@ -223,6 +223,12 @@ func TestReadRejectsBrokenFiles(t *testing.T) {
 		"protocol": {edit(func(f *File) { f.Protocol = "best" }), `protocol "best"`},
 		"index":    {edit(func(f *File) { f.Splits[1].Index = 5 }), "split 1 has index 5"},
 		"json":     {[]byte(`{"dataset": "x", `), "unexpected EOF"},
+		// Decoding errors give line and column, in JSON's words.
+		"syntax": {[]byte("{\"dataset\": \"x\",\n \"seed\": 4,,\n}"), "line 2, column 12: invalid JSON: invalid character ','"},
+		"type":   {[]byte("{\"dataset\": \"x\",\n \"seed\": \"42\"}"), `line 2, column 14: "seed" holds a JSON string, want an integer`},
+		"ids":    {[]byte(`{"splits": [{"test": [7]}]}`), `"splits.test" holds a JSON number, want a string`},
+		"array":  {[]byte(`[1, 2]`), "the file holds a JSON array, want an object"},
+		"empty":  {[]byte(" \n"), "empty file"},
 	}
 	dir := t.TempDir()
 	for name, c := range cases {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -29,7 +30,7 @@ func addDatasetFlags(fs *flag.FlagSet) *datasetFlags {
 	fs.StringVar(&d.labels, "labels", "", "label `file` (data.csv, AIGC_MOS_Zscore.xlsx, AIGC_all.csv or a CSV with image,prompt,mos[,mos_align][,group])")
 	fs.StringVar(&d.images, "images", "", "image `folder` (sample: where the images are generated; default the user cache folder)")
 	fs.StringVar(&d.dir, "dir", "", "dataset `folder`: finds the label file and the image folder in it (instead of --labels/--images)")
-	fs.IntVar(&d.sampleSize, "sample-size", sample.DefaultImages, "number of images of the sample dataset")
+	fs.IntVar(&d.sampleSize, "sample-size", sample.DefaultImages, sampleSizeUsage)
 	return d
 }
 
@@ -40,6 +41,9 @@ func (d *datasetFlags) open(ctx context.Context) (*dataset.Dataset, error) {
 		return nil, usagef("--dataset is required (one of %s)", strings.Join(dataset.Names(), ", "))
 	}
 	if d.name == dataset.Sample && d.labels == "" && d.dir == "" {
+		if err := checkSampleSize(d.sampleSize); err != nil {
+			return nil, err
+		}
 		dir := d.images
 		if dir == "" {
 			var err error
@@ -93,7 +97,7 @@ Example:
 	preflight := fs.Bool("preflight", false, "check that every image exists and decodes (needs --images or --dir)")
 	format := fs.String("format", "text", "output `format`: text or jsonl")
 	limit := fs.Int("limit", 0, "print only the first `N` images (0: all)")
-	workers := fs.Int("workers", 0, "preflight decoders (0: one per CPU)")
+	workers := fs.Int("workers", 0, "preflight `decoders` (0: one per CPU)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -106,12 +110,21 @@ Example:
 	if *limit < 0 {
 		return usagef("--limit %d: want 0 or more", *limit)
 	}
+	if *workers < 0 {
+		return usagef("--workers %d: want 0 or more", *workers)
+	}
 	ds, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
 	if *preflight && ds.ImagesDir == "" {
 		return usagef("--preflight needs the image folder (--images or --dir)")
+	}
+	if *preflight {
+		// Otherwise every image would be reported missing, one by one.
+		if st, err := os.Stat(ds.ImagesDir); err != nil || !st.IsDir() {
+			return usagef("--preflight: image folder %s does not exist", ds.ImagesDir)
+		}
 	}
 	for _, w := range ds.Warnings {
 		fmt.Fprintf(io.stderr, "warning: %s\n", w)

@@ -47,11 +47,14 @@ Example:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *name == "" || *labels == "" || *predPath == "" {
 		return usagef("--dataset, --labels and --predictions are required")
 	}
 	if !slices.Contains(table.Formats, *format) {
-		return usagef("--format: unknown format %q", *format)
+		return usagef("--format: unknown format %q (want one of %s)", *format, strings.Join(table.Formats, ", "))
 	}
 	fit, err := metrics.ParseFitKind(*fitName)
 	if err != nil {
@@ -83,6 +86,10 @@ Example:
 		}
 		sp = &splits.File{Dataset: ds.Name, N: 1, Splits: []splits.Split{{Test: all}}}
 	}
+	if n, total, first := missingPredictions(sp, preds); n > 0 {
+		fmt.Fprintf(io.stderr, "warning: %s has no prediction for %d of %d scored images (first: %s); they are left out of the scores\n",
+			*predPath, n, total, first)
+	}
 	res := scorePredictions(*model, ds, sp, preds, metrics.Options{HigherIsBetter: !*lowerBetter, Fit: fit})
 	ms := runner.Measurements([]*runner.ModelResult{res})
 	topt := table.Options{Paper: *paper, Splits: len(sp.Splits)}
@@ -109,6 +116,9 @@ func readPredictions(path string, ds *dataset.Dataset) (map[string]runner.Predic
 	r := csv.NewReader(f)
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: empty file, want a header line (image,score or image,quality[,alignment])", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: header: %w", path, err)
 	}
@@ -172,6 +182,28 @@ func readPredictions(path string, ds *dataset.Dataset) (map[string]runner.Predic
 		out[img] = p
 	}
 	return out, nil
+}
+
+// missingPredictions counts the distinct test images of sp that have no row
+// in preds: a partial predictions file is scored on what it has, which the
+// user should hear about.
+func missingPredictions(sp *splits.File, preds map[string]runner.Prediction) (n, total int, first string) {
+	seen := map[string]bool{}
+	for _, s := range sp.Splits {
+		for _, img := range s.Test {
+			if seen[img] {
+				continue
+			}
+			seen[img] = true
+			if _, ok := preds[img]; !ok {
+				if n == 0 {
+					first = img
+				}
+				n++
+			}
+		}
+	}
+	return n, len(seen), first
 }
 
 func scorePredictions(model string, ds *dataset.Dataset, sp *splits.File, preds map[string]runner.Prediction, opt metrics.Options) *runner.ModelResult {

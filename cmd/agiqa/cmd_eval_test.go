@@ -64,6 +64,7 @@ func TestEvalSmallAndBadPredictions(t *testing.T) {
 		{"image,score\ncat_0.png,1\ncat_0.png,2\n", `:3: image "cat_0.png" listed twice`},
 		{"image,score\ncat_0.png,high\n", `:2: score "high" is not a finite number`},
 		{"image,score\ncat_0.png,NaN\n", `:2: score "NaN" is not a finite number`},
+		{"", ": empty file, want a header line"},
 	}
 	for _, c := range cases {
 		p := write(c.body)
@@ -71,6 +72,24 @@ func TestEvalSmallAndBadPredictions(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) && !strings.Contains(c.want, "column") {
 			t.Errorf("%q: err = %v, want %q", c.body, err, c.want)
 		}
+	}
+}
+
+// A predictions file that covers only some images is scored on those, and
+// stderr says how many were left out and names the first.
+func TestEvalWarnsAboutMissingPredictions(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "p.csv")
+	os.WriteFile(p, []byte("image,score\ncat_0.png,3\ncat_1.png,2\ndog_1.png,1\n"), 0o644)
+	_, stderr, err := runCLI(t, "eval", "--dataset", "csv", "--labels", filepath.Join("testdata", "datasets", "small.csv"), "--predictions", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := p + " has no prediction for 5 of 8 scored images (first: dog_0.png)"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q lacks %q", stderr, want)
+	}
+	_, _, err = runCLI(t, "eval", "--dataset", "csv", "--labels", filepath.Join("testdata", "datasets", "small.csv"), "--predictions", p, "--format", "yaml")
+	if err == nil || !strings.Contains(err.Error(), "want one of text, markdown") {
+		t.Errorf("--format yaml: %v, want the formats listed", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,6 +24,8 @@ Downloads the published weights the models start from (OpenAI CLIP RN50,
 torchvision ResNet50 ImageNet, the CLIP BPE vocabulary) into the cache, resuming
 partial downloads. Each file is checked against its published sha256; a file
 with another checksum is deleted and reported. With no NAME, fetches all.
+A server that sends nothing for 30 s is given up on (no network: the error
+names the URL at once).
 The cache defaults to $AGIQA_CACHE, $XDG_CACHE_HOME/agiqa or ~/.cache/agiqa.
 
 Example:
@@ -31,9 +34,17 @@ Example:
 	cache := fs.String("cache", fetch.DefaultCacheDir(), "cache `dir`")
 	mirror := fs.String("mirror", "", "fetch from this base `URL` instead (files at URL/<cache path>)")
 	list := fs.Bool("list", false, "list the assets and exit")
-	retries := fs.Int("retries", 3, "resumed attempts after a dropped connection")
+	retries := fs.Int("retries", 3, "resumed attempts after a dropped or stalled connection")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *retries < 0 {
+		return usagef("--retries %d: want 0 or more", *retries)
+	}
+	if *mirror != "" {
+		if u, err := url.Parse(*mirror); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--mirror %q: want an http:// or https:// URL", *mirror)
+		}
 	}
 	if *list {
 		tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)

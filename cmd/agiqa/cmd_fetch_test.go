@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,7 +46,36 @@ func TestFetchFromLocalMirror(t *testing.T) {
 
 func TestFetchUnknownAsset(t *testing.T) {
 	_, _, err := runCLI(t, "fetch", "--cache", t.TempDir(), "nope")
-	if err == nil || !strings.Contains(err.Error(), `unknown asset "nope"`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown asset "nope" (known: clip-rn50, clip-vocab, resnet50-imagenet)`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFetchBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mirror", "ftp://host/x", "clip-vocab"}, `--mirror "ftp://host/x": want an http:// or https:// URL`},
+		{[]string{"--mirror", "mirror.local", "clip-vocab"}, `--mirror "mirror.local"`},
+		// -1 used to skip the download and report the empty file as a checksum mismatch.
+		{[]string{"--retries", "-1", "clip-vocab"}, "--retries -1: want 0 or more"},
+	} {
+		_, _, err := runCLI(t, append([]string{"fetch", "--cache", t.TempDir()}, c.args...)...)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want usage error %q", c.args, err, c.want)
+		}
+	}
+}
+
+// With no network the error names the URL right away (here: nothing listens).
+func TestFetchUnreachableMirrorNamesURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close()
+	_, stderr, err := runCLI(t, "fetch", "--cache", t.TempDir(), "--mirror", base, "--retries", "0", "clip-vocab")
+	if err == nil || !strings.Contains(stderr, "clip-vocab: GET "+base+"/clip/bpe_simple_vocab_16e6.txt.gz: ") {
+		t.Errorf("err %v, stderr %q: want the URL named", err, stderr)
 	}
 }

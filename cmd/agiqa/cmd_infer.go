@@ -7,7 +7,6 @@ import (
 
 	"github.com/agiqa-bench/agiqa/bench/clip"
 	"github.com/agiqa-bench/agiqa/bench/runner"
-	"github.com/agiqa-bench/agiqa/client"
 )
 
 func init() {
@@ -34,13 +33,16 @@ Example:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	switch {
 	case *addr == "" || *model == "" || *image == "":
 		return usagef("--server, --model and --image are required")
 	case *format != "text" && *format != "json":
 		return usagef("--format: %q is not text or json", *format)
 	}
-	c, err := client.New(ctx, *addr)
+	c, err := dialServer(ctx, *addr)
 	if err != nil {
 		return err
 	}

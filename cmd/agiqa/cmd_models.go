@@ -44,13 +44,16 @@ Example:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *addr == "" {
 		return usagef("--server is required")
 	}
 	if *format != "text" && *format != "json" {
 		return usagef("--format: %q is not text or json", *format)
 	}
-	c, err := client.New(ctx, *addr)
+	c, err := dialServer(ctx, *addr)
 	if err != nil {
 		return err
 	}

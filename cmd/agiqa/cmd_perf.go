@@ -70,7 +70,7 @@ or --repo DIR).
 
 Example:
   agiqa perf --model sharpness_laplacian --concurrency 1:8:x2 --batch 1,8
-  agiqa perf --server gpu1:8001 --model ipiqa_agiqa3k --dataset agiqa-3k=~/data/AGIQA-3k --rate 100:500:100 --arrival poisson --csv perf.csv --plot plots/`)
+  agiqa perf --server gpu1:8001 --model ipiqa_agiqa3k --dataset agiqa-3k=~/data/AGIQA-3k --rate 100:500:100 --arrival poisson --csv perf.csv --plots plots/`)
 	var f perfFlags
 	fs.Var(&f.servers, "server", "Triton gRPC `address` (repeat or comma-separate to drive several); empty: embedded server")
 	fs.StringVar(&f.repo, "repo", "", "model repository `dir` for the embedded server (default: built-in models)")
@@ -98,10 +98,11 @@ Example:
 	fs.DurationVar(&f.timeout, "timeout", perf.DefaultTimeout, "per-request `timeout`")
 	fs.StringVar(&f.onError, "on-error", "stop", "after a failed level: stop or continue")
 	fs.Var(&f.metricsURLs, "metrics-url", "Prometheus `URL` per server (repeat or comma-separate; none: off)")
-	fs.StringVar(&f.format, "format", "table", "stdout `format`: table, csv or json")
+	fs.StringVar(&f.format, "format", "table", "stdout `format`: table (or text, as other commands call it), csv or json")
 	fs.StringVar(&f.csvPath, "csv", "", "also write the CSV to `file`")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the JSON to `file`")
-	fs.StringVar(&f.plotDir, "plot", "", "write throughput/latency PNGs into `dir`")
+	fs.StringVar(&f.plotDir, "plots", "", "write throughput/latency PNGs into `dir`")
+	fs.StringVar(&f.plotDir, "plot", "", "same as --plots `dir`")
 	fs.BoolVar(&f.quiet, "q", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -125,9 +126,9 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 		return cfg, usagef("--model: no model given")
 	}
 	switch f.format {
-	case "table", "csv", "json":
+	case "table", "text", "csv", "json":
 	default:
-		return cfg, usagef("--format %q: want table, csv or json", f.format)
+		return cfg, usagef("--format %q: want table (or text), csv or json", f.format)
 	}
 	var err error
 	if f.concurrency != "" && f.rate != "" {
@@ -158,6 +159,20 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 			return cfg, usagef("%s: must be > 0", c.name)
 		}
 	}
+	if f.warmup < 0 {
+		return cfg, usagef("--warmup %d: want 0 or more", f.warmup)
+	}
+	if cfg.OnError != perf.OnErrorStop && cfg.OnError != perf.OnErrorContinue {
+		return cfg, usagef("--on-error %q: want %s or %s", f.onError, perf.OnErrorStop, perf.OnErrorContinue)
+	}
+	for _, o := range []struct{ flag, path string }{{"--csv", f.csvPath}, {"--json", f.jsonPath}} {
+		if err := checkOutputFile(o.flag, o.path); err != nil {
+			return cfg, err
+		}
+	}
+	if err := checkOutputDir("--plots", f.plotDir); err != nil {
+		return cfg, err
+	}
 	if len(f.shapes) > 0 {
 		cfg.Shapes = map[string][]int64{}
 		for _, s := range f.shapes {
@@ -180,6 +195,9 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 		for _, t := range strings.Split(s, ",") {
 			if t = strings.TrimSpace(t); t == "" {
 				return cfg, usagef("--server %q: empty address in the list", s)
+			}
+			if err := client.CheckTarget(t); err != nil {
+				return cfg, usagef("--server: %v", err)
 			}
 			cfg.Targets = append(cfg.Targets, t)
 		}
@@ -269,7 +287,7 @@ func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, target string) ([]
 		}
 		ds, err = sample.Generate(ctx, expandHome(dir), f.samples)
 	case dir == "":
-		return nil, usagef("--dataset %q: want NAME=DIR (names: %s) or sample", f.datasetSpec, strings.Join(dataset.Names(), ", "))
+		return nil, usagef("--dataset %q: want NAME=DIR (names: %s) or sample", f.datasetSpec, strings.Join(nonSample(dataset.Names()), ", "))
 	default:
 		labels, images, lerr := dataset.Locate(name, expandHome(dir))
 		if lerr != nil {
@@ -283,7 +301,7 @@ func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, target string) ([]
 	if err != nil {
 		return nil, fmt.Errorf("--dataset: %w", err)
 	}
-	c, err := client.New(ctx, target)
+	c, err := dialServer(ctx, target)
 	if err != nil {
 		return nil, err
 	}

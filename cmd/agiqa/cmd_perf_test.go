@@ -93,6 +93,16 @@ func TestPerfUsageErrors(t *testing.T) {
 		{[]string{"--model", "m", "--shape", "X:2,-1"}, `dimension "-1" is not a positive integer`},
 		{[]string{"--model", "m", "--server", "a:1,,b:2"}, "empty address"},
 		{[]string{"--model", "m", "extra"}, "unexpected arguments"},
+		{[]string{"--model", "m", "--warmup", "-1"}, "--warmup -1: want 0 or more"},
+		{[]string{"--model", "m", "--server", "gpu1:8001,gpu2"}, `--server: target "gpu2": want host:port`},
+		// --format text (every other command's name) passes the format check.
+		{[]string{"--model", "m", "--format", "text", "--window", "0s"}, "--window: must be > 0"},
+		{[]string{"--model", "m", "--on-error", "maybe"}, `--on-error "maybe": want stop or continue`},
+		// Output paths are checked before any load is sent.
+		{[]string{"--model", "m", "--csv", "/nonexistent/dir/p.csv"}, "--csv /nonexistent/dir/p.csv: folder /nonexistent/dir does not exist"},
+		{[]string{"--model", "m", "--json", os.TempDir()}, "--json " + os.TempDir() + ": is a folder"},
+		{[]string{"--model", "m", "--plots", "/dev/null"}, "--plots /dev/null: is a file"},
+		{[]string{"--model", "m", "--plot", "/dev/null"}, "--plots /dev/null: is a file"}, // the older name still works
 	}
 	for _, c := range cases {
 		_, _, err := runCLI(t, append([]string{"perf"}, c.args...)...)
@@ -113,7 +123,7 @@ func TestPerfRefusesBeforeLoad(t *testing.T) {
 		{[]string{"--repo", repo, "--model", "sum", "--batch", "1,16"}, `--batch 16: above model "sum"'s max_batch_size 8`},
 		{[]string{"--model", "sharpness_laplacian", "--batch", "64"}, `--batch 64: above model "sharpness_laplacian"'s max_batch_size 32`},
 		{[]string{"--repo", repo, "--model", "sum", "--input-data", "dataset"}, "--input-data dataset: no dataset given"},
-		{[]string{"--repo", repo, "--model", "sum", "--dataset", "agiqa-3k"}, `--dataset "agiqa-3k": want NAME=DIR`},
+		{[]string{"--repo", repo, "--model", "sum", "--dataset", "agiqa-3k"}, `--dataset "agiqa-3k": want NAME=DIR (names: agiqa-1k, agiqa-3k, csv) or sample`},
 	}
 	for _, c := range cases {
 		stdout, _, err := runCLI(t, perfArgs(c.args...)...)

@@ -44,6 +44,10 @@ Example:
   agiqa repo check modelrepo/models`
 
 func runRepo(ctx context.Context, io cmdIO, args []string) error {
+	if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
+		// check is the only subcommand: show its flags, not an empty list.
+		return runRepoCheck(ctx, io, args)
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlags(io, "repo", repoUsage)
 		if err := parseFlags(fs, args); err != nil {

@@ -31,6 +31,9 @@ Example:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	var logw = io.stderr
 	if !*verbose {
 		logw = nil

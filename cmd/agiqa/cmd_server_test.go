@@ -154,3 +154,35 @@ func TestServeDefaultsToLoopback(t *testing.T) {
 		t.Errorf("server.DefaultAddr = %q, want a loopback address", server.DefaultAddr)
 	}
 }
+
+// A server nobody listens on fails at once, naming the address, for every
+// command that takes --server; an address without a port is refused before
+// any dialing (gRPC would quietly try port 443).
+func TestUnreachableServerNamed(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	img := testImage(t, false)
+	for _, args := range [][]string{
+		{"models", "--server", addr},
+		{"infer", "--server", addr, "--model", "m", "--image", img},
+		{"tables", "--server", addr, "--sample-size", "40", "--cache", t.TempDir()},
+	} {
+		_, _, err := runCLI(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "(server "+addr+"): Unavailable") {
+			t.Errorf("%s: %v, want Unavailable naming %s", args[0], err, addr)
+		}
+	}
+	for _, args := range [][]string{
+		{"models", "--server", "127.0.0.1"},
+		{"infer", "--server", "gpu1", "--model", "m", "--image", img},
+	} {
+		_, _, err := runCLI(t, args...)
+		if err == nil || !strings.Contains(err.Error(), `--server: client: target "`+args[2]+`": want host:port`) {
+			t.Errorf("%q: %v, want the missing port reported", args, err)
+		}
+	}
+}

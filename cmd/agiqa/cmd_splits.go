@@ -47,6 +47,15 @@ Example:
 	if (*out == "") == (*check == "") {
 		return usagef("give exactly one of -o FILE (draw splits) or --check FILE")
 	}
+	switch {
+	case *n < 1:
+		return usagef("--n %d: want at least 1 split", *n)
+	case *protocol != splits.Paper && *protocol != splits.Holdout:
+		return usagef("--protocol: unknown split protocol %q (want %s or %s)", *protocol, splits.Paper, splits.Holdout)
+	}
+	if err := checkOutputFile("-o", *out); err != nil {
+		return err
+	}
 	ds, err := d.open(ctx)
 	if err != nil {
 		return err

@@ -37,6 +37,16 @@ func TestSplitsErrors(t *testing.T) {
 		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "-", "--protocol", "best"}, `unknown split protocol "best"`},
 		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "-", "--n", "0"}, "at least 1"},
 		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--check", "testdata/datasets/nope.json"}, "nope.json"},
+		// Flag mistakes name the flag; an output path that cannot be written
+		// fails before the dataset is read (it used to leave FILE.tmp behind).
+		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "-", "--n", "-3"}, "--n -3: want at least 1"},
+		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "-", "--protocol", "best"}, "--protocol: "},
+		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "/nonexistent/s.json"}, "-o /nonexistent/s.json: folder /nonexistent does not exist"},
+		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "testdata"}, "-o testdata: is a folder"},
+		{[]string{"splits", "--dataset", "sample", "-o", "-", "--sample-size", "-1"}, "--sample-size -1: want 1 to 480"},
+		{[]string{"data", "--dataset", "sample", "--sample-size", "1000"}, "--sample-size 1000: want 1 to 480"},
+		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--workers", "-2"}, "--workers -2"},
+		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--images", "/nonexistent", "--preflight"}, "--preflight: image folder /nonexistent does not exist"},
 	} {
 		_, _, err := runCLI(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

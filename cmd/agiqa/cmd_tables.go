@@ -77,7 +77,7 @@ Example:
 	fs.Var(&f.datasets, "dataset", "`name=dir` of a dataset to evaluate (repeatable); default: the built-in sample")
 	fs.Var(&f.labels, "labels", "`name=file`: the label file of dataset name, instead of the one inside its dir (repeatable)")
 	fs.StringVar(&f.models, "models", "", "comma-separated model `names` (default: every ready model)")
-	fs.StringVar(&f.splitsArg, "splits", "10", "number of random splits, or a splits `file` from 'agiqa splits' (NAME=FILE,... for several datasets)")
+	fs.StringVar(&f.splitsArg, "splits", "10", "`N|FILE`: number of random splits, or a splits file from 'agiqa splits' (NAME=FILE,... for several datasets)")
 	fs.StringVar(&f.protocol, "protocol", splits.Paper, "split `protocol` when drawing splits: paper or holdout")
 	fs.Uint64Var(&f.seed, "seed", 42, "`seed` for drawing splits")
 	fs.StringVar(&f.format, "format", "text", "output `format`: text, markdown, csv, json, latex")
@@ -94,7 +94,7 @@ Example:
 	fs.IntVar(&f.retries, "retries", 2, "retries of a failed request")
 	fs.StringVar(&f.plccFit, "plcc-fit", "none", "logistic `fit` before PLCC: none, logistic4, logistic5")
 	fs.StringVar(&f.clipVocab, "clip-vocab", "", "CLIP BPE vocabulary `file` for prompt models (default $AGIQA_CLIP_VOCAB or the cache)")
-	fs.IntVar(&f.sampleSize, "sample-size", 300, "images in the built-in sample dataset")
+	fs.IntVar(&f.sampleSize, "sample-size", sample.DefaultImages, sampleSizeUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -120,8 +120,27 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	if !slices.Contains(table.Formats, f.format) {
 		return usagef("--format: unknown format %q (want one of %s)", f.format, strings.Join(table.Formats, ", "))
 	}
-	if f.concurrency < 1 || f.batch < 1 {
-		return usagef("--concurrency and --batch must be at least 1")
+	switch {
+	case f.concurrency < 1:
+		return usagef("--concurrency %d: want at least 1", f.concurrency)
+	case f.batch < 1:
+		return usagef("--batch %d: want at least 1", f.batch)
+	case f.retries < 0:
+		return usagef("--retries %d: want 0 or more", f.retries)
+	case f.protocol != splits.Paper && f.protocol != splits.Holdout:
+		return usagef("--protocol: unknown split protocol %q (want %s or %s)", f.protocol, splits.Paper, splits.Holdout)
+	}
+	if err := checkSampleSize(f.sampleSize); err != nil {
+		return err
+	}
+	// Output paths are checked before the run, not after minutes of inference.
+	for _, o := range []struct{ flag, path string }{{"-o", f.out}, {"--report", f.report}} {
+		if err := checkOutputFile(o.flag, o.path); err != nil {
+			return err
+		}
+	}
+	if err := checkOutputDir("--plots", f.plots); err != nil {
+		return err
 	}
 
 	noteJPEGDecoder(io.stderr)
@@ -276,9 +295,13 @@ func loadDatasets(ctx context.Context, io cmdIO, f *tablesFlags) ([]evalDataset,
 			}
 			ds, err = sample.Generate(ctx, sdir, f.sampleSize)
 		case dir == "":
-			return nil, usagef("--dataset %q: want NAME=DIR (names: %s)", spec, strings.Join(dataset.Names(), ", "))
+			return nil, usagef("--dataset %q: want NAME=DIR (names: %s) or sample", spec, strings.Join(nonSample(dataset.Names()), ", "))
 		case labelFiles[name] != "":
-			ds, err = dataset.Load(name, labelFiles[name], dataset.FindImages(expandHome(dir)))
+			images := dataset.FindImages(expandHome(dir))
+			if images == "" {
+				return nil, fmt.Errorf("--dataset %s: no image folder found in %s", spec, dir)
+			}
+			ds, err = dataset.Load(name, labelFiles[name], images)
 		default:
 			labels, images, lerr := dataset.Locate(name, expandHome(dir))
 			if lerr != nil {
@@ -429,7 +452,16 @@ func selectModels(ctx context.Context, c *client.Client, names string) ([]*runne
 			return nil, err
 		}
 		if !ready {
-			return nil, fmt.Errorf("model %s is not ready (see 'agiqa models')", n)
+			// ModelReady says only false; the metadata call says why (an
+			// unknown name with the list of models, or the load error).
+			why := "not ready"
+			if _, err := c.ModelMetadata(ctx, n, ""); err != nil {
+				var ce *client.Error
+				if why = err.Error(); errors.As(err, &ce) {
+					why = ce.Message
+				}
+			}
+			return nil, fmt.Errorf("model %s: %s (see 'agiqa models')", n, why)
 		}
 		m, err := runner.Describe(ctx, c, n)
 		if err != nil {

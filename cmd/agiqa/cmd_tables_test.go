@@ -131,6 +131,19 @@ func TestTablesBadInput(t *testing.T) {
 		{[]string{"--plcc-fit", "cubic"}, "--plcc-fit"},
 		{[]string{"--splits", "agiqa-3k=/x.json", "--sample-size", "40"}, "names no splits file for dataset sample"},
 		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, "nope"},
+		// An unknown model is called unknown (with the server's list), not "not ready".
+		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, `unknown model "nope" (models: sharpness_laplacian)`},
+		{[]string{"--batch", "0"}, "--batch 0: want at least 1"},
+		{[]string{"--concurrency", "-1"}, "--concurrency -1: want at least 1"},
+		{[]string{"--retries", "-1"}, "--retries -1"},
+		{[]string{"--protocol", "kfold"}, `--protocol: unknown split protocol "kfold"`},
+		{[]string{"--sample-size", "0"}, "--sample-size 0: want 1 to 480"},
+		{[]string{"--sample-size", "481"}, "--sample-size 481"},
+		// Output paths fail before the run, naming the flag.
+		{[]string{"-o", "/nonexistent/dir/t.txt"}, "-o /nonexistent/dir/t.txt: folder /nonexistent/dir does not exist"},
+		{[]string{"--report", os.TempDir()}, "--report " + os.TempDir() + ": is a folder"},
+		{[]string{"--plots", "/dev/null"}, "--plots /dev/null: is a file"},
+		{[]string{"--dataset", "csv=/nonexistent", "--labels", "csv=testdata/datasets/small.csv"}, "--dataset csv=/nonexistent: no image folder found in /nonexistent"},
 		{[]string{"--splits", "/nonexistent/splits.json", "--sample-size", "40"}, "/nonexistent/splits.json"},
 	}
 	for _, c := range cases {

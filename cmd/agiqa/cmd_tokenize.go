@@ -23,7 +23,8 @@ the start token 49406, the prompt's ids, the end token 49407. The padding zeros 
 with the end token kept last, as clip.tokenize(truncate=True) does.
 
 The vocabulary is --clip-vocab, else $AGIQA_CLIP_VOCAB, else the cache
-('agiqa fetch clip-vocab' puts it there).
+('agiqa fetch clip-vocab' puts it there). Put -- before a TEXT that starts
+with a dash.
 
 Example:
   agiqa tokenize "a photo of a cat"

@@ -45,11 +45,26 @@ func newEmbeddedServer(repoDir string, logw io.Writer) (*server.Server, error) {
 // extraBackends is where optional backends (ONNX Runtime) plug in.
 var extraBackends = func(io.Writer) []server.Option { return nil }
 
+// connectTimeout bounds each connection attempt of the CLI's clients: a wrong
+// address, or a port that accepts but is not a gRPC server, fails in seconds
+// rather than after gRPC's default 20 s.
+const connectTimeout = 5 * time.Second
+
+// dialServer is client.New for the --server flag: the connect timeout above,
+// and errors in the address reported against the flag.
+func dialServer(ctx context.Context, target string, opts ...client.Option) (*client.Client, error) {
+	c, err := client.New(ctx, target, append([]client.Option{client.WithConnectTimeout(connectTimeout)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("--server: %w", err)
+	}
+	return c, nil
+}
+
 // connect returns a client for the given servers, or starts an embedded server
 // on a loopback port and connects to it. stop shuts down what was started.
 func connect(ctx context.Context, io cmdIO, servers []string, repoDir string) (c *client.Client, stop func(), err error) {
 	if len(servers) > 0 {
-		c, err := client.New(ctx, servers[0], client.WithTargets(servers[1:]...))
+		c, err := dialServer(ctx, servers[0], client.WithTargets(servers[1:]...))
 		if err != nil {
 			return nil, nil, err
 		}

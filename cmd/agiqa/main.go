@@ -62,14 +62,36 @@ func newFlags(io cmdIO, name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and maps -h/--help to errHelpShown.
+// parseFlags parses args and maps -h/--help to errHelpShown. Flags may come
+// after positional arguments ("repo check DIR --require-ort"): Go's flag
+// package would stop at DIR and hand "--require-ort" over as a second
+// argument. "--" still ends the flags; what follows it is positional.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return errHelpShown
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelpShown
+		}
+		if err != nil {
+			return &usageError{msg: err.Error()}
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); len(rest) == 0 || (n > 0 && args[n-1] == "--") {
+			pos = append(pos, rest...)
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
 	}
-	if err != nil {
-		return &usageError{msg: err.Error()}
+	// Leave fs.Args() holding every positional argument, in order.
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// noArgs refuses positional arguments for commands that take none, rather
+// than ignoring a typo such as "agiqa infer --image a.jpg b.jpg".
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q", fs.Args())
 	}
 	return nil
 }

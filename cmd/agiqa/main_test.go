@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"strings"
 	"testing"
@@ -56,5 +57,54 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.HasPrefix(out, "agiqa devel (go") {
 		t.Errorf("version output %q", out)
+	}
+}
+
+// Flags may follow positional arguments; "--" ends the flags.
+func TestParseFlagsInterspersed(t *testing.T) {
+	var stderr bytes.Buffer
+	fs := newFlags(cmdIO{stdout: &stderr, stderr: &stderr}, "x", "Usage: x\n\nExample:\n  x")
+	pad := fs.Bool("pad", false, "")
+	n := fs.Int("n", 0, "")
+	if err := parseFlags(fs, []string{"a", "--pad", "b", "-n", "3", "-", "--", "--n", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if !*pad || *n != 3 {
+		t.Errorf("pad %v n %d: flags after a positional argument were not parsed", *pad, *n)
+	}
+	if got, want := strings.Join(fs.Args(), "|"), "a|b|-|--n|c"; got != want {
+		t.Errorf("Args() = %q, want %q", got, want)
+	}
+	var ue *usageError
+	if err := parseFlags(fs, []string{"a", "--bogus"}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "-bogus") {
+		t.Errorf("unknown flag after an argument: %v, want a usage error naming it", err)
+	}
+}
+
+// Commands without positional arguments refuse them instead of ignoring them.
+func TestStrayArgumentsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"version", "extra"},
+		{"serve", "--addr", "127.0.0.1:0", "extra"},
+		{"models", "--server", "127.0.0.1:1", "extra"},
+		{"infer", "--server", "127.0.0.1:1", "--model", "m", "--image", "a.jpg", "b.jpg"},
+		{"eval", "--dataset", "csv", "--labels", "l.csv", "--predictions", "p.csv", "extra"},
+	} {
+		_, _, err := runCLI(t, args...)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), `unexpected arguments ["`) {
+			t.Errorf("%q: %v, want a usage error about the unexpected argument", args, err)
+		}
+	}
+}
+
+// 'agiqa repo --help' shows the flags of its only subcommand, check.
+func TestRepoHelpShowsCheckFlags(t *testing.T) {
+	_, stderr, err := runCLI(t, "repo", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "-require-ort") {
+		t.Errorf("repo --help lists no flags of repo check:\n%s", stderr)
 	}
 }

@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -69,7 +71,7 @@ func Lookup(name string) (Asset, error) {
 		names[i] = a.Name
 	}
 	sort.Strings(names)
-	return Asset{}, fmt.Errorf("unknown asset %q (known: %v)", name, names)
+	return Asset{}, fmt.Errorf("unknown asset %q (known: %s)", name, strings.Join(names, ", "))
 }
 
 // DefaultCacheDir is $AGIQA_CACHE, else $XDG_CACHE_HOME/agiqa, else ~/.cache/agiqa.
@@ -99,12 +101,22 @@ func (e *ChecksumError) Error() string {
 // Progress is told how many bytes of an asset are on disk so far.
 type Progress func(asset string, done, total int64)
 
+// DefaultStall is how long an attempt may go without receiving a byte (the
+// connection, the response headers, or the body) before it is abandoned.
+const DefaultStall = 30 * time.Second
+
 // Fetcher downloads assets into Dir.
 type Fetcher struct {
 	Dir      string
 	Client   *http.Client
 	Progress Progress
-	Retries  int // extra attempts after a dropped connection, each resuming
+	Retries  int // extra attempts after a dropped connection, each resuming; < 0 counts as 0
+	// Stall abandons an attempt that receives nothing for this long (0:
+	// DefaultStall). A stall in the body counts as a dropped connection (the
+	// next attempt resumes); a server that never answers is not retried. A whole-request
+	// timeout would cut off large files on slow links; this only catches
+	// servers that accept and then say nothing.
+	Stall time.Duration
 }
 
 // Result says where an asset is and whether this call downloaded it.
@@ -136,7 +148,7 @@ func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 		res.Resumed = st.Size()
 	}
 	var err error
-	for attempt := 0; attempt <= f.Retries; attempt++ {
+	for attempt := 0; attempt <= max(f.Retries, 0); attempt++ {
 		if err = f.download(ctx, a, part); err == nil || ctx.Err() != nil {
 			break
 		}
@@ -179,6 +191,16 @@ func (f *Fetcher) download(ctx context.Context, a Asset, part string) error {
 	if err != nil {
 		return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
 	}
+	// The watchdog cancels the attempt when no byte has arrived for Stall;
+	// every write to the .part file rearms it.
+	stall := f.Stall
+	if stall <= 0 {
+		stall = DefaultStall
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	watchdog := time.AfterFunc(stall, func() { cancel(fmt.Errorf("%w: nothing received for %v", errStalled, stall)) })
+	defer watchdog.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
 	if err != nil {
 		return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
@@ -192,7 +214,12 @@ func (f *Fetcher) download(ctx context.Context, a Asset, part string) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: GET %s: %w", a.Name, a.URL, err)
+		err = fmt.Errorf("%s: GET %s: %w", a.Name, a.URL, f.cause(ctx, err))
+		if errors.Is(err, errStalled) {
+			// No answer at all: asking again would only wait as long again.
+			return &permanentError{err}
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	total := a.Size
@@ -214,11 +241,28 @@ func (f *Fetcher) download(ctx context.Context, a Asset, part string) error {
 	default:
 		return &permanentError{fmt.Errorf("%s: GET %s: %s", a.Name, a.URL, resp.Status)}
 	}
-	w := &progressWriter{w: out, done: have, total: total, name: a.Name, report: f.Progress}
+	w := &progressWriter{w: out, done: have, total: total, name: a.Name, report: f.Progress,
+		kick: func() { watchdog.Reset(stall) }}
 	if _, err := io.Copy(w, resp.Body); err != nil {
-		return fmt.Errorf("%s: reading %s after %d bytes: %w", a.Name, a.URL, w.done, err)
+		return fmt.Errorf("%s: reading %s after %d bytes: %w", a.Name, a.URL, w.done, f.cause(ctx, err))
 	}
 	return nil
+}
+
+// errStalled marks an attempt the watchdog abandoned.
+var errStalled = errors.New("server stalled")
+
+// cause explains a failed request: the watchdog's reason when it fired, and
+// without net/http's `Get "URL":` prefix, since the caller names the URL.
+func (f *Fetcher) cause(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); c != nil && errors.Is(c, errStalled) {
+		return c
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 type progressWriter struct {
@@ -228,11 +272,15 @@ type progressWriter struct {
 	name   string
 	report Progress
 	last   time.Time
+	kick   func() // called on every write: data is flowing
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
 	p.done += int64(n)
+	if p.kick != nil {
+		p.kick()
+	}
 	if p.report != nil && (time.Since(p.last) > 200*time.Millisecond || (p.total > 0 && p.done >= p.total)) {
 		p.last = time.Now()
 		p.report(p.name, p.done, p.total)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +170,75 @@ func TestFetchHTTPErrorNamesAssetAndURL(t *testing.T) {
 	}
 	if ts.requests != 1 {
 		t.Errorf("a 404 is permanent: %d requests, want 1", ts.requests)
+	}
+}
+
+// A server that accepts and then sends nothing (before the headers or in the
+// middle of the body) is given up on after Stall, naming the asset and URL,
+// instead of hanging the command.
+func TestFetchGivesUpOnStalledServer(t *testing.T) {
+	body, sum := payload(10_000)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	requests := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		if r.URL.Path == "/half" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body[:len(body)/2])
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); ts.Close() })
+	for _, c := range []struct {
+		path, want string
+		requests   int
+	}{
+		// No answer at all is not retried; a stalled body is resumed.
+		{"/silent", "w: GET " + ts.URL + "/silent: server stalled: nothing received for 100ms", 1},
+		{"/half", "w: reading " + ts.URL + "/half after 5000 bytes: server stalled: nothing received for 100ms", 2},
+	} {
+		mu.Lock()
+		requests = 0
+		mu.Unlock()
+		f := &Fetcher{Dir: t.TempDir(), Retries: 1, Stall: 100 * time.Millisecond}
+		_, err := f.Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + c.path, SHA256: sum, Path: "w.bin"})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s: err = %v, want %q", c.path, err, c.want)
+		}
+		mu.Lock()
+		if requests != c.requests {
+			t.Errorf("%s: %d requests, want %d", c.path, requests, c.requests)
+		}
+		mu.Unlock()
+	}
+}
+
+// A refused connection names the URL once (net/http's own error repeats it).
+func TestFetchConnectionErrorNamesURLOnce(t *testing.T) {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	u := ts.URL + "/w.bin"
+	ts.Close()
+	_, err := (&Fetcher{Dir: t.TempDir()}).Fetch(context.Background(), Asset{Name: "w", URL: u, SHA256: "00", Path: "w.bin"})
+	if err == nil || strings.Count(err.Error(), u) != 1 || !strings.HasPrefix(err.Error(), "w: GET "+u+": ") {
+		t.Errorf("err = %v, want the URL named once", err)
+	}
+}
+
+// Negative Retries still makes one attempt (it used to make none and then
+// report the empty .part file as a checksum mismatch).
+func TestFetchNegativeRetriesStillDownloads(t *testing.T) {
+	body, sum := payload(10_000)
+	ts := newServer(t, body, false)
+	res, err := (&Fetcher{Dir: t.TempDir(), Retries: -1}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Path: "w.bin"})
+	if err != nil || !res.Downloaded {
+		t.Fatalf("err=%v downloaded=%v", err, res.Downloaded)
 	}
 }
 

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/bench/sample"
+)
+
+// nonSample is the dataset names that need a folder (NAME=DIR).
+func nonSample(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n != dataset.Sample {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+var sampleSizeUsage = fmt.Sprintf("images in the built-in sample dataset (1 to %d)", sample.MaxImages)
+
+// checkSampleSize refuses sizes the sample generator would silently replace
+// (0 or less means its default) or reject only later.
+func checkSampleSize(n int) error {
+	if n < 1 || n > sample.MaxImages {
+		return usagef("--sample-size %d: want 1 to %d", n, sample.MaxImages)
+	}
+	return nil
+}
+
+// checkOutputFile makes sure path ("" = not asked for) can be created: its
+// folder exists and it is not itself a folder. Commands call it before long
+// work, so a typo in an output path does not cost the run.
+func checkOutputFile(flag, path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("%s %s: is a folder, want a file name", flag, path)
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return usagef("%s %s: folder %s does not exist", flag, path, dir)
+	case !st.IsDir():
+		return usagef("%s %s: %s is not a folder", flag, path, dir)
+	}
+	return nil
+}
+
+// checkOutputDir makes sure dir ("" = not asked for) is a folder or can be
+// made one: it must not be an existing file.
+func checkOutputDir(flag, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return usagef("%s %s: is a file, want a folder", flag, dir)
+	}
+	return nil
+}
