@@ -355,7 +355,9 @@ func contentsToRaw(t *tensor.Tensor, c *pb.InferTensorContents) ([]byte, error) 
 		return nil, bad("no raw or typed contents for %d elements", n)
 	}
 	var out []byte
-	if size > 0 {
+	if size > 0 && n <= int64(contentsLen(c)) {
+		// Sized only once the contents can hold n elements: the shape alone
+		// comes from the server and may be absurd.
 		out = make([]byte, 0, n*int64(size))
 	}
 	switch t.DataType {
@@ -429,6 +431,12 @@ func contentsToRaw(t *tensor.Tensor, c *pb.InferTensorContents) ([]byte, error) 
 		return nil, bad("%s cannot be sent as typed contents, only raw", t.DataType)
 	}
 	return out, nil
+}
+
+// contentsLen is the number of elements in the longest typed field.
+func contentsLen(c *pb.InferTensorContents) int {
+	return max(len(c.BoolContents), len(c.IntContents), len(c.Int64Contents), len(c.UintContents),
+		len(c.Uint64Contents), len(c.Fp32Contents), len(c.Fp64Contents), len(c.BytesContents))
 }
 
 func appendLE(b []byte, v uint64, size int) []byte {

@@ -26,6 +26,7 @@ type Stream struct {
 
 	mu      sync.Mutex
 	pending map[string]string // request ID -> model, for errors and accounting
+	endErr  error             // why the stream ended, once Recv has seen it
 }
 
 // StreamInfer opens a stream on the next target. The stream lives until ctx
@@ -67,11 +68,17 @@ func (st *Stream) Send(req InferRequest) (string, error) {
 		delete(st.pending, req.ID)
 		st.mu.Unlock()
 		if err == io.EOF {
-			// The stream has ended; its status comes from Recv.
-			_, err = st.s.Recv()
-			if err == nil || err == io.EOF {
-				err = io.ErrClosedPipe
+			// The stream has ended. Its status comes from Recv, which only
+			// the caller may call: receiving here would race the caller's
+			// Recv and swallow responses still buffered ahead of the status.
+			st.mu.Lock()
+			end := st.endErr
+			st.mu.Unlock()
+			if end == nil || end == io.EOF {
+				return "", newError("ModelStreamInfer", req.Model, codes.Unavailable,
+					errors.New("the stream has ended; Recv returns the responses still pending, then why it ended"))
 			}
+			err = end
 		}
 		return "", wrapRPC("ModelStreamInfer", req.Model, err)
 	}
@@ -86,6 +93,9 @@ func (st *Stream) Recv() (*InferResult, error) {
 	r, err := st.s.Recv()
 	if err != nil {
 		st.cancel() // the stream is over either way; release its context
+		st.mu.Lock()
+		st.endErr = err
+		st.mu.Unlock()
 		if err == io.EOF {
 			return nil, io.EOF
 		}

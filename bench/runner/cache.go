@@ -3,7 +3,9 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -46,6 +48,7 @@ type CacheFile struct {
 	Path string
 	mu   sync.Mutex
 	f    *os.File
+	size int64 // bytes of whole lines in the file
 	done map[string]Prediction
 }
 
@@ -97,7 +100,7 @@ func OpenCache(dir, dataset, model, version string) (*CacheFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("prediction cache %s: %w", path, err)
 	}
-	c.f = f
+	c.f, c.size = f, int64(valid)
 	return c, nil
 }
 
@@ -120,9 +123,20 @@ func (c *CacheFile) Append(ps ...Prediction) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, err := c.f.Write(buf.Bytes()); err != nil {
+	n, err := c.f.Write(buf.Bytes())
+	if err != nil {
+		// Cut a short write back, or the next line would extend the fragment
+		// and the file could not be reopened.
+		if n > 0 {
+			if terr := c.f.Truncate(c.size); terr != nil {
+				err = errors.Join(err, terr)
+			} else if _, serr := c.f.Seek(c.size, io.SeekStart); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
 		return fmt.Errorf("prediction cache %s: %w", c.Path, err)
 	}
+	c.size += int64(n)
 	for _, p := range ps {
 		if old, ok := c.done[p.Image]; !ok || old.Error != "" {
 			c.done[p.Image] = p

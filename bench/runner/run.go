@@ -229,8 +229,12 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 		}()
 	}
 	sendWG.Wait()
-	// Drain so the producers exit when a send stage stopped early.
+	// Drain so the producers exit when a send stage stopped early, and wait
+	// for the preparers: one still decoding would record its item (rep, the
+	// cache, Progress) after Run returned. ready closes once they are done.
 	for range batches {
+	}
+	for range ready {
 	}
 	rep.ElapsedSeconds = time.Since(start).Seconds()
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {

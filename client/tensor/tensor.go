@@ -119,6 +119,10 @@ func (t *Tensor) Validate() error {
 		_, err := DecodeBytes(t.Name, t.Raw, n)
 		return err
 	}
+	if n > math.MaxInt64/int64(size) {
+		// Unchecked, the product wraps and a few bytes could "match" a huge shape.
+		return errorf(t.Name, "%s shape %v overflows int64 in bytes", t.DataType, t.Shape)
+	}
 	if want := n * int64(size); int64(len(t.Raw)) != want {
 		return errorf(t.Name, "%s shape %v needs %d bytes (%d elements x %d), got %d",
 			t.DataType, t.Shape, want, n, size, len(t.Raw))

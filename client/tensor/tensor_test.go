@@ -161,6 +161,8 @@ func TestValidate(t *testing.T) {
 		{"unknown type", Tensor{"X", "FLOAT", []int64{1}, make([]byte, 4)}, `unknown datatype "FLOAT"`},
 		{"empty type", Tensor{"X", "", []int64{1}, nil}, "unknown datatype"},
 		{"negative dim", Tensor{"X", FP32, []int64{-1}, nil}, "dimension 0 is -1"},
+		{"byte size overflows", Tensor{"X", FP32, []int64{1<<62 + 1}, make([]byte, 4)}, "overflows"},
+		{"fp64 byte size overflows", Tensor{"X", FP64, []int64{1 << 61}, nil}, "overflows"},
 		{"bytes ok", Tensor{"S", Bytes, []int64{2}, cat(le32(1), []byte("a"), le32(0))}, ""},
 		{"bytes element past buffer", Tensor{"PROMPT", Bytes, []int64{1}, cat(le32(10), []byte("abc"))},
 			"BYTES element 0: length 10 runs past the buffer (3 bytes left)"},

@@ -27,7 +27,34 @@ func invalidf(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, format, args...)
 }
 
-// infer runs one request on a resolved version and counts it in the stats.
+// maxResolves bounds how often one request follows a version swapped out
+// (reloaded or unloaded) between resolving it and queueing on it.
+const maxResolves = 3
+
+// resolveAndInfer resolves the version a request names and runs it there. A
+// version is swapped out of s.models before its queue closes, so a request
+// that finds the queue closed resolves again and gets the reloaded version,
+// or the reason the model is no longer ready.
+func (s *Server) resolveAndInfer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		vs, err := s.resolve(req.ModelName, req.ModelVersion)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := s.infer(ctx, vs, req)
+		if !errors.Is(err, errUnloaded) {
+			return resp, err
+		}
+		if attempt == maxResolves {
+			vs.stats.recordFail(time.Since(start))
+			return nil, status.Errorf(codes.Unavailable, "model %q version %d was unloaded", vs.name, vs.version)
+		}
+	}
+}
+
+// infer runs one request on a resolved version and counts it in the stats;
+// errUnloaded (not counted) means the version's queue has closed.
 func (s *Server) infer(ctx context.Context, vs *versionState, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
 	received := time.Now()
 	r, err := s.decode(vs, req)
@@ -39,11 +66,11 @@ func (s *Server) infer(ctx context.Context, vs *versionState, req *pb.ModelInfer
 	r.done = make(chan execResult, 1)
 	r.enqueued = time.Now()
 	if err := vs.sched.enqueue(r); err != nil {
-		vs.stats.recordFail(time.Since(received))
-		if errors.Is(err, errQueueFull) {
-			return nil, status.Errorf(codes.Unavailable, "model %q version %d: queue full (%d requests queued, the limit)", vs.name, vs.version, cap(vs.sched.q))
+		if errors.Is(err, errUnloaded) {
+			return nil, err // swapped out since resolve: the caller resolves again
 		}
-		return nil, status.Errorf(codes.Unavailable, "model %q version %d was unloaded", vs.name, vs.version)
+		vs.stats.recordFail(time.Since(received))
+		return nil, status.Errorf(codes.Unavailable, "model %q version %d: queue full (%d requests queued, the limit)", vs.name, vs.version, cap(vs.sched.q))
 	}
 	var res execResult
 	select {
@@ -162,6 +189,10 @@ func (s *Server) decode(vs *versionState, req *pb.ModelInferRequest) (*request, 
 	}
 	r := &request{inputs: present, rows: 1}
 	if maxBatch > 0 {
+		if rows < 0 {
+			// Possible when every input is optional: nothing gives the batch size.
+			return nil, invalidf("request has no inputs; model %q batches (max_batch_size %d) and takes the batch size from them", vs.name, maxBatch)
+		}
 		r.rows = int(rows)
 	}
 	if len(req.Outputs) == 0 {

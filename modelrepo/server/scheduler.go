@@ -223,6 +223,11 @@ func (s *scheduler) run(inst Instance, batch []*request) {
 		shares, err = s.split(outs, batch, rows)
 	}
 	t3 := time.Now()
+	// Counted before any caller is answered, so statistics read after a
+	// response include the execution that produced it.
+	if err == nil {
+		s.vs.stats.recordExecution(rows, t1.Sub(start), t2.Sub(t1), t3.Sub(t2))
+	}
 	for i, r := range batch {
 		res := execResult{err: err, queue: start.Sub(r.enqueued),
 			computeInput: t1.Sub(start), computeInfer: t2.Sub(t1), computeOutput: t3.Sub(t2)}
@@ -230,9 +235,6 @@ func (s *scheduler) run(inst Instance, batch []*request) {
 			res.outputs = shares[i]
 		}
 		r.done <- res
-	}
-	if err == nil {
-		s.vs.stats.recordExecution(rows, t1.Sub(start), t2.Sub(t1), t3.Sub(t2))
 	}
 }
 

@@ -248,8 +248,22 @@ func (s *Server) GracefulStop(ctx context.Context) error {
 	models := s.models
 	s.models = map[string]*modelState{}
 	s.mu.Unlock()
-	for _, ms := range models {
-		ms.close(err == nil)
+	// Draining the queues is bounded by ctx too: a model may still be running
+	// for a caller that has gone. Past the deadline, cancel what runs and
+	// leave the workers to close their instances when their call returns.
+	drained := make(chan struct{})
+	go func(wait bool) {
+		for _, ms := range models {
+			ms.close(wait)
+		}
+		close(drained)
+	}(err == nil)
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		if err == nil {
+			err = fmt.Errorf("server: graceful stop cut short: %w", ctx.Err())
+		}
 	}
 	s.loadMu.Unlock()
 	s.cancel()

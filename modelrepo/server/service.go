@@ -110,11 +110,7 @@ func (v *service) ModelConfig(_ context.Context, req *pb.ModelConfigRequest) (*p
 }
 
 func (v *service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
-	vs, err := v.s.resolve(req.ModelName, req.ModelVersion)
-	if err != nil {
-		return nil, err
-	}
-	return v.s.infer(ctx, vs, req)
+	return v.s.resolveAndInfer(ctx, req)
 }
 
 // ModelStreamInfer runs a stream's requests concurrently (so they can share

@@ -1,0 +1,139 @@
+//go:build unix
+
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/modelrepo/native"
+)
+
+// gateStarted is signalled by runner_test_gate, which then holds its request
+// until the server cancels it.
+var gateStarted = make(chan struct{}, 16)
+
+func init() {
+	native.Register("runner_test_gate", func(ctx context.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		gateStarted <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+}
+
+// When the run is interrupted, Run must not return while a preparing worker
+// is still going: that worker would later record its item (rep.Failed, the
+// cache, Progress.Add after Finish) behind the caller's back. A FIFO image
+// path holds one worker in open() until the test writes to it.
+func TestRunInterruptedWaitsForPreparers(t *testing.T) {
+	cfg := strings.ReplaceAll(fmt.Sprintf(meanConfig, "gate", "false"), "runner_test_mean", "runner_test_gate")
+	c, _ := serveFS(t, fstest.MapFS{
+		"gate/config.pbtxt":   {Data: []byte(cfg)},
+		"gate/1/model.native": {Data: []byte("runner_test_gate\n")},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m, err := Describe(ctx, c, "gate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := makeItems(t, 2)
+	fifo := filepath.Join(t.TempDir(), "slow.png")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFO here: %v", err)
+	}
+	items = []dataset.Item{items[0], {Image: "slow.png", Path: fifo}, items[1]}
+	cf, err := OpenCache(t.TempDir(), "ds", "gate", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cf.Close()
+
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		<-gateStarted // one image is at the model, the other waits for a sender
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		time.Sleep(200 * time.Millisecond) // Run used to return in this gap
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		w.WriteString("not an image")
+		w.Close()
+	}()
+	rep, err := Run(ctx, c, m, "", items, cf, Options{Workers: 2, Concurrency: 1, Batch: 1, Retries: -1})
+	failed := rep.Failed
+	_, recorded := cf.Lookup("slow.png")
+	<-released
+	if err == nil {
+		t.Fatal("interrupted run returned no error")
+	}
+	if failed != 1 || !recorded {
+		t.Errorf("Run returned before its preparing worker finished: failed %d, recorded %v; want 1, true", failed, recorded)
+	}
+}
+
+// A failed Append must not leave part of a line behind: the next successful
+// Append would continue that fragment and the cache could no longer be opened
+// ("line 2: invalid character"). A file size limit makes the write short.
+func TestCacheFailedAppendLeavesNoTornLine(t *testing.T) {
+	dir := t.TempDir()
+	cf, err := OpenCache(dir, "ds", "m", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := 0.5
+	if err := cf.Append(Prediction{Image: "a", Quality: &q}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(cf.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Skipf("no file size limit here: %v", err)
+	}
+	lim := old
+	lim.Cur = uint64(st.Size()) + 10
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Skipf("cannot lower the file size limit: %v", err)
+	}
+	err = cf.Append(Prediction{Image: "b-with-a-long-name", Quality: &q})
+	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err == nil {
+		t.Fatal("Append past the file size limit succeeded")
+	}
+	if err := cf.Append(Prediction{Image: "c", Quality: &q}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cf, err = OpenCache(dir, "ds", "m", "1")
+	if err != nil {
+		t.Fatalf("reopening after a failed append: %v", err)
+	}
+	defer cf.Close()
+	got := cf.all()
+	if _, ok := got["a"]; !ok || len(got) != 2 {
+		t.Errorf("cache holds %v; want a and c", got)
+	}
+	if _, ok := got["c"]; !ok {
+		t.Errorf("cache holds %v; want a and c", got)
+	}
+}
