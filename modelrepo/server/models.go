@@ -182,11 +182,14 @@ func (s *Server) backendNames() string {
 // loadByName re-reads a model directory and swaps the new versions in; the
 // old ones drain and close after the swap, so serving never pauses.
 func (s *Server) loadByName(ctx context.Context, name string) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	// Checked under loadMu: GracefulStop sets stopping before it takes loadMu
+	// to close every model, so a load that gets the lock after that stop would
+	// install instances nobody closes.
 	if s.stopping.Load() {
 		return status.Error(codes.Unavailable, "server is stopping")
 	}
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
 	m, err := s.repo.ReadModel(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return status.Errorf(codes.NotFound, "model %q: no such directory in repository %s", name, s.repo.Label)
