@@ -82,8 +82,8 @@ type EvalOptions struct {
 // Evaluate scores a model on every split of a dataset: split k's test images
 // with version k for per-split models, all images once with the single version
 // otherwise. A model trained on another dataset is skipped with the reason.
-func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Dataset, sp *splits.File, opt EvalOptions) (*ModelResult, error) {
-	res := &ModelResult{Model: m.Name, Catalog: m.Catalog, Dataset: ds.Name, Summary: map[string]metrics.SplitSummary{},
+func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Dataset, sp *splits.File, opt EvalOptions) (res *ModelResult, err error) {
+	res = &ModelResult{Model: m.Name, Catalog: m.Catalog, Dataset: ds.Name, Summary: map[string]metrics.SplitSummary{},
 		Pred: map[string][]float64{}, MOS: map[string][]float64{}}
 	if m.Dataset != "" && m.Dataset != ds.Name {
 		res.Skipped = fmt.Sprintf("trained on %s", m.Dataset)
@@ -117,8 +117,12 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 	}
 	caches := map[string]*CacheFile{}
 	defer func() {
+		// A cache that cannot be flushed loses predictions: say so unless a
+		// run error already explains the stop.
 		for _, cf := range caches {
-			cf.Close()
+			if cerr := cf.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
 		}
 	}()
 	for _, j := range jobs {
