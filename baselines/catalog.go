@@ -129,6 +129,8 @@ var catalog = []Entry{
 	t1("sisblim", "SISBLIM", "SISBLIM", GroupHandcrafted, nil, false, -0.1309, -0.3575, -0.0889, 0.5479, 0.6477),
 	{Key: "sharpness", Label: "Sharpness (Laplacian)", Name: "variance of the Laplacian", Table: 1,
 		Group: GroupHandcrafted, Served: served("sharpness_laplacian"), InPaper: false, Paper: map[string]Scores{}},
+	{Key: "contrast", Label: "RMS contrast", Name: "standard deviation of luma", Table: 1,
+		Group: GroupHandcrafted, Served: served("contrast_rms"), InPaper: false, Paper: map[string]Scores{}},
 	t1("gmlf", "GMLF", "GMLF", GroupSVR, served("gmlf"), false, 0.5575, 0.6356, 0.4052, 0.6987, 0.8181),
 	t1("higrade", "HIGRADE", "HIGRADE", GroupSVR, served("higrade"), false, 0.4056, 0.4425, 0.2860, 0.6171, 0.7056),
 	t1("dbcnn", "DBCNN", "DBCNN", GroupDL, served("dbcnn"), false, 0.7491, 0.8211, 0.5618, 0.8207, 0.8759),

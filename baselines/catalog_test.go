@@ -229,8 +229,8 @@ func TestCatalogStructure(t *testing.T) {
 			}
 		}
 	}
-	if got := len(ForTable(1)); got != 14 { // 13 paper rows + our sharpness baseline
-		t.Errorf("table 1 has %d entries, want 14", got)
+	if got := len(ForTable(1)); got != 15 { // 13 paper rows + our sharpness and contrast baselines
+		t.Errorf("table 1 has %d entries, want 15", got)
 	}
 	if got := len(ForTable(2)); got != 5 {
 		t.Errorf("table 2 has %d entries, want 5", got)
@@ -238,9 +238,11 @@ func TestCatalogStructure(t *testing.T) {
 	if got := len(ForTable(3)); got != 5 {
 		t.Errorf("table 3 has %d entries, want 5", got)
 	}
-	sh := ByServed("sharpness_laplacian")
-	if len(sh) != 1 || sh[0].Group != GroupHandcrafted || sh[0].InPaper {
-		t.Errorf("sharpness_laplacian entries = %+v", sh)
+	for _, name := range []string{"sharpness_laplacian", "contrast_rms"} {
+		sh := ByServed(name)
+		if len(sh) != 1 || sh[0].Group != GroupHandcrafted || sh[0].InPaper || len(sh[0].Paper) != 0 {
+			t.Errorf("%s entries = %+v", name, sh)
+		}
 	}
 	if got := len(ByServed("ipiqa")); got != 3 {
 		t.Errorf("ipiqa fills %d rows, want 3 (one per table)", got)

@@ -196,6 +196,20 @@ func TestLaplacianVarianceModelBatch(t *testing.T) {
 // The built-in repository loads cleanly, honours the model contract and
 // serves the sharpness model through the embedded server.
 func TestBuiltinRepositoryServesSharpness(t *testing.T) {
+	const s = 512
+	img := gray(s, s, func(r, c int) uint8 { return checker(r/2, c/2) })
+	want, _ := LaplacianVariance(img, s, s)
+	v := serveBuiltin(t, "sharpness_laplacian", img, s)
+	if len(v) != 1 || v[0] != float32(want) || want == 0 {
+		t.Errorf("served QUALITY %v, direct %v", v, want)
+	}
+}
+
+// serveBuiltin opens the built-in repository, checks that it loads cleanly
+// and that model honours the contract, then sends one s x s image to model
+// through the embedded gRPC server and returns its QUALITY.
+func serveBuiltin(t *testing.T, model string, img []uint8, s int64) []float32 {
+	t.Helper()
 	repo, err := modelrepo.OpenFS(BuiltinRepository(), "builtin")
 	if err != nil {
 		t.Fatal(err)
@@ -203,12 +217,12 @@ func TestBuiltinRepositoryServesSharpness(t *testing.T) {
 	for _, e := range repo.Errors {
 		t.Errorf("builtin: %v", e)
 	}
-	m := repo.Model("sharpness_laplacian")
+	m := repo.Model(model)
 	if m == nil {
-		t.Fatal("builtin has no sharpness_laplacian")
+		t.Fatalf("builtin has no %s", model)
 	}
 	if p := modelrepo.ContractCheck(m.Config); len(p) > 0 {
-		t.Errorf("contract: %v", p)
+		t.Errorf("%s contract: %v", model, p)
 	}
 	srv, err := server.New(repo)
 	if err != nil {
@@ -226,11 +240,8 @@ func TestBuiltinRepositoryServesSharpness(t *testing.T) {
 	}
 	defer conn.Close()
 	c := pb.NewGRPCInferenceServiceClient(conn)
-	const s = 512
-	img := gray(s, s, func(r, c int) uint8 { return checker(r/2, c/2) })
-	want, _ := LaplacianVariance(img, s, s)
 	resp, err := c.ModelInfer(context.Background(), &pb.ModelInferRequest{
-		ModelName: "sharpness_laplacian",
+		ModelName: model,
 		Inputs: []*pb.ModelInferRequest_InferInputTensor{
 			{Name: "IMAGE", Datatype: "UINT8", Shape: []int64{1, 3, s, s}}},
 		RawInputContents: [][]byte{img},
@@ -243,9 +254,7 @@ func TestBuiltinRepositoryServesSharpness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v) != 1 || v[0] != float32(want) || want == 0 {
-		t.Errorf("served QUALITY %v, direct %v", v, want)
-	}
+	return v
 }
 
 // go test ./baselines -run X -bench LaplacianVariance

@@ -19,7 +19,7 @@ Usage: agiqa serve [--addr 127.0.0.1:8001] [--repo DIR]
 
 Serves a Triton-layout model repository over Triton's gRPC protocol (KServe v2)
 until SIGINT or SIGTERM, then drains in-flight requests. Without --repo it
-serves the built-in models (the native sharpness baseline). Native Go models
+serves the built-in models (the native sharpness and contrast baselines). Native Go models
 always run; ONNX models run through ONNX Runtime when its library is found
 ($AGIQA_ORT_LIB), and report not ready with the reason otherwise.
 

@@ -94,7 +94,8 @@ func TestServeModelsInfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var infos []modelInfo
-	if err := json.Unmarshal([]byte(out), &infos); err != nil || len(infos) != 1 || !infos[0].Ready {
+	if err := json.Unmarshal([]byte(out), &infos); err != nil || len(infos) != 2 ||
+		infos[0].Name != "contrast_rms" || infos[1].Name != "sharpness_laplacian" || !infos[0].Ready || !infos[1].Ready {
 		t.Fatalf("models json: %v %q", err, out)
 	}
 

@@ -15,7 +15,7 @@ import (
 )
 
 // A small run of the main job: built-in sample dataset, embedded server,
-// the sharpness baseline, 3 splits.
+// the sharpness and contrast baselines, 3 splits.
 func TestTablesEmbeddedSampleGolden(t *testing.T) {
 	cache := t.TempDir()
 	args := []string{"tables", "--cache", filepath.Join(cache, "predictions"), "--sample-size", "60", "--splits", "3", "--seed", "7"}
@@ -53,15 +53,17 @@ func TestTablesReportPlotsAndJSON(t *testing.T) {
 	}
 	var results []runner.ModelResult
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
-	if err != nil || json.Unmarshal(b, &results) != nil || len(results) != 1 {
+	if err != nil || json.Unmarshal(b, &results) != nil || len(results) != 2 {
 		t.Fatalf("report: %v %s", err, b)
 	}
-	r := results[0]
-	if r.Model != "sharpness_laplacian" || len(r.Splits) != 2 || r.Summary["quality"].Splits != 2 || r.Runs[0].Inferred != 40 {
-		t.Errorf("report content: %+v", r)
+	for i, name := range []string{"contrast_rms", "sharpness_laplacian"} {
+		r := results[i]
+		if r.Model != name || len(r.Splits) != 2 || r.Summary["quality"].Splits != 2 || r.Runs[0].Inferred != 40 {
+			t.Errorf("report content: %+v", r)
+		}
 	}
 	pngs, _ := filepath.Glob(filepath.Join(dir, "plots", "*.png"))
-	if len(pngs) != 1 {
+	if len(pngs) != 2 {
 		t.Errorf("plots: %v", pngs)
 	}
 
@@ -75,35 +77,39 @@ func TestTablesReportPlotsAndJSON(t *testing.T) {
 		}
 	}
 	rows := timing.RowGroups[0].Rows
-	if len(rows) != 1 || rows[0].Model != "sharpness_laplacian" {
+	if len(rows) != 2 || rows[0].Model != "contrast_rms" || rows[1].Model != "sharpness_laplacian" {
 		t.Fatalf("timing rows %+v", rows)
 	}
-	cells := map[string]float64{}
-	for i, c := range timing.Columns {
-		if rows[0].Cells[i].Value == nil {
-			t.Fatalf("timing column %s has no number (%q)", c.Key, rows[0].Cells[i].Note)
+	// Each timing row is checked against its own model's run in the report.
+	for ri, row := range rows {
+		r := results[ri]
+		cells := map[string]float64{}
+		for i, c := range timing.Columns {
+			if row.Cells[i].Value == nil {
+				t.Fatalf("%s: timing column %s has no number (%q)", row.Model, c.Key, row.Cells[i].Note)
+			}
+			cells[c.Key] = *row.Cells[i].Value
 		}
-		cells[c.Key] = *rows[0].Cells[i].Value
-	}
-	lat := append([]float64(nil), r.Runs[0].RequestLatencyMS...)
-	sort.Float64s(lat)
-	batched := 0
-	for _, b := range r.Runs[0].RequestBatch {
-		batched += b
-	}
-	if len(lat) == 0 || cells["requests"] != float64(len(lat)) || batched != r.Runs[0].Inferred {
-		t.Errorf("timing counts %v requests; the report has %d requests carrying %d images for %d scores",
-			cells["requests"], len(lat), batched, r.Runs[0].Inferred)
-	}
-	want := map[string]float64{"p50": quantile(lat, 0.5), "p90": quantile(lat, 0.9), "p99": quantile(lat, 0.99), "max": lat[len(lat)-1],
-		"images_per_s": float64(r.Runs[0].Inferred) / r.Runs[0].ElapsedSeconds}
-	for k, v := range want {
-		if math.Abs(cells[k]-v) > 1e-9*math.Abs(v) {
-			t.Errorf("timing %s = %v, the scored requests give %v", k, cells[k], v)
+		lat := append([]float64(nil), r.Runs[0].RequestLatencyMS...)
+		sort.Float64s(lat)
+		batched := 0
+		for _, b := range r.Runs[0].RequestBatch {
+			batched += b
 		}
-	}
-	if !(cells["images_per_s"] > 0 && cells["p50"] > 0 && cells["p50"] <= cells["p90"] && cells["p90"] <= cells["p99"] && cells["p99"] <= cells["max"]) {
-		t.Errorf("timing figures out of order: %v", cells)
+		if len(lat) == 0 || cells["requests"] != float64(len(lat)) || batched != r.Runs[0].Inferred {
+			t.Fatalf("%s: timing counts %v requests; the report has %d requests carrying %d images for %d scores",
+				row.Model, cells["requests"], len(lat), batched, r.Runs[0].Inferred)
+		}
+		want := map[string]float64{"p50": quantile(lat, 0.5), "p90": quantile(lat, 0.9), "p99": quantile(lat, 0.99), "max": lat[len(lat)-1],
+			"images_per_s": float64(r.Runs[0].Inferred) / r.Runs[0].ElapsedSeconds}
+		for k, v := range want {
+			if math.Abs(cells[k]-v) > 1e-9*math.Abs(v) {
+				t.Errorf("%s: timing %s = %v, the scored requests give %v", row.Model, k, cells[k], v)
+			}
+		}
+		if !(cells["images_per_s"] > 0 && cells["p50"] > 0 && cells["p50"] <= cells["p90"] && cells["p90"] <= cells["p99"] && cells["p99"] <= cells["max"]) {
+			t.Errorf("%s: timing figures out of order: %v", row.Model, cells)
+		}
 	}
 }
 
@@ -132,7 +138,7 @@ func TestTablesBadInput(t *testing.T) {
 		{[]string{"--splits", "agiqa-3k=/x.json", "--sample-size", "40"}, "names no splits file for dataset sample"},
 		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, "nope"},
 		// An unknown model is called unknown (with the server's list), not "not ready".
-		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, `unknown model "nope" (models: sharpness_laplacian)`},
+		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, `unknown model "nope" (models: contrast_rms, sharpness_laplacian)`},
 		{[]string{"--batch", "0"}, "--batch 0: want at least 1"},
 		{[]string{"--concurrency", "-1"}, "--concurrency -1: want at least 1"},
 		{[]string{"--retries", "-1"}, "--retries -1"},

@@ -24,8 +24,9 @@ func openRepository(dir string) (*modelrepo.Repository, error) {
 }
 
 // newEmbeddedServer builds the in-process server: native Go models, Triton
-// Python-backend models that name a native.function (the sharpness baseline has
-// both forms), and ONNX models through ONNX Runtime when its library loads.
+// Python-backend models that name a native.function (the sharpness and
+// contrast baselines have both forms), and ONNX models through ONNX Runtime
+// when its library loads.
 func newEmbeddedServer(repoDir string, logw io.Writer) (*server.Server, error) {
 	repo, err := openRepository(repoDir)
 	if err != nil {
