@@ -1,21 +1,16 @@
 package baselines
 
 import (
-	"context"
 	"fmt"
 	"math"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/agiqa-bench/agiqa/client/tensor"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
 )
 
 // RMSContrastFunc is the native function name of the contrast baseline.
 const RMSContrastFunc = "rms_contrast"
 
-func init() { native.Register(RMSContrastFunc, rmsContrastModel) }
+func init() { native.Register(RMSContrastFunc, perImageModel(RMSContrastFunc, RMSContrast)) }
 
 // RMSContrast is the classical root-mean-square contrast: the population
 // standard deviation of the BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B
@@ -45,37 +40,4 @@ func RMSContrast(img []uint8, h, w int) (float64, error) {
 		ss += d * d
 	}
 	return math.Sqrt(ss / float64(plane)), nil
-}
-
-// rmsContrastModel is the native model: IMAGE UINT8 [B,3,H,W] ->
-// QUALITY FP32 [B,1], one score per image.
-func rmsContrastModel(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	img, ok := native.TensorByName(inputs, "IMAGE")
-	if !ok {
-		return nil, status.Error(codes.InvalidArgument, "rms_contrast: no IMAGE input")
-	}
-	if img.DataType != tensor.Uint8 || len(img.Shape) != 4 || img.Shape[1] != 3 {
-		return nil, status.Errorf(codes.InvalidArgument, "rms_contrast: IMAGE must be UINT8 [B,3,H,W], got %s %v", img.DataType, img.Shape)
-	}
-	b, h, w := int(img.Shape[0]), int(img.Shape[2]), int(img.Shape[3])
-	if err := img.Validate(); err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	per := 3 * h * w
-	scores := make([]float32, b)
-	for i := 0; i < b; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		v, err := RMSContrast(img.Raw[i*per:(i+1)*per], h, w)
-		if err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
-		}
-		scores[i] = float32(v)
-	}
-	q, err := tensor.NewFP32("QUALITY", []int64{int64(b), 1}, scores)
-	if err != nil {
-		return nil, err
-	}
-	return []*tensor.Tensor{q}, nil
 }

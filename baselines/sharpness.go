@@ -1,20 +1,17 @@
 package baselines
 
 import (
-	"context"
 	"fmt"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/agiqa-bench/agiqa/client/tensor"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
 )
 
 // LaplacianVarianceFunc is the native function name of the sharpness baseline.
 const LaplacianVarianceFunc = "laplacian_variance"
 
-func init() { native.Register(LaplacianVarianceFunc, laplacianVarianceModel) }
+func init() {
+	native.Register(LaplacianVarianceFunc, perImageModel(LaplacianVarianceFunc, LaplacianVariance))
+}
 
 // LaplacianVariance is a classical no-reference sharpness measure: the
 // variance of the 3x3 Laplacian (0 1 0 / 1 -4 1 / 0 1 0) of the BT.601 luma
@@ -54,37 +51,4 @@ func LaplacianVariance(img []uint8, h, w int) (float64, error) {
 		ss += d * d
 	}
 	return ss / float64(len(lap)), nil
-}
-
-// laplacianVarianceModel is the native model: IMAGE UINT8 [B,3,H,W] ->
-// QUALITY FP32 [B,1], one score per image.
-func laplacianVarianceModel(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	img, ok := native.TensorByName(inputs, "IMAGE")
-	if !ok {
-		return nil, status.Error(codes.InvalidArgument, "laplacian_variance: no IMAGE input")
-	}
-	if img.DataType != tensor.Uint8 || len(img.Shape) != 4 || img.Shape[1] != 3 {
-		return nil, status.Errorf(codes.InvalidArgument, "laplacian_variance: IMAGE must be UINT8 [B,3,H,W], got %s %v", img.DataType, img.Shape)
-	}
-	b, h, w := int(img.Shape[0]), int(img.Shape[2]), int(img.Shape[3])
-	if err := img.Validate(); err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	per := 3 * h * w
-	scores := make([]float32, b)
-	for i := 0; i < b; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		v, err := LaplacianVariance(img.Raw[i*per:(i+1)*per], h, w)
-		if err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
-		}
-		scores[i] = float32(v)
-	}
-	q, err := tensor.NewFP32("QUALITY", []int64{int64(b), 1}, scores)
-	if err != nil {
-		return nil, err
-	}
-	return []*tensor.Tensor{q}, nil
 }
