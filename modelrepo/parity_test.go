@@ -134,6 +134,35 @@ type parityReference struct {
 // by the Python code, served by the embedded server on ONNX Runtime and
 // queried by the Go client with Go preprocessing and tokenisation, scores as
 // eager PyTorch does on Pillow-preprocessed inputs.
+// serveExported serves an exported repository through ONNX Runtime on a
+// loopback port for the rest of the test and returns a client of it.
+func serveExported(t *testing.T, repoDir string, ort *ortbackend.Backend) *client.Client {
+	t.Helper()
+	repo, err := modelrepo.Open(repoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range repo.Errors {
+		t.Fatalf("exported repository: %v", e)
+	}
+	srv, err := server.New(repo, server.WithBackend(ortbackend.Name, ort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(func() { _ = srv.GracefulStop(context.Background()) })
+	c, err := client.New(context.Background(), lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func TestParityWithPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the parity test exports a model through Python (about 15 s)")
@@ -178,29 +207,8 @@ func TestParityWithPyTorch(t *testing.T) {
 			len(ref.Pixels), len(ref.Tokens), ref.Outputs, n)
 	}
 
-	repo, err := modelrepo.Open(repoDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range repo.Errors {
-		t.Fatalf("exported repository: %v", e)
-	}
-	srv, err := server.New(repo, server.WithBackend(ortbackend.Name, ort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	defer srv.GracefulStop(context.Background())
 	ctx := context.Background()
-	c, err := client.New(ctx, lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := serveExported(t, repoDir, ort)
 
 	// The harness's view: size and resize method come from the served config.
 	cfg, err := c.ModelConfig(ctx, ref.Model, "")

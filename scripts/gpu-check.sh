@@ -6,3 +6,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$(mktemp -d)}
 cd "$root/modelrepo/python"
 python3 -m agiqa_torch.gpubench --out "$out" --device cuda --batch 32 --iters 20 --warmup 5
+echo "exported to $out: serve it with agiqa serve --repo $out, or Triton" >&2

@@ -350,7 +350,7 @@ def catalog_key(model: AGIQAModel) -> str:
 
 
 def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: bool,
-                 dataset: Optional[str] = None) -> str:
+                 dataset: Optional[str] = None, writer: str = "python -m agiqa_torch.export") -> str:
     s = model.image_size
     inputs = [f'  {{ name: "IMAGE" data_type: TYPE_UINT8 dims: [ 3, {s}, {s} ] }}']
     if model.uses_prompt:
@@ -362,7 +362,7 @@ def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: b
     if per_split and dataset:
         params["agiqa.dataset"] = dataset
     lines = [
-        f"# Written by python -m agiqa_torch.export ({model.name}).",
+        f"# Written by {writer} ({model.name}).",
         f'name: "{name}"',
         'platform: "onnxruntime_onnx"',
         f"max_batch_size: {max_batch_size}",

@@ -1,10 +1,11 @@
 """GPU check: export the full-size IP-IQA with random weights, then time eager PyTorch.
 
 ``python -m agiqa_torch.gpubench --out DIR`` builds IP-IQA (CLIP RN50 at 512 px, 2 outputs) with seeded
-random weights, exports it to ``DIR/ipiqa_random/1/model.onnx`` and checks the file (onnx.checker and the
-contract's names and types), then measures eager images/s in fp32 and in fp16 (autocast) at batch 32 and
-prints one JSON object: the card, the torch version and the figures. ``--tiny --device cpu`` runs the same
-path on a tiny model so the script itself is tested without a GPU.
+random weights, exports it to ``DIR/ipiqa_random/1/model.onnx`` with its ``config.pbtxt`` (so ``agiqa serve --repo DIR``
+or Triton can serve it) and checks the file (onnx.checker and the contract's names and types), then measures eager images/s in fp32 and in fp16 (autocast) at batch 32 and
+prints one JSON object: the card, the torch version and the figures. ``--device cpu`` measures fp32 only
+(autocast fp16 is a CUDA figure); ``--tiny --device cpu`` runs the same path on a tiny model so the script
+itself is tested without a GPU.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .export import TINY, check_onnx, export_onnx, sample_inputs
+from .export import TINY, check_onnx, config_pbtxt, export_onnx, sample_inputs
 from .models import build_model
 
 
@@ -48,7 +49,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--tiny", action="store_true", help="tiny model (tests the script on CPU)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="CPU threads for PyTorch (it may start with 1; default: every core)")
     args = p.parse_args(argv)
+    for flag in ("batch", "iters", "threads"):
+        if getattr(args, flag) < 1:
+            p.error(f"--{flag} {getattr(args, flag)} must be >= 1")
+    if args.warmup < 0:
+        p.error(f"--warmup {args.warmup} must be >= 0")
+    torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("gpubench: no CUDA device; use --device cpu --tiny to test the script", file=sys.stderr)
         return 2
@@ -56,10 +65,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.tiny:
         kw.update(TINY, image_size=64)
     model = build_model("ipiqa", **kw).eval()
-    path = os.path.join(args.out, "ipiqa_random", "1", "model.onnx")
+    name = "ipiqa_random"
+    path = os.path.join(args.out, name, "1", "model.onnx")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     export_onnx(model, path)
     check_onnx(path, model)
+    with open(os.path.join(args.out, name, "config.pbtxt"), "w", encoding="utf-8") as f:
+        f.write(config_pbtxt(name, model, max(32, args.batch), per_split=False,
+                             writer="python -m agiqa_torch.gpubench, random weights"))
     model = model.to(args.device)
     image, tokens = sample_inputs(model, args.batch)
     image, tokens = image.to(args.device), tokens.to(args.device)
@@ -69,6 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "model": "ipiqa (random weights, %s)" % ("tiny" if args.tiny else "full size"),
         "image_size": model.image_size,
         "batch": args.batch,
+        "threads": torch.get_num_threads(),
         "onnx_bytes": os.path.getsize(path),
         "fp32_images_per_s": time_eager(model, image, tokens, args.device, False, args.iters, args.warmup),
     }

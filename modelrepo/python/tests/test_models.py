@@ -355,3 +355,51 @@ def test_image_only_models_have_no_text_encoder():
     with torch.no_grad():
         assert m.encode_text(TOKENS).shape == (2, 16 * 8)
     assert math.isclose(m.head[0].p, 0.5)
+
+
+def _torchscript_archive(state, path):
+    """A TorchScript file whose state_dict() has exactly these names, as OpenAI's RN50.pt does."""
+    root = torch.nn.Module()
+    for key, value in state.items():
+        *parents, leaf = key.split(".")
+        mod = root
+        for part in parents:
+            if not hasattr(mod, part):
+                mod.add_module(part, torch.nn.Module())
+            mod = getattr(mod, part)
+        if value.is_floating_point():
+            mod.register_parameter(leaf, torch.nn.Parameter(value.clone(), requires_grad=False))
+        else:
+            mod.register_buffer(leaf, value.clone())
+    torch.jit.save(torch.jit.script(root), str(path))
+
+
+def test_read_rn50_file_accepts_torchscript_and_state_dict_files(tmp_path):
+    torch.manual_seed(0)
+    state = _openai_state(C.CLIPRN50(image_size=224, **TINY))
+    archive = tmp_path / "RN50.pt"
+    _torchscript_archive(state, archive)
+    got = C.read_rn50_file(str(archive))
+    assert sorted(got) == sorted(state)
+    for k, v in state.items():
+        assert got[k].dtype == v.dtype and torch.equal(got[k], v), k
+    ref = C.load_openai_rn50(state).state_dict()
+    for k, v in C.load_openai_rn50(got).state_dict().items():
+        assert torch.equal(v, ref[k]), k
+
+    plain, wrapped = tmp_path / "plain.pt", tmp_path / "wrapped.pt"
+    torch.save(state, plain)
+    torch.save({"state_dict": state, "epoch": 3}, wrapped)
+    for path in (plain, wrapped):
+        assert sorted(C.read_rn50_file(str(path))) == sorted(state)
+
+
+def test_read_rn50_file_names_the_file_it_cannot_read(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"junk\.pt: neither a TorchScript archive .* nor a torch\.save file"):
+        C.read_rn50_file(str(junk))
+    listed = tmp_path / "list.pt"
+    torch.save([1, 2], listed)
+    with pytest.raises(ValueError, match=r"list\.pt: holds a list, not a CLIP state dict"):
+        C.read_rn50_file(str(listed))
