@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -53,13 +55,42 @@ func checkOutputFile(flag, path string) error {
 }
 
 // checkOutputDir makes sure dir ("" = not asked for) is a folder or can be
-// made one: it must not be an existing file.
+// made one: neither it nor the nearest of its parents that exists may be a
+// file (MkdirAll would fail there, after the long work).
 func checkOutputDir(flag, dir string) error {
 	if dir == "" {
 		return nil
 	}
-	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-		return usagef("%s %s: is a file, want a folder", flag, dir)
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && st.IsDir():
+			return nil
+		case err == nil && p == filepath.Clean(dir):
+			return usagef("%s %s: is a file, want a folder", flag, dir)
+		case err == nil:
+			return usagef("%s %s: %s is a file, not a folder", flag, dir, p)
+		}
+		if filepath.Dir(p) == p {
+			return nil
+		}
+	}
+}
+
+// checkRepoDir makes sure --repo ("" = the built-in models) is a folder, so
+// that a typo is reported against the flag, before any dataset is read.
+func checkRepoDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--repo %s: no such folder", dir)
+	case err != nil:
+		return fmt.Errorf("--repo %s: %w", dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("--repo %s: is a file, want a model repository folder", dir)
 	}
 	return nil
 }

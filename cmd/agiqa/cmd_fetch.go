@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,6 +56,9 @@ Example:
 		}
 		return tw.Flush()
 	}
+	if err := checkOutputDir("--cache", *cache); err != nil {
+		return err
+	}
 	assets := fetch.Catalog
 	if fs.NArg() > 0 {
 		assets = nil
@@ -78,12 +83,16 @@ Example:
 		},
 	}
 	var failed []string
-	for _, a := range assets {
+	for i, a := range assets {
 		if *mirror != "" {
 			a.URL = strings.TrimRight(*mirror, "/") + "/" + a.Path
 		}
 		start := time.Now()
 		res, err := f.Fetch(ctx, a)
+		if err != nil && ctx.Err() != nil {
+			// Interrupted: the other assets would each fail the same way.
+			return interruptedFetch(a.Name, res.Path+".part", assets[i+1:])
+		}
 		if err != nil {
 			fmt.Fprintf(io.stderr, "error: %v\n", err)
 			failed = append(failed, a.Name)
@@ -102,4 +111,20 @@ Example:
 		return fmt.Errorf("fetch failed for %s", strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// interruptedFetch says what an interrupt left behind and how to go on.
+func interruptedFetch(name, part string, rest []fetch.Asset) error {
+	msg := "interrupted while fetching " + name
+	if st, err := os.Stat(part); err == nil && st.Size() > 0 {
+		msg += fmt.Sprintf(" (%d bytes kept in %s)", st.Size(), part)
+	}
+	if len(rest) > 0 {
+		names := make([]string, len(rest))
+		for i, a := range rest {
+			names[i] = a.Name
+		}
+		msg += "; not fetched: " + strings.Join(names, ", ")
+	}
+	return errors.New(msg + "; run the same command again to resume")
 }

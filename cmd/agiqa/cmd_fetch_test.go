@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/internal/testenv"
@@ -77,5 +80,84 @@ func TestFetchUnreachableMirrorNamesURL(t *testing.T) {
 	_, stderr, err := runCLI(t, "fetch", "--cache", t.TempDir(), "--mirror", base, "--retries", "0", "clip-vocab")
 	if err == nil || !strings.Contains(stderr, "clip-vocab: GET "+base+"/clip/bpe_simple_vocab_16e6.txt.gz: ") {
 		t.Errorf("err %v, stderr %q: want the URL named", err, stderr)
+	}
+}
+
+// cancelOn cancels when the text it is written contains trigger (the
+// command's progress line), standing in for Ctrl-C mid-download.
+type cancelOn struct {
+	syncBuffer
+	trigger string
+	cancel  context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.syncBuffer.Write(p)
+	if strings.Contains(c.String(), c.trigger) {
+		c.cancel()
+	}
+	return n, err
+}
+
+// Ctrl-C stops the fetch: the assets after the interrupted one are not
+// tried (each failing with "context canceled"), the partial file is kept
+// and the error says how to resume.
+func TestFetchInterruptKeepsPartAndStops(t *testing.T) {
+	var asked []string
+	var mu sync.Mutex
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Length", "1000000")
+		w.Write(make([]byte, 4096))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest never comes: only the interrupt ends this
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	cache := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &cancelOn{trigger: "clip-rn50: ", cancel: cancel}
+	var stdout bytes.Buffer
+	err := runContext(ctx, &stdout, stderr, []string{"fetch", "--cache", cache, "--mirror", srv.URL, "clip-rn50", "clip-vocab"})
+	part := filepath.Join(cache, "clip", "RN50.pt.part")
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), part) {
+		t.Errorf("err = %v, want it to say interrupted and name %s", err, part)
+	}
+	if st, serr := os.Stat(part); serr != nil || st.Size() == 0 {
+		t.Errorf("partial download not kept: %v", serr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 1 {
+		t.Errorf("requests after the interrupt: %v", asked)
+	}
+	if strings.Contains(stderr.String(), "clip-vocab") {
+		t.Errorf("clip-vocab reported after the interrupt:\n%s", stderr.String())
+	}
+}
+
+// A --cache that cannot be a folder (a file, or a path below one) is refused
+// up front as a usage error naming the flag, as --plots is: not once per
+// asset by fetch, nor by tables after the dataset and server are set up.
+func TestCacheFlagThatIsAFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"fetch", "--cache", file, "--mirror", "http://127.0.0.1:1", "clip-vocab"},
+		{"fetch", "--cache", filepath.Join(file, "sub"), "--mirror", "http://127.0.0.1:1", "clip-vocab"},
+		{"tables", "--cache", file, "--sample-size", "40"},
+		{"tables", "--cache", filepath.Join(file, "predictions"), "--sample-size", "40"},
+	} {
+		_, stderr, err := runCLI(t, args...)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--cache "+args[2]+": ") || !strings.Contains(err.Error(), file) {
+			t.Errorf("%q: err = %v (stderr %q), want a usage error naming --cache and %s", args, err, stderr, file)
+		}
 	}
 }

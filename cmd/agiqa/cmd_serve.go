@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/agiqa-bench/agiqa/client"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
 )
 
@@ -21,7 +24,8 @@ Serves a Triton-layout model repository over Triton's gRPC protocol (KServe v2)
 until SIGINT or SIGTERM, then drains in-flight requests. Without --repo it
 serves the built-in models (the native sharpness and contrast baselines). Native Go models
 always run; ONNX models run through ONNX Runtime when its library is found
-($AGIQA_ORT_LIB), and report not ready with the reason otherwise.
+($AGIQA_ORT_LIB), and report not ready with the reason otherwise. At start,
+stderr says how many models are ready and why each other one is not.
 
 Example:
   agiqa serve --addr 127.0.0.1:8001 --repo modelrepo/models`)
@@ -38,20 +42,28 @@ Example:
 	if !*verbose {
 		logw = nil
 	}
-	srv, err := newEmbeddedServer(*repo, logw)
-	if err != nil {
-		return err
-	}
+	// Listen first: a taken port is found before the models load.
 	lis, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("--addr %s: %w", *addr, err)
+	}
+	srv, err := newEmbeddedServer(*repo, logw)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	// Which models will not answer, and why, before the address line: a
+	// repository whose ONNX files are missing (or whose ONNX Runtime is)
+	// must not look like a healthy one until the first request fails.
+	if err := reportModelStates(ctx, io, lis.Addr().String()); err != nil {
+		fmt.Fprintf(io.stderr, "agiqa serve: cannot list the models: %v\n", err)
 	}
 	fmt.Fprintf(io.stdout, "agiqa serve: listening on %s\n", lis.Addr())
 	if f, ok := io.stdout.(interface{ Sync() error }); ok {
 		f.Sync()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
 	select {
 	case err := <-errc:
 		return err
@@ -65,4 +77,47 @@ Example:
 		return err
 	}
 	return stopErr
+}
+
+// reportModelStates asks the server just started at addr for its repository
+// index and writes how many models are ready, then each model or version that
+// is not, with its reason.
+func reportModelStates(ctx context.Context, io cmdIO, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	c, err := client.New(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	idx, err := c.RepositoryIndex(ctx, false)
+	if err != nil {
+		return err
+	}
+	var names []string
+	ready := map[string]bool{}
+	var notReady []string
+	for _, e := range idx {
+		if !slices.Contains(names, e.GetName()) {
+			names = append(names, e.GetName())
+		}
+		if e.GetState() == "READY" {
+			ready[e.GetName()] = true
+			continue
+		}
+		what := "model " + e.GetName()
+		if e.GetVersion() != "" {
+			what += " version " + e.GetVersion()
+		}
+		reason := e.GetReason()
+		if reason == "" {
+			reason = strings.ToLower(e.GetState())
+		}
+		notReady = append(notReady, fmt.Sprintf("agiqa serve: %s not ready: %s", what, reason))
+	}
+	fmt.Fprintf(io.stderr, "agiqa serve: %d of %d models ready\n", len(ready), len(names))
+	for _, l := range notReady {
+		fmt.Fprintln(io.stderr, l)
+	}
+	return nil
 }

@@ -142,6 +142,16 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	if err := checkOutputDir("--plots", f.plots); err != nil {
 		return err
 	}
+	if err := checkOutputDir("--cache", f.cache); err != nil {
+		return err
+	}
+
+	if len(f.servers) > 0 && f.repo != "" {
+		return usagef("--repo: only for the embedded server, not with --server")
+	}
+	if err := checkRepoDir(f.repo); err != nil {
+		return err
+	}
 
 	noteJPEGDecoder(io.stderr)
 	datasets, err := loadDatasets(ctx, io, f)
@@ -155,9 +165,28 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	}
 	defer stop()
 
-	models, err := selectModels(ctx, c, f.models)
+	models, err := selectModels(ctx, c, f.models, io.stderr)
 	if err != nil {
 		return err
+	}
+	// A per-split model lacking a version one of its splits needs: an error
+	// when named, left out (and said so) when picked by default, as a model
+	// that is not ready at all is.
+	unservable := map[[2]string]string{}
+	for _, d := range datasets {
+		for _, m := range models {
+			why, err := missingSplitVersions(ctx, c, m, d)
+			if err != nil {
+				return err
+			}
+			if why == "" {
+				continue
+			}
+			if f.models != "" {
+				return fmt.Errorf("model %s on %s: %s", m.Name, d.ds.Name, why)
+			}
+			unservable[[2]string{m.Name, d.ds.Name}] = why
+		}
 	}
 	var tok *clip.Tokenizer
 	for _, m := range models {
@@ -190,6 +219,11 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	for _, d := range datasets {
 		nsplits = len(d.splits.Splits)
 		for _, m := range models {
+			if why := unservable[[2]string{m.Name, d.ds.Name}]; why != "" {
+				fmt.Fprintf(io.stderr, "%s on %s: skipped (%s)\n", m.Name, d.ds.Name, why)
+				results = append(results, &runner.ModelResult{Model: m.Name, Catalog: m.Catalog, Dataset: d.ds.Name, Skipped: why})
+				continue
+			}
 			res, err := runner.Evaluate(ctx, c, m, d.ds, d.splits, opt)
 			if res != nil {
 				results = append(results, res)
@@ -419,8 +453,11 @@ func expandHome(p string) string {
 	return p
 }
 
-// selectModels describes the named models, or every ready one.
-func selectModels(ctx context.Context, c *client.Client, names string) ([]*runner.Model, error) {
+// selectModels describes the named models, or every ready one. A model left
+// out of the default selection is named on warn with the server's reason: a
+// repository whose ONNX files are missing (or whose ONNX Runtime is) must not
+// look like one that holds only the models that did run.
+func selectModels(ctx context.Context, c *client.Client, names string, warn io.Writer) ([]*runner.Model, error) {
 	var list []string
 	if names != "" {
 		for _, n := range strings.Split(names, ",") {
@@ -429,20 +466,52 @@ func selectModels(ctx context.Context, c *client.Client, names string) ([]*runne
 			}
 		}
 	} else {
-		idx, err := c.RepositoryIndex(ctx, true)
+		idx, err := c.RepositoryIndex(ctx, false)
 		if err != nil {
 			return nil, err
 		}
-		seen := map[string]bool{}
+		// A model is ready when one of its versions is; otherwise the
+		// first reason the index gives is its reason.
+		ready := map[string]bool{}
+		why := map[string]string{}
+		var all []string
 		for _, m := range idx {
-			if !seen[m.GetName()] && (m.GetState() == "" || m.GetState() == "READY") {
-				seen[m.GetName()] = true
-				list = append(list, m.GetName())
+			n := m.GetName()
+			if _, seen := why[n]; !seen {
+				all = append(all, n)
+				why[n] = ""
+			}
+			switch {
+			case m.GetState() == "" || m.GetState() == "READY":
+				ready[n] = true
+			case why[n] == "":
+				why[n] = m.GetReason()
+				if why[n] == "" {
+					why[n] = "state " + m.GetState()
+				}
 			}
 		}
-		sort.Strings(list)
+		sort.Strings(all)
+		var notReady []string
+		for _, n := range all {
+			if ready[n] {
+				list = append(list, n)
+			} else {
+				notReady = append(notReady, n)
+			}
+		}
 		if len(list) == 0 {
-			return nil, errors.New("the server has no ready model")
+			if len(notReady) == 0 {
+				return nil, errors.New("the server has no model")
+			}
+			reasons := make([]string, len(notReady))
+			for i, n := range notReady {
+				reasons[i] = n + ": " + why[n]
+			}
+			return nil, fmt.Errorf("the server has no ready model: %s", strings.Join(reasons, "; "))
+		}
+		for _, n := range notReady {
+			fmt.Fprintf(warn, "note: model %s: not ready, left out: %s\n", n, why[n])
 		}
 	}
 	var models []*runner.Model
@@ -470,6 +539,46 @@ func selectModels(ctx context.Context, c *client.Client, names string) ([]*runne
 		models = append(models, m)
 	}
 	return models, nil
+}
+
+// missingSplitVersions lists, for a per-split model that will score ds, the
+// versions its splits need that the server does not serve, each with the
+// server's reason ("" when nothing is missing). Checked before any inference:
+// otherwise the run stops at the first missing version, after the ones
+// before it (and every model before it) ran.
+func missingSplitVersions(ctx context.Context, c *client.Client, m *runner.Model, d evalDataset) (string, error) {
+	if !m.PerSplit || (m.Dataset != "" && m.Dataset != d.ds.Name) || len(runner.TargetsFor(m, d.ds)) == 0 {
+		return "", nil
+	}
+	var missing []string
+	var reasons map[string]string
+	for k := range d.splits.Splits {
+		v := m.VersionForSplit(k)
+		if slices.Contains(m.Versions, v) {
+			continue
+		}
+		if reasons == nil {
+			idx, err := c.RepositoryIndex(ctx, false)
+			if err != nil {
+				return "", err
+			}
+			reasons = map[string]string{}
+			for _, e := range idx {
+				if e.GetName() == m.Name && e.GetVersion() != "" {
+					reasons[e.GetVersion()] = e.GetReason()
+				}
+			}
+		}
+		reason, listed := reasons[v]
+		switch {
+		case !listed:
+			reason = "the server has no such version (export one version per split; the config needs version_policy: { all {} })"
+		case reason == "":
+			reason = "not ready"
+		}
+		missing = append(missing, fmt.Sprintf("version %s (split %d) not ready: %s", v, k, reason))
+	}
+	return strings.Join(missing, "; "), nil
 }
 
 func writeJSON(path string, v any) error {

@@ -28,6 +28,9 @@ func openRepository(dir string) (*modelrepo.Repository, error) {
 // contrast baselines have both forms), and ONNX models through ONNX Runtime
 // when its library loads.
 func newEmbeddedServer(repoDir string, logw io.Writer) (*server.Server, error) {
+	if err := checkRepoDir(repoDir); err != nil {
+		return nil, err
+	}
 	repo, err := openRepository(repoDir)
 	if err != nil {
 		return nil, err
