@@ -1,8 +1,11 @@
 package modelrepo
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,6 +74,11 @@ var protoLineCol = regexp.MustCompile(`\(line (\d+):(\d+)\):[\s\x{00a0}]*`)
 // latest 1, one instance). file names the config in errors; modelName is the
 // model directory's name. The error, when not nil, is an ErrorList.
 func ParseConfig(file string, data []byte, modelName string) (*pb.ModelConfig, error) {
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		// prototext would report an "invalid field name" that is the invisible mark.
+		return nil, ErrorList{{File: file, Line: 1, Col: 1,
+			Msg: "the file starts with a UTF-8 byte order mark (bytes EF BB BF), which Triton's parser rejects; save it without one"}}
+	}
 	cfg := &pb.ModelConfig{}
 	if err := prototext.Unmarshal(data, cfg); err != nil {
 		return nil, ErrorList{protoError(file, data, err)}
@@ -152,12 +160,12 @@ func (v *validator) check(cfg *pb.ModelConfig, modelName string) {
 	seen := map[string]*textNode{}
 	for i, in := range cfg.Input {
 		node := root.field("input", i)
-		v.tensor("input", in.Name, in.DataType, in.Dims, in.Reshape != nil, node, seen)
+		v.tensor("input", in.Name, in.DataType, in.Dims, in.Reshape, node, seen)
 	}
 	seen = map[string]*textNode{}
 	for i, out := range cfg.Output {
 		node := root.field("output", i)
-		v.tensor("output", out.Name, out.DataType, out.Dims, out.Reshape != nil, node, seen)
+		v.tensor("output", out.Name, out.DataType, out.Dims, out.Reshape, node, seen)
 	}
 	for i, g := range cfg.InstanceGroup {
 		node := root.field("instance_group", i)
@@ -199,7 +207,7 @@ func (v *validator) check(cfg *pb.ModelConfig, modelName string) {
 	}
 }
 
-func (v *validator) tensor(kind, name string, dt pb.DataType, dims []int64, reshaped bool, node *textNode, seen map[string]*textNode) {
+func (v *validator) tensor(kind, name string, dt pb.DataType, dims []int64, reshape *pb.ModelTensorReshape, node *textNode, seen map[string]*textNode) {
 	at := or(node.field("name", 0), node)
 	if name == "" {
 		v.errorf(node, "%s without a name", kind)
@@ -216,14 +224,69 @@ func (v *validator) tensor(kind, name string, dt pb.DataType, dims []int64, resh
 	if dt == pb.DataType_TYPE_INVALID {
 		v.errorf(or(node.field("data_type", 0), node), "%s has no data_type", label)
 	}
-	if len(dims) == 0 && !reshaped {
+	if len(dims) == 0 && reshape == nil {
 		v.errorf(node, "%s has no dims (list the shape without the batch dimension, e.g. dims: [ 1 ])", label)
 	}
+	badDims := false
 	for j, d := range dims {
 		if d == 0 || d < -1 {
 			v.errorf(or(node.field("dims", j), node), "%s dims[%d] is %d; a dimension is positive, or -1 for variable", label, j, d)
+			badDims = true
 		}
 	}
+	if reshape == nil {
+		return
+	}
+	rnode := node.field("reshape", 0)
+	shape := reshape.GetShape()
+	for j, d := range shape {
+		if d == 0 || d < -1 {
+			v.errorf(or(rnode.field("shape", j), rnode, node), "%s reshape[%d] is %d; a dimension is positive, or -1 for variable", label, j, d)
+			badDims = true
+		}
+	}
+	if badDims || len(dims) == 0 {
+		return
+	}
+	// Triton's rule: the same elements on both sides, and with variable
+	// dimensions the same fixed element counts between them.
+	ds, rs := fixedSegments(dims), fixedSegments(shape)
+	switch {
+	case len(ds) == 1 && len(rs) == 1 && ds[0] != rs[0]:
+		v.errorf(or(rnode, node), "%s reshape %s has %d elements; dims %s has %d", label, formatDims(shape), rs[0], formatDims(dims), ds[0])
+	case !slices.Equal(ds, rs):
+		v.errorf(or(rnode, node), "%s reshape %s and dims %s differ in their variable (-1) dimensions or in the elements between them",
+			label, formatDims(shape), formatDims(dims))
+	}
+}
+
+// fixedSegments is the element count of each run of fixed dimensions between
+// variable ones (-1): [2,3,-1,4] -> [6,4]; [] -> [1]. Counts saturate rather
+// than overflow, so an absurd shape still compares unequal to a sane one.
+func fixedSegments(dims []int64) []int64 {
+	segs := []int64{1}
+	for _, d := range dims {
+		if d == -1 {
+			segs = append(segs, 1)
+			continue
+		}
+		last := &segs[len(segs)-1]
+		if *last > math.MaxInt64/d {
+			*last = math.MaxInt64
+		} else {
+			*last *= d
+		}
+	}
+	return segs
+}
+
+// formatDims writes dims as Triton's messages do: [-1,3,4].
+func formatDims(dims []int64) string {
+	parts := make([]string, len(dims))
+	for i, d := range dims {
+		parts[i] = strconv.FormatInt(d, 10)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }
 
 // fillDefaults completes a valid config the way Triton reports it back.

@@ -396,3 +396,47 @@ func TestCommittedRepositoryDeployment(t *testing.T) {
 		t.Errorf("%d ONNX models, want 7 (IP-IQA, ResNet50, ResNet50* per dataset and CLIP-IQA)", onnx)
 	}
 }
+
+// A reshape must hold the same elements as dims (Triton refuses the config
+// otherwise); unchecked, every request to the model would fail at run time
+// with an ONNX Runtime buffer-size error instead of the model failing to load.
+func TestParseConfigReshapeElementCount(t *testing.T) {
+	head := "name: \"m\"\nmax_batch_size: 2\noutput { name: \"Q\" data_type: TYPE_FP32 dims: [ 1 ] reshape: { shape: [ ] } }\n"
+	for _, c := range []struct{ input, want string }{
+		{`input { name: "A" data_type: TYPE_INT64 dims: [ 77 ] reshape: { shape: [ 7, 12 ] } }`,
+			`c.pbtxt:4:54: input "A" reshape [7,12] has 84 elements; dims [77] has 77`},
+		{`input { name: "A" data_type: TYPE_INT64 dims: [ 2 ] reshape: { shape: [ ] } }`,
+			`c.pbtxt:4:53: input "A" reshape [] has 1 elements; dims [2] has 2`},
+		{`input { name: "A" data_type: TYPE_INT64 dims: [ -1 ] reshape: { shape: [ 77 ] } }`,
+			`c.pbtxt:4:54: input "A" reshape [77] and dims [-1] differ in their variable (-1) dimensions or in the elements between them`},
+		{`input { name: "A" data_type: TYPE_INT64 dims: [ -1, 6 ] reshape: { shape: [ -1, 4 ] } }`,
+			`c.pbtxt:4:57: input "A" reshape [-1,4] and dims [-1,6] differ in their variable (-1) dimensions or in the elements between them`},
+		{`input { name: "A" data_type: TYPE_INT64 dims: [ 3, 4 ] reshape: { shape: [ 0, 12 ] } }`,
+			`c.pbtxt:4:76: input "A" reshape[0] is 0; a dimension is positive, or -1 for variable`},
+	} {
+		_, err := ParseConfig("c.pbtxt", []byte(head+c.input+"\n"), "m")
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s:\n got %v\nwant %s", c.input, err, c.want)
+		}
+	}
+	for _, ok := range []string{
+		`input { name: "A" data_type: TYPE_INT64 dims: [ 77 ] reshape: { shape: [ 7, 11 ] } }`,
+		`input { name: "A" data_type: TYPE_INT64 dims: [ -1, 6 ] reshape: { shape: [ -1, 2, 3 ] } }`,
+		`input { name: "A" data_type: TYPE_INT64 dims: [ 2, 3, -1 ] reshape: { shape: [ 6, -1, 1 ] } }`,
+	} {
+		if _, err := ParseConfig("c.pbtxt", []byte(head+ok+"\n"), "m"); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+// A config saved with a UTF-8 byte order mark used to be reported as an
+// "invalid field name" whose name is the invisible mark itself.
+func TestParseConfigByteOrderMark(t *testing.T) {
+	src := "\xef\xbb\xbfname: \"m\"\ninput { name: \"A\" data_type: TYPE_FP32 dims: [ 2 ] }\noutput { name: \"B\" data_type: TYPE_FP32 dims: [ 1 ] }\n"
+	_, err := ParseConfig("c.pbtxt", []byte(src), "m")
+	want := "c.pbtxt:1:1: the file starts with a UTF-8 byte order mark (bytes EF BB BF), which Triton's parser rejects; save it without one"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}

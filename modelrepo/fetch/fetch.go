@@ -128,6 +128,11 @@ type Result struct {
 }
 
 // Fetch makes sure the asset is in the cache with the right checksum.
+//
+// A .part file left by an earlier run is resumed. Its bytes were not checked
+// by this call, so when the result does not verify (or the leftover is longer
+// than the asset) the asset is downloaded whole once more, and only a
+// mismatch of a download made entirely by this call is reported.
 func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 	dest := filepath.Join(f.Dir, filepath.FromSlash(a.Path))
 	res := Result{Asset: a, Path: dest}
@@ -144,12 +149,56 @@ func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 		return res, fmt.Errorf("%s: %w", a.Name, err)
 	}
 	part := dest + ".part"
+	// kept is how many bytes of the leftover .part file are still in it:
+	// every attempt that rewrites from an earlier offset lowers it.
+	var kept int64
 	if st, err := os.Stat(part); err == nil {
-		res.Resumed = st.Size()
+		kept = st.Size()
+		if a.Size > 0 && kept > a.Size {
+			kept = 0 // cannot be a prefix of the asset
+			if err := os.Truncate(part, 0); err != nil {
+				return res, fmt.Errorf("%s: %w", a.Name, err)
+			}
+		}
 	}
+	for {
+		err := f.attempts(ctx, a, part, &kept)
+		if err != nil {
+			if st, serr := os.Stat(part); serr == nil && st.Size() == 0 {
+				os.Remove(part) // nothing arrived: nothing to resume
+			}
+			return res, err
+		}
+		sum, err := fileSHA256(part)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", a.Name, err)
+		}
+		if sum != a.SHA256 {
+			os.Remove(part)
+			if kept > 0 {
+				kept = 0 // the leftover was wrong, not the server: once more from scratch
+				continue
+			}
+			return res, &ChecksumError{Asset: a.Name, URL: a.URL, Want: a.SHA256, Got: sum}
+		}
+		break
+	}
+	if err := os.Rename(part, dest); err != nil {
+		return res, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	res.Downloaded = true
+	res.Resumed = kept
+	return res, nil
+}
+
+// attempts downloads into part, retrying dropped connections by resuming.
+func (f *Fetcher) attempts(ctx context.Context, a Asset, part string, kept *int64) error {
 	var err error
 	for attempt := 0; attempt <= max(f.Retries, 0); attempt++ {
-		if err = f.download(ctx, a, part); err == nil || ctx.Err() != nil {
+		var from int64
+		from, err = f.download(ctx, a, part)
+		*kept = min(*kept, from)
+		if err == nil || ctx.Err() != nil {
 			break
 		}
 		var perm *permanentError
@@ -157,22 +206,7 @@ func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 			break
 		}
 	}
-	if err != nil {
-		return res, err
-	}
-	sum, err := fileSHA256(part)
-	if err != nil {
-		return res, fmt.Errorf("%s: %w", a.Name, err)
-	}
-	if sum != a.SHA256 {
-		os.Remove(part)
-		return res, &ChecksumError{Asset: a.Name, URL: a.URL, Want: a.SHA256, Got: sum}
-	}
-	if err := os.Rename(part, dest); err != nil {
-		return res, fmt.Errorf("%s: %w", a.Name, err)
-	}
-	res.Downloaded = true
-	return res, nil
+	return err
 }
 
 type permanentError struct{ err error }
@@ -180,17 +214,20 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// download appends to part, asking the server for the bytes it lacks.
-func (f *Fetcher) download(ctx context.Context, a Asset, part string) error {
-	out, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// download appends to part, asking the server for the bytes it lacks. from is
+// the offset the file was kept up to: what it held before, or less when the
+// server sent the file from an earlier offset (or whole).
+func (f *Fetcher) download(ctx context.Context, a Asset, part string) (from int64, err error) {
+	out, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
-		return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+		return 0, &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
 	}
 	defer out.Close()
 	have, err := out.Seek(0, io.SeekEnd)
 	if err != nil {
-		return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+		return 0, &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
 	}
+	from = have
 	// The watchdog cancels the attempt when no byte has arrived for Stall;
 	// every write to the .part file rearms it.
 	stall := f.Stall
@@ -203,7 +240,7 @@ func (f *Fetcher) download(ctx context.Context, a Asset, part string) error {
 	defer watchdog.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
 	if err != nil {
-		return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+		return from, &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
 	}
 	if have > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
@@ -217,36 +254,83 @@ func (f *Fetcher) download(ctx context.Context, a Asset, part string) error {
 		err = fmt.Errorf("%s: GET %s: %w", a.Name, a.URL, f.cause(ctx, err))
 		if errors.Is(err, errStalled) {
 			// No answer at all: asking again would only wait as long again.
-			return &permanentError{err}
+			return from, &permanentError{err}
 		}
-		return err
+		return from, err
 	}
 	defer resp.Body.Close()
+	// total is the asset's full size when known (0 when not): a body that
+	// ends before it is a dropped connection, not a finished file.
 	total := a.Size
 	switch {
 	case resp.StatusCode == http.StatusPartialContent:
-		// resuming: the server sends the rest
+		start, size, ok := contentRange(resp.Header.Get("Content-Range"))
+		switch {
+		case !ok:
+			start = have // no usable Content-Range: trust that it answers the Range sent
+		case start > have:
+			return from, &permanentError{fmt.Errorf("%s: GET %s: asked for bytes from %d, the server sent Content-Range %q",
+				a.Name, a.URL, have, resp.Header.Get("Content-Range"))}
+		}
+		if size > 0 {
+			total = size
+		}
+		have, from = start, start
 	case resp.StatusCode == http.StatusOK:
 		// no range support (or nothing on disk): start over
-		if err := out.Truncate(0); err != nil {
-			return &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
-		}
-		have = 0
-		if total == 0 && resp.ContentLength > 0 {
+		have, from = 0, 0
+		if resp.ContentLength > 0 {
 			total = resp.ContentLength
 		}
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
 		// the .part file is already complete (or longer than the file): verify it
-		return nil
+		return from, nil
 	default:
-		return &permanentError{fmt.Errorf("%s: GET %s: %s", a.Name, a.URL, resp.Status)}
+		return from, &permanentError{fmt.Errorf("%s: GET %s: %s", a.Name, a.URL, resp.Status)}
+	}
+	if err := out.Truncate(have); err != nil {
+		return from, &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+	}
+	if _, err := out.Seek(have, io.SeekStart); err != nil {
+		return from, &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
 	}
 	w := &progressWriter{w: out, done: have, total: total, name: a.Name, report: f.Progress,
 		kick: func() { watchdog.Reset(stall) }}
 	if _, err := io.Copy(w, resp.Body); err != nil {
-		return fmt.Errorf("%s: reading %s after %d bytes: %w", a.Name, a.URL, w.done, f.cause(ctx, err))
+		return from, fmt.Errorf("%s: reading %s after %d bytes: %w", a.Name, a.URL, w.done, f.cause(ctx, err))
 	}
-	return nil
+	if total > 0 && w.done < total {
+		// A body without Content-Length ends at a closed connection, which
+		// looks like success: retry (resuming) rather than hash a short file.
+		return from, fmt.Errorf("%s: reading %s: connection closed after %d of %d bytes", a.Name, a.URL, w.done, total)
+	}
+	return from, nil
+}
+
+// contentRange parses "bytes START-END/SIZE"; size is 0 when given as "*".
+func contentRange(h string) (start, size int64, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes ")
+	if !found {
+		return 0, 0, false
+	}
+	rng, sz, found := strings.Cut(spec, "/")
+	if !found {
+		return 0, 0, false
+	}
+	first, _, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseInt(strings.TrimSpace(first), 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false
+	}
+	if sz != "*" {
+		if size, err = strconv.ParseInt(strings.TrimSpace(sz), 10, 64); err != nil || size < 0 {
+			return 0, 0, false
+		}
+	}
+	return start, size, true
 }
 
 // errStalled marks an attempt the watchdog abandoned.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -262,5 +263,232 @@ func TestVocabChecksumMatchesSharedCopy(t *testing.T) {
 	sum, err := fileSHA256(path)
 	if err != nil || sum != a.SHA256 {
 		t.Errorf("shared vocab sha256 %s (err %v), catalogue says %s", sum, err, a.SHA256)
+	}
+}
+
+// A server that ignores Range answers 200 with the whole file: the download
+// starts over, and the result must not claim the old bytes were resumed
+// (`agiqa fetch` prints "resumed at N bytes" from it).
+func TestFetchServerIgnoringRangeStartsOver(t *testing.T) {
+	body, sum := payload(200_000)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}))
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "w.bin.part"), body[:120_000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL, SHA256: sum, Path: "w.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(res.Path); !bytes.Equal(got, body) {
+		t.Error("file differs from the original")
+	}
+	if res.Resumed != 0 {
+		t.Errorf("Resumed = %d after the server sent the whole file again, want 0", res.Resumed)
+	}
+}
+
+// hijackServer answers the first request with a raw HTTP response written by
+// first (then closes the connection), and later ones with ServeContent.
+func hijackServer(t *testing.T, body []byte, first func(w *bytes.Buffer)) *testServer {
+	ts := &testServer{}
+	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts.mu.Lock()
+		ts.requests++
+		n := ts.requests
+		ts.ranges = append(ts.ranges, r.Header.Get("Range"))
+		ts.mu.Unlock()
+		if n == 1 {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var b bytes.Buffer
+			first(&b)
+			conn.Write(b.Bytes())
+			conn.Close()
+			return
+		}
+		http.ServeContent(w, r, "w.bin", time.Time{}, bytes.NewReader(body))
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// A response without Content-Length ends when the connection closes, so a
+// dropped connection looks like a complete file. With the asset's size known
+// the short file is resumed, not hashed, reported as a checksum mismatch and
+// deleted.
+func TestFetchShortCloseDelimitedBodyIsResumed(t *testing.T) {
+	body, sum := payload(100_000)
+	ts := hijackServer(t, body, func(w *bytes.Buffer) {
+		w.WriteString("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+		w.Write(body[:40_000])
+	})
+	f := &Fetcher{Dir: t.TempDir(), Retries: 1}
+	res, err := f.Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Size: int64(len(body)), Path: "w.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(res.Path); !bytes.Equal(got, body) {
+		t.Error("file differs from the original")
+	}
+	if len(ts.ranges) != 2 || ts.ranges[1] != "bytes=40000-" {
+		t.Errorf("want a second request resuming at 40000, got ranges %q", ts.ranges)
+	}
+}
+
+// A 206 must carry the bytes asked for; one starting elsewhere (a proxy that
+// sends the whole file as 206) is written at the offset it names.
+func TestFetchPartialContentAtAnotherOffset(t *testing.T) {
+	body, sum := payload(100_000)
+	var mu sync.Mutex
+	requests := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		w.Header().Set("Content-Range", "bytes 0-99999/100000")
+		w.Header().Set("Content-Length", "100000")
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(body)
+	}))
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "w.bin.part"), body[:30_000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL, SHA256: sum, Path: "w.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(res.Path); !bytes.Equal(got, body) {
+		t.Error("file differs from the original")
+	}
+	if requests != 1 || res.Resumed != 0 {
+		t.Errorf("%d requests, Resumed %d; want 1 request and 0 resumed bytes", requests, res.Resumed)
+	}
+}
+
+// A .part file left by an earlier run can be wrong (longer than the asset,
+// or holding other bytes). Its bytes were not downloaded by this call, so a
+// mismatch is not the server's: the file is fetched whole once more, and only
+// a mismatch of a fresh download is reported.
+func TestFetchBadLeftoverPartIsDownloadedAgain(t *testing.T) {
+	body, sum := payload(100_000)
+	for _, c := range []struct {
+		name string
+		part []byte
+		size int64
+	}{
+		{"longer, size unknown", append(slices.Clone(body), "trailing junk"...), 0},
+		{"longer, size known", append(slices.Clone(body), "trailing junk"...), int64(len(body))},
+		{"other bytes", bytes.Repeat([]byte{7}, 60_000), 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ts := newServer(t, body, false)
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "w.bin.part"), c.part, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Size: c.size, Path: "w.bin"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(res.Path); !bytes.Equal(got, body) {
+				t.Error("file differs from the original")
+			}
+			if res.Resumed != 0 {
+				t.Errorf("Resumed = %d, want 0 (the leftover was discarded)", res.Resumed)
+			}
+		})
+	}
+	// A fresh download that does not verify is still refused, once.
+	ts := newServer(t, body, false)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "w.bin.part"), body[:10], 0o644)
+	_, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: strings.Repeat("cd", 32), Path: "w.bin"})
+	var ce *ChecksumError
+	if !errors.As(err, &ce) || ts.requests != 2 {
+		t.Errorf("err = %v after %d requests; want a *ChecksumError after 2 (the resumed one, then a fresh one)", err, ts.requests)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "w.bin.part")); !os.IsNotExist(err) {
+		t.Error(".part file left after a checksum mismatch")
+	}
+}
+
+// A refused request leaves no empty .part file behind.
+func TestFetchHTTPErrorLeavesNoPartFile(t *testing.T) {
+	ts := newServer(t, []byte("x"), false)
+	dir := t.TempDir()
+	if _, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/missing", SHA256: "00", Path: "w.bin"}); err == nil {
+		t.Fatal("no error for a 404")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "w.bin.part")); !os.IsNotExist(err) {
+		t.Errorf("empty .part file left behind after a 404 (stat: %v)", err)
+	}
+}
+
+// Cancelling the context stops the download, keeps what arrived for the next
+// run to resume from, and does not retry. (Progress always reports the first
+// write, which is when this test cancels.)
+func TestFetchCancelKeepsPartial(t *testing.T) {
+	body, sum := payload(100_000)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	var requests int
+	var mu sync.Mutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body[:30_000])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); ts.Close() })
+	dir := t.TempDir()
+	f := &Fetcher{Dir: dir, Retries: 3, Progress: func(_ string, done, _ int64) {
+		if done > 0 {
+			cancel()
+		}
+	}}
+	_, err := f.Fetch(ctx, Asset{Name: "w", URL: ts.URL, SHA256: sum, Path: "w.bin"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	kept, err := os.ReadFile(filepath.Join(dir, "w.bin.part"))
+	if err != nil || len(kept) == 0 || !bytes.Equal(kept, body[:len(kept)]) {
+		t.Errorf(".part after cancel: %d bytes (%v); want the bytes that arrived kept", len(kept), err)
+	}
+	if requests != 1 {
+		t.Errorf("%d requests after cancel, want 1", requests)
+	}
+}
+
+// Redirects are followed and the Range header goes with them.
+func TestFetchResumesThroughRedirect(t *testing.T) {
+	body, sum := payload(50_000)
+	ts := newServer(t, body, false)
+	redir := httptest.NewServer(http.RedirectHandler(ts.URL+"/w.bin", http.StatusFound))
+	t.Cleanup(redir.Close)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "w.bin.part"), body[:20_000], 0o644)
+	res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: redir.URL + "/x", SHA256: sum, Path: "w.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed != 20_000 || len(ts.ranges) != 1 || ts.ranges[0] != "bytes=20000-" {
+		t.Errorf("Resumed %d, ranges at the target %q; want 20000 and bytes=20000-", res.Resumed, ts.ranges)
 	}
 }

@@ -143,7 +143,7 @@ func TestSupportedConfig(t *testing.T) {
 	for _, c := range []struct{ old, new, errHas string }{
 		{`{ name: "TOKENS" data_type: TYPE_INT64`, `{ name: "TOKENS" data_type: TYPE_STRING`, `input "TOKENS": datatype TYPE_STRING`},
 		{`{ name: "QUALITY" data_type: TYPE_FP32 dims: [ 1 ]`, `{ name: "QUALITY" data_type: TYPE_FP16 dims: [ -1 ]`, `output "QUALITY": FP16 output dims [-1]`},
-		{`dims: [ 77 ] }`, `dims: [ 77 ] reshape: { shape: [ -1, 7 ] } }`, `reshape [-1,7]`},
+		{`dims: [ 77 ] }`, `dims: [ -1, 7 ] reshape: { shape: [ -1, 7 ] } }`, `reshape [-1,7]`},
 	} {
 		cfg := parseConfig(t, strings.Replace(contractConfig, c.old, c.new, 1))
 		err := supportedConfig("m", cfg)
