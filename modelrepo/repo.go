@@ -216,6 +216,11 @@ func (r *Repository) ReadModel(name string) (*Model, error) {
 	}
 	for _, e := range entries {
 		rel := path.Join(name, e.Name())
+		if !r.isDir(rel, e) && versionName.MatchString(e.Name()) {
+			errs = append(errs, &ConfigError{File: r.display(rel), Msg: "a file, but a version is a folder holding the model files, such as " +
+				r.display(path.Join(rel, "model.onnx"))})
+			continue
+		}
 		if !r.isDir(rel, e) || e.Name()[0] == '.' {
 			continue
 		}

@@ -160,6 +160,8 @@ func TestDirectoryProblems(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "empty", "2"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	write("filever/config.pbtxt", okConfig)
+	write("filever/1", "model bytes where a folder belongs")
 	write("versions/config.pbtxt", okConfig+"version_policy { latest { num_versions: 2 } }\n")
 	for _, v := range []string{"1", "3", "10", "v2", "01", "0"} {
 		write("versions/"+v+"/model.native", "f")
@@ -177,6 +179,9 @@ func TestDirectoryProblems(t *testing.T) {
 	}
 	if got := errs["empty"]; !strings.Contains(got, filepath.Join(root, "empty", "2")+": version folder is empty") {
 		t.Errorf("empty: %q", got)
+	}
+	if got := errs["filever"]; !strings.Contains(got, filepath.Join(root, "filever", "1")+": a file, but a version is a folder") {
+		t.Errorf("filever: %q", got)
 	}
 	m := repo.Model("versions")
 	if m == nil {

@@ -133,6 +133,12 @@ func Make(ds *dataset.Dataset, protocol string, n int, seed uint64) (*File, erro
 	if len(groups) < 2 {
 		return nil, fmt.Errorf("dataset %s (%s) has %d prompt group(s); a split needs at least 2", ds.Name, ds.LabelFile, len(groups))
 	}
+	if usesPermutation(ds.Name) {
+		if nTrain := int(math.Round(TrainFraction * float64(len(groups)))); nTrain >= len(groups) {
+			return nil, fmt.Errorf("dataset %s (%s) has %d prompt groups; its %.0f/%.0f permutation split needs at least 3",
+				ds.Name, ds.LabelFile, len(groups), 100*TrainFraction, 100*(1-TrainFraction))
+		}
+	}
 	if protocol == Holdout && len(groups) < 3 {
 		return nil, fmt.Errorf("dataset %s (%s) has %d prompt groups; the holdout protocol needs at least 3", ds.Name, ds.LabelFile, len(groups))
 	}

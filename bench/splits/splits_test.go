@@ -291,6 +291,13 @@ func TestMakeErrors(t *testing.T) {
 	if _, err := Make(synthetic(dataset.CSV, 2, 4), Holdout, 1, 1); err == nil || !strings.Contains(err.Error(), "holdout protocol needs at least 3") {
 		t.Errorf("holdout with two groups: %v", err)
 	}
+	// 80% of 2 groups rounds to 2: a fixed-size permutation can never leave a test group.
+	if _, err := Make(synthetic(dataset.AGIQA3k, 2, 4), Paper, 1, 1); err == nil || !strings.Contains(err.Error(), "has 2 prompt groups; its 80/20 permutation split needs at least 3") {
+		t.Errorf("permutation with two groups: %v", err)
+	}
+	if _, err := Make(synthetic(dataset.AGIQA3k, 3, 4), Paper, 1, 1); err != nil {
+		t.Errorf("permutation with three groups: %v", err)
+	}
 	dup := synthetic(dataset.CSV, 3, 1)
 	dup.Items = append(dup.Items, dup.Items[0])
 	if _, err := Make(dup, Paper, 1, 1); err == nil || !strings.Contains(err.Error(), "lists an image twice") {

@@ -188,6 +188,11 @@ func (b *Backend) inspect(ctx context.Context, m *modelrepo.Model, version int64
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %q version %d: ONNX Runtime cannot read %s: %w", m.Name, version, src.file, err)
 	}
+	if len(ins) == 0 && len(outs) == 0 {
+		// Arbitrary bytes often parse as an empty protobuf message.
+		return nil, nil, fmt.Errorf("model %q version %d: %s has no graph inputs or outputs: it is not an ONNX model, or it is truncated",
+			m.Name, version, src.file)
+	}
 	return convertInfo(ins), convertInfo(outs), nil
 }
 

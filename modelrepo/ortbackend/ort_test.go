@@ -317,3 +317,26 @@ func TestLoadNamesAMissingModelFile(t *testing.T) {
 		t.Errorf("Load = %v\nwant %s", err, want)
 	}
 }
+
+// Bytes that are not an ONNX model can parse as an empty protobuf; the error
+// must say so instead of listing every tensor as absent.
+func TestLoadNamesAFileThatIsNotAModel(t *testing.T) {
+	b := ortBackend(t)
+	toy := toyONNX(t)
+	for name, data := range map[string][]byte{
+		"garbage":   []byte("not an onnx model"),
+		"truncated": toy[:len(toy)/3],
+	} {
+		repo := writeRepo(t, map[string]repoModel{"toy": {config: toyConfig, files: map[string][]byte{"model.onnx": data}}})
+		_, err := b.Load(context.Background(), repo.Model("toy"), 1)
+		if err == nil {
+			t.Fatalf("%s: Load succeeded", name)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, `model "toy" version 1`) || !strings.Contains(msg, "model.onnx") ||
+			strings.Contains(msg, "has no such input") {
+			t.Errorf("%s: Load = %v; want the model, version and file named, not a list of absent tensors", name, err)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+}
