@@ -127,6 +127,17 @@ type Result struct {
 	Resumed    int64 // bytes that were already on disk in a .part file
 }
 
+// BusyError: another fetch (this process or another) is downloading the same
+// asset into the same cache.
+type BusyError struct {
+	Asset, Path string
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("%s: another fetch is writing %s (its lock %s is held); wait for it to finish, or stop it and run again to resume",
+		e.Asset, e.Path, e.Path+".lock")
+}
+
 // Fetch makes sure the asset is in the cache with the right checksum.
 //
 // A .part file left by an earlier run is resumed. Its bytes were not checked
@@ -136,6 +147,18 @@ type Result struct {
 func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 	dest := filepath.Join(f.Dir, filepath.FromSlash(a.Path))
 	res := Result{Asset: a, Path: dest}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return res, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	// Taken before looking at dest: the fetch holding it may be about to rename its .part there.
+	unlock, held, err := lockFile(dest + ".lock")
+	if err != nil {
+		return res, fmt.Errorf("%s: lock %s: %w", a.Name, dest+".lock", err)
+	}
+	if held {
+		return res, &BusyError{Asset: a.Name, Path: dest}
+	}
+	defer unlock()
 	if sum, err := fileSHA256(dest); err == nil {
 		if sum == a.SHA256 {
 			return res, nil
@@ -144,9 +167,6 @@ func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 		if err := os.Remove(dest); err != nil {
 			return res, fmt.Errorf("%s: remove %s with wrong checksum: %w", a.Name, dest, err)
 		}
-	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return res, fmt.Errorf("%s: %w", a.Name, err)
 	}
 	part := dest + ".part"
 	// kept is how many bytes of the leftover .part file are still in it:

@@ -492,3 +492,48 @@ func TestFetchResumesThroughRedirect(t *testing.T) {
 		t.Errorf("Resumed %d, ranges at the target %q; want 20000 and bytes=20000-", res.Resumed, ts.ranges)
 	}
 }
+
+// Two fetches of one asset into one cache (two terminals, two CI jobs) must
+// not append to the same .part file: the second is refused while the first
+// runs, and succeeds without a download once the first is done.
+func TestFetchRefusesAConcurrentFetchOfTheSameAsset(t *testing.T) {
+	body, sum := payload(100_000)
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body[:30_000])
+		w.(http.Flusher).Flush()
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+			w.Write(body[30_000:])
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	dir := t.TempDir()
+	a := Asset{Name: "w", URL: ts.URL, SHA256: sum, Path: "w.bin"}
+	first := make(chan error, 1)
+	go func() {
+		_, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), a)
+		first <- err
+	}()
+	<-arrived
+	_, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), a)
+	var busy *BusyError
+	if !errors.As(err, &busy) || !strings.Contains(err.Error(), "w: another fetch is writing "+filepath.Join(dir, "w.bin")) {
+		t.Errorf("second fetch while the first runs: %v; want a BusyError naming the asset and file", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first fetch: %v", err)
+	}
+	res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), a)
+	if err != nil || res.Downloaded {
+		t.Errorf("fetch after the first finished: downloaded=%v err=%v; want the cached file", res.Downloaded, err)
+	}
+}
