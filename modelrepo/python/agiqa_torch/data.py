@@ -388,12 +388,14 @@ def check_splits(splits, labels):
                              % (labels.path, smp.name, smp.line, splits.path))
 
 
-def check_images(samples, image_dir):
-    """Fail before training starts, naming the first image file that is missing."""
+def check_images(samples, image_dir, labels_path=None):
+    """Fail before training starts, naming the first image file that is missing and, given the label
+    file, the line that names it."""
     for s in samples:
         p = os.path.join(image_dir, s.name)
         if not os.path.isfile(p):
-            raise FileNotFoundError("image %s (label %s) not found" % (p, s.name))
+            where = " (named on line %d of %s)" % (s.line, labels_path) if labels_path else ""
+            raise FileNotFoundError("image %s not found%s" % (p, where))
 
 
 def read_image(path, size):

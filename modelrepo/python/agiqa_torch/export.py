@@ -29,7 +29,7 @@ import os
 import re
 import sys
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -377,8 +377,16 @@ def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: b
     return "\n".join(lines) + "\n"
 
 
-def check_existing_config(path: str, name: str, model: AGIQAModel, per_split: bool) -> None:
-    """An existing config.pbtxt must declare this model's name, tensors and per-split policy."""
+def _config_param(text: str, key: str) -> Optional[str]:
+    m = re.search(r'key\s*:\s*"' + re.escape(key) + r'"\s*value\s*:\s*\{\s*string_value\s*:\s*"([^"]*)"', text)
+    return m.group(1) if m else None
+
+
+def check_existing_config(path: str, name: str, model: AGIQAModel, per_split: bool,
+                          dataset: Optional[str] = None) -> None:
+    """An existing config.pbtxt must declare this model's name, tensors and per-split policy, and (where
+    it says) its catalogue row and training dataset: the harness reads both from the config, so a
+    model exported under another's would be scored as that one."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     problems = []
@@ -393,6 +401,12 @@ def check_existing_config(path: str, name: str, model: AGIQAModel, per_split: bo
         problems.append(f"IMAGE dims are not [ 3, {model.image_size}, {model.image_size} ]")
     if per_split != bool(re.search(r"version_policy\s*:\s*\{\s*all", text)):
         problems.append("version_policy does not match per-split=" + str(per_split).lower())
+    catalog = _config_param(text, "agiqa.catalog")
+    if catalog is not None and catalog != catalog_key(model):
+        problems.append(f'agiqa.catalog is "{catalog}", the model is "{catalog_key(model)}"')
+    trained_on = _config_param(text, "agiqa.dataset")
+    if per_split and dataset and trained_on is not None and trained_on != dataset:
+        problems.append(f'agiqa.dataset is "{trained_on}", the model was trained on "{dataset}"')
     if problems:
         raise ExportError(f"{path} does not describe the exported model: " + "; ".join(problems)
                           + " (delete it to have it rewritten)")
@@ -433,9 +447,23 @@ def outputs_for(model: str, dataset: str) -> int:
     return DATASET_OUTPUTS[dataset] if model == "ipiqa" else 1
 
 
+def _recorded_kwargs(ckpt) -> Optional[dict]:
+    """The build_model arguments a training checkpoint records: best.pt has them at the top, last.pt
+    (and image2prompt.pt's run config) only inside "config"."""
+    if not isinstance(ckpt, dict):
+        return None
+    if isinstance(ckpt.get("model_kwargs"), dict):
+        return ckpt["model_kwargs"]
+    cfg = ckpt.get("config")
+    if isinstance(cfg, dict) and isinstance(cfg.get("model_kwargs"), dict):
+        return cfg["model_kwargs"]
+    return None
+
+
 def _model_kwargs(args, ckpt: Optional[dict]) -> dict:
-    if isinstance(ckpt, dict) and isinstance(ckpt.get("model_kwargs"), dict):
-        kw = dict(ckpt["model_kwargs"])
+    recorded = _recorded_kwargs(ckpt)
+    if recorded is not None:
+        kw = dict(recorded)
         if kw.get("name") != args.model:
             raise ExportError(f"--checkpoint {args.checkpoint} holds model {kw.get('name')!r}, not {args.model!r}")
         cfg = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
@@ -465,7 +493,10 @@ def _model_kwargs(args, ckpt: Optional[dict]) -> dict:
     return kw
 
 
-def _default_name(args, kw: dict) -> str:
+def _default_name(args, kw: dict, model: Optional[AGIQAModel] = None) -> str:
+    """--name, else <model>_<dataset> (clipiqa alone). A Table 3 ablation variant takes its row key
+    instead of the model name (ipiqa_base_agiqa1k, ...): under ipiqa_<dataset> the harness would
+    score it as the paper's IP-IQA."""
     if args.name:
         return args.name
     if args.model in ZERO_SHOT:
@@ -476,7 +507,8 @@ def _default_name(args, kw: dict) -> str:
             ds = {1: "agiqa-1k", 2: "agiqa-3k"}[kw["num_outputs"]]
         if ds is None:
             raise ExportError(f"--dataset (or --name) is required to name the {args.model} model")
-        base = f"{args.model}_{ds.replace('-', '')}"
+        row = catalog_key(model) if model is not None else args.model
+        base = f"{row}_{ds.replace('-', '')}"
     return base + ("_tiny" if kw.get("width", 64) != 64 else "")
 
 
@@ -544,12 +576,17 @@ def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
             load_model_state(model, unwrap_state_dict(ckpt, f"--checkpoint {args.checkpoint}"))
         except ValueError as err:
             raise ExportError(f"--checkpoint {args.checkpoint}: {err}") from err
-        if isinstance(ckpt, dict) and ckpt.get("image2prompt") is True:
+        cfg = ckpt.get("config") if isinstance(ckpt, dict) else None
+        if isinstance(ckpt, dict) and (ckpt.get("image2prompt") is True
+                                       or (isinstance(cfg, dict) and bool(cfg.get("init_image2prompt")))):
             model.image2prompt = True  # train.py records an --init-image2prompt start (Table 3's switch)
     return model.eval(), kw, source
 
 
-def _atomic_export(model: AGIQAModel, path: str, opset: int, meta: Dict[str, str]) -> None:
+def _atomic_export(model: AGIQAModel, path: str, opset: int, meta: Dict[str, str],
+                   verify: Optional[Callable[[str], None]] = None) -> None:
+    """Export into a temporary file beside ``path``, run ``verify`` on it, then move it into place:
+    a file that fails its checks never replaces the version being served."""
     import onnx
 
     d = os.path.dirname(path)
@@ -563,6 +600,11 @@ def _atomic_export(model: AGIQAModel, path: str, opset: int, meta: Dict[str, str
             p = m.metadata_props.add()
             p.key, p.value = k, v
         onnx.save(m, tmp)
+        if verify is not None:
+            try:
+                verify(tmp)
+            except ExportError as err:
+                raise ExportError(str(err).replace(tmp, path) + " (not installed)") from err
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -594,28 +636,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.max_batch_size < 1:
             raise ExportError(f"--max-batch-size {args.max_batch_size} must be >= 1")
         model, kw, source = build_for_export(args)
-        name = _default_name(args, kw)
+        name = _default_name(args, kw, model)
         per_split = args.model not in ZERO_SHOT
         model_dir = os.path.join(args.out, name)
         onnx_path = os.path.join(model_dir, str(args.version), "model.onnx")
         cfg = os.path.join(model_dir, "config.pbtxt")
         if os.path.exists(cfg):  # before writing anything: a stale config must not cost the model file
-            check_existing_config(cfg, name, model, per_split)
+            check_existing_config(cfg, name, model, per_split, args.dataset)
         meta = {"agiqa.model": model.name, "agiqa.weights": source, "agiqa.build": json.dumps(kw, sort_keys=True)}
-        _atomic_export(model, onnx_path, args.opset, meta)
+
+        def verify(path: str) -> None:
+            check_onnx(path, model)
+            print("onnx.checker: ok; signature: " + ", ".join(
+                f"{n} {t}{list(d)}" for part in graph_signature(path).values() for n, t, d in part))
+            try:
+                res = compare_with_eager(path, model)
+                print(f"numeric check: {res['runtime']} matches eager PyTorch on batch {res['batch']} "
+                      f"(max |diff| {res['max_abs_diff']:.2e})")
+            except ExportError as err:
+                if str(err).startswith("no ONNX Runtime"):
+                    print(f"numeric check skipped: {err}")
+                else:
+                    raise
+
+        _atomic_export(model, onnx_path, args.opset, meta, verify)
         print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 2**20:.1f} MiB; {source})")
-        check_onnx(onnx_path, model)
-        print("onnx.checker: ok; signature: " + ", ".join(
-            f"{n} {t}{list(d)}" for part in graph_signature(onnx_path).values() for n, t, d in part))
-        try:
-            res = compare_with_eager(onnx_path, model)
-            print(f"numeric check: {res['runtime']} matches eager PyTorch on batch {res['batch']} "
-                  f"(max |diff| {res['max_abs_diff']:.2e})")
-        except ExportError as err:
-            if str(err).startswith("no ONNX Runtime"):
-                print(f"numeric check skipped: {err}")
-            else:
-                raise
         if os.path.exists(cfg):
             print(f"kept {cfg} (matches the model)")
         else:

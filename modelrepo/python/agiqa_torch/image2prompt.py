@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from . import data as D
 from .train import (add_common_args, amp_step, build, cli_main, default_labels, epoch_train_loader, image_dataset,
-                    loader_workers, log, make_loader, model_kwargs, save_atomic, setup_torch)
+                    loader_workers, log, make_loader, model_kwargs, save_atomic, setup_torch, split_digest)
 
 I2P_FORMAT = "agiqa-image2prompt-v1"
 CHECKPOINT = "image2prompt.pt"
@@ -66,13 +66,14 @@ def _cosines(model, images, tokens):
 def run(args):
     dev, amp = setup_torch(args)
     labels = D.read_labels(args.dataset, args.labels)
+    split = None
     if args.splits:
         split = D.read_splits(args.splits, labels).get(args.split)
         train_samples, test_samples = labels.select(split.train + split.val), labels.select(split.test)
     else:
         log("no --splits: pretraining on every labelled image (their prompts are then seen before testing)")
         train_samples, test_samples = labels.samples, []
-    D.check_images(train_samples + test_samples, args.data)
+    D.check_images(train_samples + test_samples, args.data, args.labels)
     train_set = image_dataset(args, train_samples, True)
     test_loader = None
     if test_samples:
@@ -125,6 +126,8 @@ def run(args):
         record["seconds"] = round(time.time() - t0, 3)
         save_atomic({"format": I2P_FORMAT, "model_kwargs": kwargs, "epoch": epoch, "loss": record["loss"],
                      "dataset": labels.dataset, "split": args.split,
+                     # train --init-image2prompt refuses a branch pretrained on another split's images.
+                     "split_sha256": split_digest(split) if split is not None else None,
                      "model": {"visual." + k: v.detach().cpu() for k, v in model.visual.state_dict().items()}},
                     ckpt_path)
         with open(metrics_path, "a", encoding="utf-8") as f:

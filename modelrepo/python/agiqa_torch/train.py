@@ -9,11 +9,14 @@ test images are then only scored at each new best epoch and never steer the choi
 Outputs in --out: metrics.jsonl (one line per epoch), last.pt (resumable: rerunning the same command
 continues after the last completed epoch), best.pt (weights of the best epoch, with the build_model
 arguments), result.json (the chosen epoch and its test metrics) and predictions.csv (test predictions
-at the best epoch).
+at the best epoch). last.pt is the commit point of an epoch: a new best's best.pt / predictions.csv are
+written as *.pending and installed once last.pt records the epoch, so a stopped run never leaves weights
+that last.pt and result.json do not name.
 """
 
 import argparse
 import csv
+import hashlib
 import json
 import math
 import os
@@ -35,6 +38,8 @@ TINY_IMAGE_SIZE = 64
 
 # Settings a resumed run must share with the run that wrote last.pt.
 _RESUME_KEYS = ("dataset", "split", "model", "protocol", "model_kwargs", "batch_size", "lr", "head_lr_mult", "seed")
+# Compared only when last.pt records them (older runs did not).
+_RESUME_KEYS_IF_RECORDED = ("split_sha256",)
 
 
 def log(msg):
@@ -136,9 +141,28 @@ def read_clip_state(path):
     return read_rn50_file(path)
 
 
-def build(kwargs, clip_path, seed, image2prompt_path=None):
+def check_image2prompt(ckpt, path, dataset, split):
+    """Refuse an Image2Prompt checkpoint pretrained on another split of the same dataset: its training
+    images include this split's test images."""
+    if ckpt.get("dataset") != dataset:
+        return  # pretrained on another dataset: none of these images
+    where = "--init-image2prompt %s" % path
+    if ckpt.get("split") is None:
+        log("note: %s was pretrained on every labelled image of %s, split %d's test images included"
+            % (where, dataset, split.index))
+        return
+    recorded = ckpt.get("split_sha256")
+    if ckpt["split"] != split.index:
+        raise ValueError("%s was pretrained on split %d of %s, whose training images include test images of "
+                         "split %d; pretrain on split %d" % (where, ckpt["split"], dataset, split.index, split.index))
+    if recorded is not None and recorded != split_digest(split):
+        raise ValueError("%s was pretrained on split %d of another splits file (other train/test images) "
+                         "than --splits" % (where, ckpt["split"]))
+
+
+def build(kwargs, clip_path, seed, image2prompt_path=None, image2prompt_ckpt=None):
     """build_model with backbone weights from ``clip_path`` and, for ipiqa, the image branch from an
-    image2prompt checkpoint."""
+    image2prompt checkpoint (read from ``image2prompt_path`` unless given as ``image2prompt_ckpt``)."""
     from .models import build_model
 
     clip_state = read_clip_state(clip_path)
@@ -148,7 +172,7 @@ def build(kwargs, clip_path, seed, image2prompt_path=None):
         return build_model(clip_state=clip_state, seed=seed, **kwargs)
     from .image2prompt import read_checkpoint
 
-    ckpt = read_checkpoint(image2prompt_path)
+    ckpt = image2prompt_ckpt if image2prompt_ckpt is not None else read_checkpoint(image2prompt_path)
     try:
         return build_model(clip_state=clip_state, seed=seed, image2prompt=True, image2prompt_state=ckpt, **kwargs)
     except ValueError as e:
@@ -270,7 +294,7 @@ def load_datasets(args, labels, split):
     if args.protocol == "holdout":
         parts["val"] = labels.select(split.val)
     for part, samples in parts.items():
-        D.check_images(samples, args.data)
+        D.check_images(samples, args.data, args.labels)
         if len(samples) < 2:
             raise ValueError("split %d of %s: %s has %d image(s), need at least 2" % (split.index, args.splits, part, len(samples)))
     return {part: image_dataset(args, samples, part == "train") for part, samples in parts.items()}
@@ -302,24 +326,74 @@ def param_groups(model, lr, head_mult):
     return [g for g in groups if g["params"]]
 
 
+def split_digest(split):
+    """sha256 of one split's train/val/test image lists: the same index of a rewritten splits file
+    (another seed) is another split, and resuming on it would test on images already trained on."""
+    doc = {part: sorted(getattr(split, part)) for part in ("train", "val", "test")}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def check_resume(state, config, path):
     old = state.get("config", {})
-    diffs = ["%s: %r there, %r now" % (k, old.get(k), config[k]) for k in _RESUME_KEYS if old.get(k) != config[k]]
+    keys = _RESUME_KEYS + tuple(k for k in _RESUME_KEYS_IF_RECORDED if k in old)
+    diffs = ["%s: %r there, %r now" % (k, old.get(k), config[k]) for k in keys if old.get(k) != config[k]]
     if diffs:
         raise ValueError("%s was written by a run with other settings (%s); use another --out or remove it"
                          % (path, "; ".join(diffs)))
 
 
 def trim_metrics(path, last_epoch):
-    """Drop metric lines past the checkpoint (a run stopped between the two writes)."""
+    """Drop metric lines past the checkpoint (a run stopped between the two writes), including a last
+    line cut short by the stop; any other unreadable line is an error naming it."""
     if not os.path.exists(path):
         return
     with open(path, encoding="utf-8") as f:
-        lines = [ln for ln in f if ln.strip()]
-    keep = [ln for ln in lines if json.loads(ln)["epoch"] <= last_epoch]
-    if len(keep) != len(lines):
-        with open(path, "w", encoding="utf-8") as f:
+        lines = [ln if ln.endswith("\n") else ln + "\n" for ln in f if ln.strip()]
+    keep = []
+    for i, ln in enumerate(lines):
+        try:
+            epoch = json.loads(ln)["epoch"]
+        except (ValueError, KeyError, TypeError) as e:
+            if i == len(lines) - 1:
+                break  # the line being appended when the run stopped: its epoch is not in last.pt
+            raise ValueError("%s:%d: not a metrics line (%s)" % (path, i + 1, e)) from None
+        if epoch <= last_epoch:
+            keep.append(ln)
+    if keep != lines:
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
             f.writelines(keep)
+        os.replace(tmp, path)
+
+
+# A new best epoch writes best.pt and predictions.csv under this suffix; they replace the previous
+# ones only once last.pt has recorded that epoch, so a run stopped in between keeps the best weights
+# that last.pt (and so result.json) names.
+PENDING = ".pending"
+
+
+def install_pending(best_path, pred_path):
+    if os.path.exists(pred_path + PENDING):
+        os.replace(pred_path + PENDING, pred_path)
+    os.replace(best_path + PENDING, best_path)
+
+
+def settle_pending(best_path, pred_path, best_epoch):
+    """Install the pending best files if they belong to ``best_epoch`` (the run stopped after last.pt
+    recorded it), else delete them (the epoch that wrote them was not recorded)."""
+    pending = best_path + PENDING
+    if not os.path.exists(pending):
+        return
+    try:
+        epoch = torch.load(pending, map_location="cpu").get("epoch")
+    except Exception:  # noqa: BLE001 - a file cut short by the stop: not installable
+        epoch = None
+    if best_epoch is not None and epoch == best_epoch:
+        install_pending(best_path, pred_path)
+        return
+    for p in (pending, pred_path + PENDING):
+        if os.path.exists(p):
+            os.remove(p)
 
 
 def write_predictions(path, names, pred, mos, target_names):
@@ -355,20 +429,29 @@ def run(args):
               "splits": os.path.abspath(args.splits), "split": split.index, "model": args.model,
               "protocol": args.protocol, "model_kwargs": kwargs, "batch_size": args.batch_size, "lr": args.lr,
               "head_lr_mult": args.head_lr_mult, "seed": args.seed, "target_names": target_names,
-              "clip_weights": args.clip_weights, "init_image2prompt": args.init_image2prompt}
+              "clip_weights": args.clip_weights, "init_image2prompt": args.init_image2prompt,
+              "split_sha256": split_digest(split)}
 
     os.makedirs(args.out, exist_ok=True)
     last_path = os.path.join(args.out, "last.pt")
     best_path = os.path.join(args.out, "best.pt")
+    pred_path = os.path.join(args.out, "predictions.csv")
     metrics_path = os.path.join(args.out, "metrics.jsonl")
     result_path = os.path.join(args.out, "result.json")
 
     state = torch.load(last_path, map_location="cpu") if os.path.exists(last_path) else None
     if state is not None:
         check_resume(state, config, last_path)
+        settle_pending(best_path, pred_path, state["best"]["epoch"])
         if state["epoch"] >= args.epochs:
             log("%s already holds %d trained epochs; nothing to do" % (args.out, state["epoch"]))
             return write_result(result_path, labels, split, args, state["best"])
+    i2p = None
+    if state is None and args.init_image2prompt:
+        from .image2prompt import read_checkpoint
+
+        i2p = read_checkpoint(args.init_image2prompt)
+        check_image2prompt(i2p, args.init_image2prompt, labels.dataset, split)
     sets = load_datasets(args, labels, split)
     if state is not None:
         # Weights come from last.pt: skip reading CLIP / image2prompt files.
@@ -376,7 +459,7 @@ def run(args):
 
         model = build_model(seed=args.seed, **kwargs)
     else:
-        model = build(kwargs, args.clip_weights, args.seed, args.init_image2prompt)
+        model = build(kwargs, args.clip_weights, args.seed, args.init_image2prompt, i2p)
     if len(getattr(model, "output_names", target_names)) != len(target_names):
         raise ValueError("model %s has outputs %s, labels %s have targets %s"
                          % (args.model, model.output_names, args.labels, target_names))
@@ -394,8 +477,10 @@ def run(args):
         start, best = state["epoch"] + 1, state["best"]
         trim_metrics(metrics_path, state["epoch"])
         log("resuming %s after epoch %d (best so far: epoch %d)" % (args.out, state["epoch"], best["epoch"]))
-    elif os.path.exists(metrics_path):
-        os.remove(metrics_path)  # a fresh run: stale lines from an older, unfinished run
+    else:
+        if os.path.exists(metrics_path):
+            os.remove(metrics_path)  # a fresh run: stale lines from an older, unfinished run
+        settle_pending(best_path, pred_path, None)
 
     net = model
     if dev.type == "cuda" and torch.cuda.device_count() > 1 and dev.index is None:
@@ -454,15 +539,16 @@ def run(args):
                          "output_names": list(getattr(model, "output_names", target_names)),
                          "target_names": target_names, "image2prompt": bool(args.init_image2prompt),
                          "epoch": epoch, "metrics": record,
-                         "model": model.state_dict()}, best_path)
+                         "model": model.state_dict()}, best_path + PENDING)
             pred, mos, _ = evals["test"]
-            write_predictions(os.path.join(args.out, "predictions.csv"), [s.name for s in sets["test"].samples],
-                              pred, mos, target_names)
+            write_predictions(pred_path + PENDING, [s.name for s in sets["test"].samples], pred, mos, target_names)
         with open(metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, allow_nan=False) + "\n")
         save_atomic({"format": TRAIN_FORMAT, "config": config, "epoch": epoch, "best": best,
                      "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scaler": scaler.state_dict() if amp else None}, last_path)
+        if improved:  # committed by last.pt: the new best replaces the old one
+            install_pending(best_path, pred_path)
         summary = ", ".join("%s %s srcc %.4f plcc %.4f krcc %.4f" % (select_on, t, m["srcc"], m["plcc"], m["krcc"])
                             for t, m in evals[select_on][2].items())
         log("epoch %d/%d loss %.4f %s%s (%.1fs)" % (epoch, args.epochs, record["loss"], summary,
@@ -479,6 +565,17 @@ def write_result(path, labels, split, args, best):
     return result
 
 
+def error_line(e):
+    """The message of ``e``; for an error re-raised from a DataLoader worker (whose message is
+    "Caught X in DataLoader worker process N." plus the worker's traceback), the original message."""
+    msg = str(e)
+    if msg.startswith("Caught ") and "DataLoader worker" in msg.split("\n", 1)[0]:
+        marker = "\n%s: " % type(e).__name__
+        if marker in msg:
+            return msg.rsplit(marker, 1)[1].strip()
+    return msg
+
+
 def cli_main(prog, parse, run_fn, argv):
     """Parse argv, run, print the result as one JSON line; expected failures (missing or bad files,
     diverged training) become one error line and exit status 1 instead of a traceback."""
@@ -486,7 +583,7 @@ def cli_main(prog, parse, run_fn, argv):
     try:
         result = run_fn(args)
     except (OSError, ValueError, FloatingPointError) as e:
-        print("%s: error: %s" % (prog, e), file=sys.stderr)
+        print("%s: error: %s" % (prog, error_line(e)), file=sys.stderr)
         return 1
     print(json.dumps(result))
     return 0

@@ -180,6 +180,9 @@ def test_missing_image_is_named(generated):
     os.remove(os.path.join(img_dir, "img_010.png"))
     with pytest.raises(FileNotFoundError, match="img_010.png"):
         D.check_images(labels.samples, img_dir)
+    # With the label file: its line that names the image (header on line 1, img_000 on line 2).
+    with pytest.raises(FileNotFoundError, match=r"img_010.png not found \(named on line 12 of .*labels.csv\)"):
+        D.check_images(labels.samples, img_dir, labels.path)
 
 
 def test_agiqa1k_prompt_codes():

@@ -277,3 +277,72 @@ def test_ablation_variants_name_their_table3_rows(tmp_path, capsys):
     assert 'key: "agiqa.catalog" value: { string_value: "ipiqa_i2p_prompt" }' in cfg
     assert 'key: "agiqa.dataset" value: { string_value: "agiqa-1k" }' in cfg  # from the checkpoint
     assert (tmp_path / "ipiqa_i2p_agiqa1k" / "1" / "model.onnx").is_file()
+
+
+def test_ablation_checkpoint_does_not_take_the_full_models_place(tmp_path, capsys):
+    # An ablation run (train --no-qa-token ...) exported without --name must not land in the full
+    # IP-IQA's directory, where the harness would score it as the paper's model.
+    kwargs = dict(name="ipiqa", num_outputs=1, image_size=32, qa_token=False, integral_prompt=False, **TINY)
+    ckpt = tmp_path / "best.pt"
+    torch.save({"model_kwargs": kwargs, "config": {"split": 0, "dataset": "agiqa-1k"},
+                "model": build_model(**kwargs).state_dict()}, ckpt)
+    repo = tmp_path / "repo"
+    rc, _, err = run_main(["--model", "ipiqa", "--checkpoint", str(ckpt), "--out", str(repo)], capsys)
+    assert rc == 0, err
+    assert (repo / "ipiqa_base_agiqa1k_tiny" / "1" / "model.onnx").is_file()
+    assert not (repo / "ipiqa_agiqa1k_tiny").exists()
+    # Nor, named into it, under a config whose catalogue row is another model's.
+    rc, _, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-1k", "--tiny", "--image-size", "32",
+                           "--out", str(repo)], capsys)
+    assert rc == 0, err
+    before = {p: p.stat().st_mtime_ns for p in repo.rglob("*")}
+    rc, _, err = run_main(["--model", "ipiqa", "--checkpoint", str(ckpt), "--name", "ipiqa_agiqa1k_tiny",
+                           "--out", str(repo)], capsys)
+    assert rc == 1
+    assert 'agiqa.catalog is "ipiqa", the model is "ipiqa_base"' in err
+    assert {p: p.stat().st_mtime_ns for p in repo.rglob("*")} == before
+
+
+def test_export_from_last_pt_keeps_the_runs_build_arguments(tmp_path, capsys):
+    # train.py's last.pt records the build arguments in its config only; exporting it must not rebuild
+    # the model with defaults (here: losing integral_prompt=False, which changes no weight shape).
+    kwargs = dict(name="ipiqa", num_outputs=1, image_size=32, integral_prompt=False, **TINY)
+    ckpt = tmp_path / "last.pt"
+    torch.save({"format": "agiqa-train-v1", "config": {"split": 1, "dataset": "agiqa-1k", "model_kwargs": kwargs},
+                "epoch": 3, "model": build_model(seed=5, **kwargs).state_dict(), "optimizer": {}}, ckpt)
+    args = E._parser().parse_args(["--model", "ipiqa", "--checkpoint", str(ckpt), "--out", str(tmp_path)])
+    model, kw, _ = E.build_for_export(args)
+    assert kw == kwargs and model.integral_prompt is False and model.image_size == 32
+    assert args.version == 2 and args.dataset == "agiqa-1k"
+
+
+def test_export_refuses_a_config_of_another_dataset(tmp_path, capsys):
+    # Same tensors, other training set: the harness would score AGIQA-3k's splits with AGIQA-1k models.
+    rc, _, err = run_main(["--model", "resnet50", "--dataset", "agiqa-3k", "--tiny", "--image-size", "32",
+                           "--out", str(tmp_path)], capsys)
+    assert rc == 0, err
+    rc, _, err = run_main(["--model", "resnet50", "--dataset", "agiqa-1k", "--tiny", "--image-size", "32",
+                           "--name", "resnet50_agiqa3k_tiny", "--version", "2", "--out", str(tmp_path)], capsys)
+    assert rc == 1
+    assert 'agiqa.dataset is "agiqa-3k", the model was trained on "agiqa-1k"' in err
+    assert not (tmp_path / "resnet50_agiqa3k_tiny" / "2").exists()
+
+
+def test_a_model_that_fails_its_checks_is_not_installed(tmp_path, capsys, monkeypatch):
+    # The served path must keep the previous good version (or stay absent) when the new file fails
+    # onnx.checker / the contract / the comparison with eager PyTorch.
+    base = ["--model", "resnet50_clip", "--dataset", "agiqa-1k", "--tiny", "--image-size", "32",
+            "--out", str(tmp_path)]
+    rc, _, err = run_main(base + ["--seed", "1"], capsys)
+    assert rc == 0, err
+    path = tmp_path / "resnet50_clip_agiqa1k_tiny" / "1" / "model.onnx"
+    good = path.read_bytes()
+
+    def broken(p, model):
+        raise E.ExportError(f"{p}: graph signature differs (simulated)")
+
+    monkeypatch.setattr(E, "check_onnx", broken)
+    rc, _, err = run_main(base + ["--seed", "2"], capsys)
+    assert rc == 1 and "simulated" in err and str(path) in err
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.onnx"]  # no temporary left behind

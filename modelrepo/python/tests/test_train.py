@@ -244,3 +244,126 @@ def test_labels_default_to_the_dataset_file_in_data(tmp_path):
     assert train.parse_args(["--dataset", "agiqa-1k", "--labels", "x.xlsx"] + base).labels == "x.xlsx"
     with pytest.raises(SystemExit):
         train.parse_args(["--dataset", "csv"] + base)
+
+
+def test_resume_after_a_torn_metrics_line(ds, tmp_path, capsys):
+    # A run killed while appending epoch 2's metrics line (before last.pt was rewritten) leaves half a
+    # JSON line; the rerun must drop it with the rest of that epoch, not stop on it.
+    out = str(tmp_path / "torn")
+    assert train.main(args_for(ds, out, 1)) == 0
+    with open(os.path.join(out, "metrics.jsonl"), "a", encoding="utf-8") as f:
+        f.write('{"epoch": 2, "loss": 0.51, "te')
+    capsys.readouterr()
+    assert train.main(args_for(ds, out, 2)) == 0, capsys.readouterr().err
+    assert [m["epoch"] for m in read_metrics(out)] == [1, 2]
+
+
+def test_resume_refuses_a_split_that_changed(ds, tmp_path, capsys):
+    # The splits file rewritten at the same path (e.g. `agiqa splits` with another seed): resuming would
+    # go on training a model that has already been trained on some of the new test images.
+    splits = str(tmp_path / "splits.json")
+    with open(ds["paper"]) as f:
+        doc = json.load(f)
+    with open(splits, "w") as f:
+        json.dump(doc, f)
+    argv = args_for(ds, str(tmp_path / "run"), 1)
+    argv[argv.index("--splits") + 1] = splits
+    assert train.main(argv) == 0
+    s0, s1 = doc["splits"]
+    doc["splits"] = [dict(s1, index=0), dict(s0, index=1)]
+    with open(splits, "w") as f:
+        json.dump(doc, f)
+    capsys.readouterr()
+    argv[argv.index("--epochs") + 1] = "2"
+    assert train.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "other settings" in err and "split_sha256" in err
+
+
+def test_unreadable_image_is_one_error_line_naming_it(tmp_path, capsys):
+    # Images are decoded by worker processes by default; a bad file must still come out as the one
+    # error line that names it, not as a worker traceback.
+    labels, images, items = make_dataset(str(tmp_path))
+    splits = str(tmp_path / "splits.json")
+    write_splits(splits, items)
+    with open(os.path.join(images, "img_004.png"), "wb") as f:
+        f.write(b"not an image")
+    base = ["--dataset", "csv", "--labels", labels, "--data", images, "--splits", splits, "--split", "0",
+            "--out", str(tmp_path / "run"), "--epochs", "1"] + COMMON
+    for extra in (["--workers", "1"], ["--workers", "1", "--no-cache"]):
+        capsys.readouterr()
+        assert train.main(base + extra) == 1
+        err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+        assert len(err) == 1, err
+        assert err[0].startswith("agiqa_torch.train: error: decoding image ") and "img_004.png" in err[0], err
+
+
+def test_image2prompt_of_another_split_is_refused(ds, tmp_path, capsys):
+    # Image2Prompt pretraining on split 0's train images saw split 1's test images: initialising split
+    # 1's model from it would put test images into training.
+    i2p = str(tmp_path / "i2p")
+    argv = ["--dataset", "csv", "--labels", ds["labels"], "--data", ds["images"], "--splits", ds["paper"],
+            "--split", "0", "--out", i2p, "--epochs", "1"] + COMMON
+    assert image2prompt.main(argv) == 0
+    ckpt = os.path.join(i2p, image2prompt.CHECKPOINT)
+    run = args_for(ds, str(tmp_path / "run1"), 1, extra=["--init-image2prompt", ckpt])
+    run[run.index("--split") + 1] = "1"
+    capsys.readouterr()
+    assert train.main(run) == 1
+    err = capsys.readouterr().err
+    assert "--init-image2prompt %s" % ckpt in err and "split 0" in err and "split 1" in err
+    assert not os.path.exists(str(tmp_path / "run1" / "last.pt"))
+
+
+def test_a_stop_before_the_epoch_is_committed_keeps_the_best_weights(ds, tmp_path, monkeypatch):
+    # Epoch 2 scores a new best, writes its weights, then the run stops before last.pt records epoch 2.
+    # The rerun repeats epoch 2 (on a GPU, not bit for bit); when that repetition is no better than
+    # epoch 1, best.pt must still hold epoch 1's weights, the ones result.json names.
+    out = str(tmp_path / "run")
+    assert train.main(args_for(ds, out, 1)) == 0
+    epoch1 = torch.load(os.path.join(out, "best.pt"))
+    real_save = train.save_atomic
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_last(obj, path):
+        if os.path.basename(path) == "last.pt":
+            raise Stop()
+        real_save(obj, path)
+
+    monkeypatch.setattr(train, "selection_score", lambda m: 100.0)
+    monkeypatch.setattr(train, "save_atomic", stop_at_last)
+    with pytest.raises(Stop):
+        train.main(args_for(ds, out, 2))
+    monkeypatch.setattr(train, "save_atomic", real_save)
+    monkeypatch.setattr(train, "selection_score", lambda m: -100.0)  # the repeated epoch 2 is worse
+    assert train.main(args_for(ds, out, 2)) == 0
+    result = json.load(open(os.path.join(out, "result.json")))
+    best = torch.load(os.path.join(out, "best.pt"))
+    assert result["best_epoch"] == 1 and best["epoch"] == 1
+    for k, v in epoch1["model"].items():
+        assert torch.equal(best["model"][k], v), k
+    assert [m["best"] for m in read_metrics(out)] == [True, False]
+
+
+def test_a_stop_after_the_epoch_is_committed_installs_its_best_weights(ds, tmp_path, monkeypatch):
+    # The other side of the commit: last.pt recorded best epoch 1, the run stopped before best.pt was
+    # replaced. The rerun (nothing left to train) installs epoch 1's weights.
+    out = str(tmp_path / "run")
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a):
+        raise Stop()
+
+    monkeypatch.setattr(train, "install_pending", stop)
+    with pytest.raises(Stop):
+        train.main(args_for(ds, out, 1))
+    assert not os.path.exists(os.path.join(out, "best.pt"))
+    monkeypatch.undo()
+    assert train.main(args_for(ds, out, 1)) == 0
+    assert torch.load(os.path.join(out, "best.pt"))["epoch"] == 1
+    assert os.path.exists(os.path.join(out, "predictions.csv"))
+    assert sorted(f for f in os.listdir(out) if f.endswith(train.PENDING)) == []
