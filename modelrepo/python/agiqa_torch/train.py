@@ -445,7 +445,7 @@ def run(args):
         settle_pending(best_path, pred_path, state["best"]["epoch"])
         if state["epoch"] >= args.epochs:
             log("%s already holds %d trained epochs; nothing to do" % (args.out, state["epoch"]))
-            return write_result(result_path, labels, split, args, state["best"])
+            return write_result(result_path, labels, split, args, state["best"], state["epoch"])
     i2p = None
     if state is None and args.init_image2prompt:
         from .image2prompt import read_checkpoint
@@ -554,12 +554,12 @@ def run(args):
         log("epoch %d/%d loss %.4f %s%s (%.1fs)" % (epoch, args.epochs, record["loss"], summary,
                                                     " *best*" if improved else "", record["seconds"]))
 
-    return write_result(result_path, labels, split, args, best)
+    return write_result(result_path, labels, split, args, best, args.epochs)
 
 
-def write_result(path, labels, split, args, best):
+def write_result(path, labels, split, args, best, epochs_trained):
     result = {"dataset": labels.dataset, "split": split.index, "model": args.model, "protocol": args.protocol,
-              "selected_on": "val" if args.protocol == "holdout" else "test", "epochs": args.epochs,
+              "selected_on": "val" if args.protocol == "holdout" else "test", "epochs": epochs_trained,
               "best_epoch": best["epoch"], "score": finite_or_none(best["score"]), "test": best.get("test")}
     write_json_atomic(result, path)
     return result

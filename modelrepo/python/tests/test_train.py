@@ -87,6 +87,10 @@ def test_train_resume_and_outputs(ds, tmp_path, capsys):
     # Once all epochs are done, a rerun changes nothing.
     assert train.main(args_for(ds, out, 3)) == 0
     assert "nothing to do" in capsys.readouterr().err and read_metrics(out) == resumed
+    # A rerun asking for fewer epochs reports the epochs the run holds, not the ones asked for.
+    assert train.main(args_for(ds, out, 2)) == 0
+    with open(os.path.join(out, "result.json")) as f:
+        assert json.load(f)["epochs"] == 3
 
     # ... and lands where an uninterrupted 3-epoch run does (each epoch's randomness is seeded alone).
     straight = str(tmp_path / "straight")
