@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agiqa-bench/agiqa/modelrepo/fetch"
+	"golang.org/x/term"
 )
 
 func init() {
@@ -70,17 +71,15 @@ Example:
 			assets = append(assets, a)
 		}
 	}
+	progress := &fetchProgress{w: io.stderr}
+	if fd, ok := io.stderr.(*os.File); ok {
+		progress.tty = term.IsTerminal(int(fd.Fd()))
+	}
 	f := &fetch.Fetcher{
-		Dir:     *cache,
-		Client:  &http.Client{Timeout: 0},
-		Retries: *retries,
-		Progress: func(name string, done, total int64) {
-			if total > 0 {
-				fmt.Fprintf(io.stderr, "%s: %.1f / %.1f MB\n", name, float64(done)/1e6, float64(total)/1e6)
-			} else {
-				fmt.Fprintf(io.stderr, "%s: %.1f MB\n", name, float64(done)/1e6)
-			}
-		},
+		Dir:      *cache,
+		Client:   &http.Client{Timeout: 0},
+		Retries:  *retries,
+		Progress: progress.update,
 	}
 	var failed []string
 	for i, a := range assets {
@@ -89,6 +88,7 @@ Example:
 		}
 		start := time.Now()
 		res, err := f.Fetch(ctx, a)
+		progress.endLine()
 		if err != nil && ctx.Err() != nil {
 			// Interrupted: the other assets would each fail the same way.
 			return interruptedFetch(a.Name, res.Path+".part", assets[i+1:])
