@@ -74,8 +74,9 @@ type Config struct {
 	Window         time.Duration
 	WindowRequests int
 	// Stability is the tolerance in percent (--stability): a level is stable
-	// when throughput and latency of each of the last StableWindows windows
-	// are within it of their mean.
+	// when, over the last StableWindows windows, the largest throughput is
+	// at most (1 + Stability/100) times the smallest, and likewise latency
+	// (perf_analyzer's --stability-percentage).
 	Stability float64
 	// Percentile is the latency whose stability is checked (--percentile);
 	// 0 checks the mean.

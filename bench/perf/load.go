@@ -46,6 +46,10 @@ type loadRun struct {
 	workers []*worker
 	base    time.Time
 
+	// badResponse is the first reason a response failed the client's check
+	// (counted as Internal, though the server reported success).
+	badResponse atomic.Pointer[string]
+
 	done   atomic.Uint64 // requests finished (success or error)
 	target atomic.Uint64 // count-window goal for done; 0 = none
 	full   chan struct{}
@@ -170,8 +174,12 @@ func (lr *loadRun) send(w *worker, intended, start time.Time) {
 	code := codes.OK
 	if err != nil {
 		code = status.Code(err)
-	} else if checkResponse(w.resp.b, lr.outputs, lr.rawBytes) != nil {
+	} else if cerr := checkResponse(w.resp.b, lr.outputs, lr.rawBytes); cerr != nil {
 		code = codes.Internal
+		if lr.badResponse.Load() == nil {
+			msg := cerr.Error()
+			lr.badResponse.CompareAndSwap(nil, &msg)
+		}
 	}
 	end := time.Now()
 	if lr.ctx.Err() != nil {

@@ -231,8 +231,9 @@ func CSVHeader(mode string) []string {
 // its response check, "request/response" their sum (perf_analyzer's
 // (un)marshal time), "response wait" the gRPC round trip and
 // "Network+Server Send/Recv" that wait minus the server's queue and compute
-// times, as perf_analyzer derives it. GPU utilisation is in percent, power
-// in watts, memory in bytes. Unknown values are empty.
+// times, as perf_analyzer derives it. GPU utilisation is a fraction 0..1 as
+// in perf_analyzer's CSV (the mean over GPUs; the table and JSON give
+// percent), power in watts, memory in bytes. Unknown values are empty.
 func WriteCSV(w io.Writer, r *Report) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader(r.Mode)); err != nil {
@@ -256,7 +257,9 @@ func WriteCSV(w io.Writer, r *Report) error {
 		}
 		gpuCells := []string{"", "", "", ""}
 		if g := f.GPU; g != nil {
-			gpuCells = []string{tn(g.UtilizationPct), tn(g.PowerMeanW), tn(g.MemoryUsedMaxBytes), tn(g.MemoryTotalBytes)}
+			// perf_analyzer writes Triton's nv_gpu_utilization as it is, a
+			// fraction 0..1; the summary holds percent.
+			gpuCells = []string{tn(g.UtilizationPct / 100), tn(g.PowerMeanW), tn(g.MemoryUsedMaxBytes), tn(g.MemoryTotalBytes)}
 		}
 		rec := []string{loadValue(row.l), num(m.InferencesPerSec), usi(m.Client.PrepareUS)}
 		rec = append(rec, serverCells...)

@@ -136,7 +136,7 @@ func TestWriteCSV(t *testing.T) {
 	for h, want := range map[string]string{"Inferences/Second": "4000", "Requests/Second": "2000", "p50 latency": "599",
 		"Avg latency": "600", "Server Queue": "10", "Network+Server Send/Recv": "0", "response wait": "100",
 		"Client Send": "2", "Client Recv": "1", "request/response": "3",
-		"Avg GPU Utilization": "80", "Max GPU Memory Usage": "2147483648", "Status": "stable", "Target": "total",
+		"Avg GPU Utilization": "0.8", "Max GPU Memory Usage": "2147483648", "Status": "stable", "Target": "total",
 		"Server Batch Sizes": "1:1000;2:500"} {
 		if got := first[col[h]]; got != want {
 			t.Errorf("%s = %q, want %q", h, got, want)

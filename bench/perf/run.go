@@ -456,7 +456,7 @@ func (e *engine) runLevel(ctx context.Context, prep *prepared, b, conc int, rate
 			sleepCtx(ctx, c.Window)
 		}
 		var w *Window
-		w, snaps, serr = e.cutWindow(ctx, lr, trial, snaps, serr)
+		w, snaps, serr = e.cutWindow(ctx, lr, lvl, trial, snaps, serr)
 		windows = append(windows, w)
 		lvl.Windows = windows
 		if c.Progress != nil {
@@ -468,6 +468,9 @@ func (e *engine) runLevel(ctx context.Context, prep *prepared, b, conc int, rate
 		}
 		if w.Failed {
 			lvl.Status, lvl.Error = StatusFailed, windowFailure(w)
+			if msg := lr.badResponse.Load(); msg != nil && w.Total.Client.Errors[codes.Internal.String()] > 0 {
+				lvl.Error += fmt.Sprintf("; Internal includes responses the client refused: %s", *msg)
+			}
 			break
 		}
 		if len(windows) >= StableWindows && stable(windows[len(windows)-StableWindows:], c.Stability, c.Percentile) {
@@ -515,7 +518,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 // cutWindow closes a window: it drains the workers' results, reads the
 // servers' statistics and the GPU telemetry, and builds the figures.
 // prev/prevErr are the statistics at the window's start.
-func (e *engine) cutWindow(ctx context.Context, lr *loadRun, idx int, prev []*statsSnapshot, prevErr error) (*Window, []*statsSnapshot, error) {
+func (e *engine) cutWindow(ctx context.Context, lr *loadRun, lvl *Level, idx int, prev []*statsSnapshot, prevErr error) (*Window, []*statsSnapshot, error) {
 	e.buf = lr.cut(e.buf[:0])
 	end := time.Now()
 	d := end.Sub(e.lastCut)
@@ -550,6 +553,13 @@ func (e *engine) cutWindow(ctx context.Context, lr *loadRun, idx int, prev []*st
 				continue
 			}
 			st, err := delta(*prev[i], *snaps[i])
+			if errors.Is(err, errStatsReset) {
+				// A reload restarts the server's counters: this window's
+				// server split is unknown, the client's figures stand.
+				e.note(fmt.Sprintf("%s: %v: no server-side split for batch %d %s window %d",
+					e.targets[i].addr, err, lvl.Batch, levelName(lvl), idx))
+				continue
+			}
 			if err != nil {
 				w.Error = fmt.Sprintf("%s: %v", e.targets[i].addr, err)
 				break
@@ -681,8 +691,10 @@ func (e *engine) aggregate(ws []*Window) (*Figures, []*Figures) {
 	return tot, per
 }
 
-// stable reports whether each window's throughput and latency lie within
-// pct percent of the windows' mean.
+// stable reports whether the windows agree as perf_analyzer's
+// --stability-percentage defines it: on throughput and on latency, the
+// largest value is at most (1 + pct/100) times the smallest. (Within pct of
+// the mean would let the extremes differ by up to 2*pct.)
 func stable(ws []*Window, pct, percentile float64) bool {
 	thr := make([]float64, len(ws))
 	lat := make([]float64, len(ws))
@@ -697,19 +709,14 @@ func stable(ws []*Window, pct, percentile float64) bool {
 	return within(thr, pct) && within(lat, pct)
 }
 
+// within reports whether max(v) <= (1 + pct/100) * min(v); NaN never is.
 func within(v []float64, pct float64) bool {
-	var mean float64
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, x := range v {
 		if math.IsNaN(x) {
 			return false
 		}
-		mean += x
+		lo, hi = min(lo, x), max(hi, x)
 	}
-	mean /= float64(len(v))
-	for _, x := range v {
-		if math.Abs(x-mean) > pct/100*mean {
-			return false
-		}
-	}
-	return true
+	return hi <= (1+pct/100)*lo
 }

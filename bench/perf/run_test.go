@@ -9,10 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/agiqa-bench/agiqa/client"
+	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
 )
 
 // checkLevelOK asserts a level measured without errors.
@@ -549,5 +554,110 @@ func TestRunInterrupted(t *testing.T) {
 	rep, err := Run(ctx, cfg)
 	if !errors.Is(err, context.Canceled) || rep == nil || len(rep.Levels) != 1 {
 		t.Fatalf("err %v, report %v", err, rep)
+	}
+}
+
+// restartStats is a client interceptor that makes ModelStatistics look as
+// Triton's does after the model is reloaded: from call number at on, every
+// counter restarts from zero (the real counters minus those at that call).
+func restartStats(at int) grpc.DialOption {
+	var mu sync.Mutex
+	calls := 0
+	var base *pb.ModelStatistics
+	sub := func(d, b *pb.StatisticDuration) {
+		d.Count -= b.GetCount()
+		d.Ns -= b.GetNs()
+	}
+	return grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		resp, ok := reply.(*pb.ModelStatisticsResponse)
+		if err != nil || !ok || len(resp.ModelStats) != 1 {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		m := resp.ModelStats[0]
+		if calls == at {
+			base = proto.Clone(m).(*pb.ModelStatistics)
+		}
+		if base == nil {
+			return nil
+		}
+		m.InferenceCount -= base.InferenceCount
+		m.ExecutionCount -= base.ExecutionCount
+		is, bs := m.InferenceStats, base.InferenceStats
+		sub(is.Success, bs.Success)
+		sub(is.Fail, bs.Fail)
+		sub(is.Queue, bs.Queue)
+		sub(is.ComputeInput, bs.ComputeInput)
+		sub(is.ComputeInfer, bs.ComputeInfer)
+		sub(is.ComputeOutput, bs.ComputeOutput)
+		for _, b := range m.BatchStats {
+			for _, o := range base.BatchStats {
+				if o.BatchSize == b.BatchSize {
+					sub(b.ComputeInput, o.ComputeInput)
+					sub(b.ComputeInfer, o.ComputeInfer)
+					sub(b.ComputeOutput, o.ComputeOutput)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// A model reloaded mid-level restarts its statistics: that window's server
+// split is unknown (said in a note), but every request succeeded, so the
+// level is measured, not failed (which, with --on-error stop, would end the
+// sweep).
+func TestRunStatisticsRestartMidLevel(t *testing.T) {
+	ts := startServer(t)
+	cfg := quick(ts.addr, "tiny")
+	cfg.MaxTrials = 4
+	// Call 1 opens window 1, call 2 closes it, call 3 closes window 2.
+	cfg.DialOptions = []grpc.DialOption{restartStats(3)}
+	rep, err := Run(testCtx(t), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	l := rep.Levels[0]
+	if l.Status == StatusFailed {
+		t.Fatalf("level failed: %s", l.Error)
+	}
+	if len(l.Windows) < 3 {
+		t.Fatalf("%d windows", len(l.Windows))
+	}
+	for i, w := range l.Windows {
+		if w.Failed || w.Error != "" {
+			t.Errorf("window %d failed: %s", w.Index, w.Error)
+		}
+		if got := w.Total.Server != nil; got != (i != 1) {
+			t.Errorf("window %d: server split present = %v", w.Index, got)
+		}
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), ts.addr) || !strings.Contains(strings.Join(rep.Notes, "\n"), "window 2") {
+		t.Errorf("notes %q do not say which target and window lost the server split", rep.Notes)
+	}
+}
+
+// A response the client's check refuses is counted as Internal; the level's
+// error must say what was wrong with it, since the server reported no error.
+func TestRunBadResponseNamed(t *testing.T) {
+	ts := startServer(t)
+	cfg := quick(ts.addr, "tiny")
+	cfg.DialOptions = []grpc.DialOption{grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if w, ok := reply.(*wireResponse); ok && err == nil {
+			w.b = w.b[:0] // the load's responses lose their outputs
+		}
+		return err
+	})}
+	rep, err := Run(testCtx(t), cfg)
+	if !errors.Is(err, ErrLevelsFailed) || rep == nil {
+		t.Fatalf("Run: %v", err)
+	}
+	l := rep.Levels[0]
+	if l.Total.Client.Errors["Internal"] == 0 || !strings.Contains(l.Error, "response has 0 outputs, want 1") {
+		t.Errorf("errors %v, level error %q: want Internal and the check's reason", l.Total.Client.Errors, l.Error)
 	}
 }

@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -9,9 +10,15 @@ import (
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
 )
 
-// statsSnapshot is the cumulative ModelStatistics of one model on one server,
-// summed over the versions the request covered.
+// statsSnapshot is the cumulative ModelStatistics of one model on one
+// server, per version: a request without a version covers every ready
+// version, and versions come and go (and restart their counters when
+// reloaded) independently of each other.
 type statsSnapshot struct {
+	versions map[string]*versionCounters
+}
+
+type versionCounters struct {
 	inferences, executions uint64
 	success, fail          duration
 	queue, input, infer    duration
@@ -27,22 +34,47 @@ func (d *duration) add(s *pb.StatisticDuration) {
 }
 
 func snapshotOf(stats []*pb.ModelStatistics) statsSnapshot {
-	s := statsSnapshot{batches: map[uint64]uint64{}}
+	s := statsSnapshot{versions: map[string]*versionCounters{}}
 	for _, m := range stats {
-		s.inferences += m.GetInferenceCount()
-		s.executions += m.GetExecutionCount()
+		c := s.versions[m.GetVersion()]
+		if c == nil {
+			c = &versionCounters{batches: map[uint64]uint64{}}
+			s.versions[m.GetVersion()] = c
+		}
+		c.inferences += m.GetInferenceCount()
+		c.executions += m.GetExecutionCount()
 		is := m.GetInferenceStats()
-		s.success.add(is.GetSuccess())
-		s.fail.add(is.GetFail())
-		s.queue.add(is.GetQueue())
-		s.input.add(is.GetComputeInput())
-		s.infer.add(is.GetComputeInfer())
-		s.output.add(is.GetComputeOutput())
+		c.success.add(is.GetSuccess())
+		c.fail.add(is.GetFail())
+		c.queue.add(is.GetQueue())
+		c.input.add(is.GetComputeInput())
+		c.infer.add(is.GetComputeInfer())
+		c.output.add(is.GetComputeOutput())
 		for _, b := range m.GetBatchStats() {
-			s.batches[b.GetBatchSize()] += b.GetComputeInfer().GetCount()
+			c.batches[b.GetBatchSize()] += b.GetComputeInfer().GetCount()
 		}
 	}
 	return s
+}
+
+// below reports whether any counter of c is below its value in start: the
+// version was reloaded (Triton restarts a version's statistics) since.
+func (c *versionCounters) below(start *versionCounters) bool {
+	if c.inferences < start.inferences || c.executions < start.executions {
+		return true
+	}
+	for _, p := range [][2]duration{{c.success, start.success}, {c.fail, start.fail}, {c.queue, start.queue},
+		{c.input, start.input}, {c.infer, start.infer}, {c.output, start.output}} {
+		if p[0].count < p[1].count || p[0].ns < p[1].ns {
+			return true
+		}
+	}
+	for size, n := range start.batches {
+		if c.batches[size] < n {
+			return true
+		}
+	}
+	return false
 }
 
 // ServerStats is the server's own account of a window: ModelStatistics
@@ -71,7 +103,8 @@ type ServerStats struct {
 	BatchSizes map[string]uint64 `json:"batch_sizes,omitempty"`
 }
 
-func (d duration) sub(o duration) duration { return duration{d.count - o.count, d.ns - o.ns} }
+func (d duration) sub(o duration) duration  { return duration{d.count - o.count, d.ns - o.ns} }
+func (d duration) plus(o duration) duration { return duration{d.count + o.count, d.ns + o.ns} }
 
 func (d duration) meanUS() float64 {
 	if d.count == 0 {
@@ -80,32 +113,56 @@ func (d duration) meanUS() float64 {
 	return float64(d.ns) / float64(d.count) / 1e3
 }
 
-// delta is end minus start. Counters that went down (a model reloaded on a
-// server that resets them) are reported as an error rather than as huge
-// unsigned differences.
+var errStatsReset = errors.New("server statistics went backwards (model reloaded?)")
+
+// delta is end minus start, summed over the versions in end. A version
+// only in end (loaded since) counts from zero; one only in start (unloaded
+// since) adds nothing. A version whose counters went down was reloaded in
+// between, so its share of the span is unknown: errStatsReset, naming it,
+// rather than huge unsigned differences or a reset hidden in a sum.
 func delta(start, end statsSnapshot) (*ServerStats, error) {
-	if end.inferences < start.inferences || end.success.count < start.success.count ||
-		end.executions < start.executions || end.fail.count < start.fail.count {
-		return nil, fmt.Errorf("server statistics went backwards (model reloaded?)")
+	var sum versionCounters
+	for v, e := range end.versions {
+		s := start.versions[v]
+		if s == nil {
+			s = &versionCounters{}
+		}
+		if e.below(s) {
+			return nil, fmt.Errorf("version %s: %w", v, errStatsReset)
+		}
+		sum.inferences += e.inferences - s.inferences
+		sum.executions += e.executions - s.executions
+		sum.success = sum.success.plus(e.success.sub(s.success))
+		sum.fail = sum.fail.plus(e.fail.sub(s.fail))
+		sum.queue = sum.queue.plus(e.queue.sub(s.queue))
+		sum.input = sum.input.plus(e.input.sub(s.input))
+		sum.infer = sum.infer.plus(e.infer.sub(s.infer))
+		sum.output = sum.output.plus(e.output.sub(s.output))
+		for size, n := range e.batches {
+			if d := n - s.batches[size]; d > 0 {
+				if sum.batches == nil {
+					sum.batches = map[uint64]uint64{}
+				}
+				sum.batches[size] += d
+			}
+		}
 	}
 	st := &ServerStats{
-		Requests:        end.success.count - start.success.count,
-		Failed:          end.fail.count - start.fail.count,
-		Inferences:      end.inferences - start.inferences,
-		Executions:      end.executions - start.executions,
-		QueueUS:         end.queue.sub(start.queue).meanUS(),
-		ComputeInputUS:  end.input.sub(start.input).meanUS(),
-		ComputeInferUS:  end.infer.sub(start.infer).meanUS(),
-		ComputeOutputUS: end.output.sub(start.output).meanUS(),
-		RequestUS:       end.success.sub(start.success).meanUS(),
+		Requests:        sum.success.count,
+		Failed:          sum.fail.count,
+		Inferences:      sum.inferences,
+		Executions:      sum.executions,
+		QueueUS:         sum.queue.meanUS(),
+		ComputeInputUS:  sum.input.meanUS(),
+		ComputeInferUS:  sum.infer.meanUS(),
+		ComputeOutputUS: sum.output.meanUS(),
+		RequestUS:       sum.success.meanUS(),
 	}
-	for size, n := range end.batches {
-		if prev := start.batches[size]; n > prev {
-			if st.BatchSizes == nil {
-				st.BatchSizes = map[string]uint64{}
-			}
-			st.BatchSizes[strconv.FormatUint(size, 10)] = n - prev
+	for size, n := range sum.batches {
+		if st.BatchSizes == nil {
+			st.BatchSizes = map[string]uint64{}
 		}
+		st.BatchSizes[strconv.FormatUint(size, 10)] = n
 	}
 	return st, nil
 }

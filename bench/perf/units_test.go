@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -173,9 +174,15 @@ func TestStability(t *testing.T) {
 		want bool
 	}{
 		{ws(100, 10, 100, 10, 100, 10), true},
-		{ws(95, 10, 100, 10, 105, 10), true},     // +-5% of the mean
-		{ws(85, 10, 100, 10, 115, 10), false},    // +-15%
-		{ws(100, 10, 100, 10, 100, 12.5), false}, // latency off by > 10% of the mean
+		// perf_analyzer's rule (cli.md, --stability-percentage): max/min of
+		// the last 3 windows within 1 + pct/100, on throughput and latency.
+		{ws(100, 10, 105, 10, 109.9, 10), true},   // 109.9/100 < 1.10
+		{ws(95, 10, 100, 10, 105, 10), false},     // within 5% of the mean, but 105/95 = 1.105
+		{ws(91, 10, 100, 10, 101, 10), false},     // 101/91 = 1.11
+		{ws(100, 10, 100, 10, 100, 10.9), true},   // latency 10.9/10 < 1.10
+		{ws(100, 10, 100, 10.5, 100, 9.5), false}, // latency 10.5/9.5 = 1.105
+		{ws(85, 10, 100, 10, 115, 10), false},
+		{ws(100, 10, 100, 10, 100, 12.5), false},
 		{[]*Window{win(100, 10, false), win(100, 10, true), win(100, 10, false)}, false},
 	}
 	for i, c := range cases {
@@ -414,5 +421,53 @@ func TestConfigDefaults(t *testing.T) {
 	c, _ = Config{Targets: []string{"x:1"}, Model: "m", Samples: []Sample{{}}}.withDefaults()
 	if c.Input != InputDataset {
 		t.Errorf("input %q with samples, want dataset", c.Input)
+	}
+}
+
+// statsOf builds a ModelStatistics response with one entry per version:
+// each version has done n requests of batch 1 (1 us each phase).
+func statsOf(versions map[string]uint64) []*pb.ModelStatistics {
+	var out []*pb.ModelStatistics
+	for v, n := range versions {
+		d := &pb.StatisticDuration{Count: n, Ns: n * 1000}
+		out = append(out, &pb.ModelStatistics{Name: "m", Version: v, InferenceCount: n, ExecutionCount: n,
+			InferenceStats: &pb.InferStatistics{Success: d, Fail: &pb.StatisticDuration{}, Queue: d,
+				ComputeInput: d, ComputeInfer: d, ComputeOutput: d},
+			BatchStats: []*pb.InferBatchStatistics{{BatchSize: 1, ComputeInfer: d}}})
+	}
+	return out
+}
+
+// With several versions loaded (--version not given: statistics cover every
+// ready version), deltas are per version: one version unloaded mid-window is
+// not "counters went backwards", and one version reset (reloaded) is not
+// hidden by another's growth.
+func TestServerStatsDeltaVersions(t *testing.T) {
+	// Version 1 is unloaded; version 2, the one under load, did 30 requests.
+	st, err := delta(snapshotOf(statsOf(map[string]uint64{"1": 100, "2": 50})), snapshotOf(statsOf(map[string]uint64{"2": 80})))
+	if err != nil {
+		t.Fatalf("version 1 unloaded: %v", err)
+	}
+	if st.Requests != 30 || st.Inferences != 30 || st.BatchSizes["1"] != 30 {
+		t.Errorf("version 1 unloaded: delta %+v, want the 30 requests of version 2", st)
+	}
+	// Version 3 appears (loaded mid-run) and takes 7 requests.
+	st, err = delta(snapshotOf(statsOf(map[string]uint64{"2": 50})), snapshotOf(statsOf(map[string]uint64{"2": 50, "3": 7})))
+	if err != nil || st.Requests != 7 {
+		t.Errorf("version 3 loaded: delta %+v, %v; want 7 requests", st, err)
+	}
+	// Version 1 reloaded (its counters restart) while version 2 grew by
+	// more: the sum grew, but version 1's figure for the window is unknown.
+	_, err = delta(snapshotOf(statsOf(map[string]uint64{"1": 100, "2": 50})), snapshotOf(statsOf(map[string]uint64{"1": 10, "2": 200})))
+	if !errors.Is(err, errStatsReset) || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("version 1 reset hidden by version 2: err = %v, want errStatsReset naming version 1", err)
+	}
+	// A reset seen only in the per-batch-size counts is a reset too, not a
+	// batch size silently dropped.
+	start := snapshotOf(statsOf(map[string]uint64{"1": 100}))
+	endStats := statsOf(map[string]uint64{"1": 120})
+	endStats[0].BatchStats[0].ComputeInfer.Count = 5
+	if _, err := delta(start, snapshotOf(endStats)); !errors.Is(err, errStatsReset) {
+		t.Errorf("batch-size count went from 100 to 5: err = %v, want errStatsReset", err)
 	}
 }
