@@ -2,26 +2,33 @@ package native
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/client/tensor"
 )
 
+// runs makes names unique per run: the registry is process-wide, so a fixed
+// name failed as "registered twice" under go test -count=2.
+var runs int
+
 func TestRegisterLookup(t *testing.T) {
+	runs++
+	a := fmt.Sprintf("nativetest.a%d", runs)
 	f := func(context.Context, []*tensor.Tensor) ([]*tensor.Tensor, error) { return nil, nil }
-	Register("nativetest.a", f)
-	if _, ok := Lookup("nativetest.a"); !ok {
+	Register(a, f)
+	if _, ok := Lookup(a); !ok {
 		t.Error("registered function not found")
 	}
 	if _, ok := Lookup("nativetest.b"); ok {
 		t.Error("unregistered function found")
 	}
-	if !slices.Contains(Names(), "nativetest.a") {
+	if !slices.Contains(Names(), a) {
 		t.Errorf("Names() = %v", Names())
 	}
 	for name, call := range map[string]func(){
-		"duplicate": func() { Register("nativetest.a", f) },
+		"duplicate": func() { Register(a, f) },
 		"nil func":  func() { Register("nativetest.c", nil) },
 		"no name":   func() { Register("", f) },
 	} {

@@ -23,6 +23,10 @@ const (
 	ParamSHMOffset   = "shared_memory_offset"
 )
 
+// ParamClassification is the requested-output parameter asking Triton for
+// the top-k class labels of an output instead of its values.
+const ParamClassification = "classification"
+
 func invalidf(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, format, args...)
 }
@@ -208,6 +212,11 @@ func (s *Server) decode(vs *versionState, req *pb.ModelInferRequest) (*request, 
 		}
 		if _, ok := o.Parameters[ParamSHMRegion]; ok {
 			return nil, status.Errorf(codes.Unimplemented, "output %q: writing outputs to shared memory is not supported by the embedded server", o.Name)
+		}
+		// Triton answers it with top-k labels (BYTES); sending the raw
+		// scores instead would be misread, so refuse.
+		if _, ok := o.Parameters[ParamClassification]; ok {
+			return nil, status.Errorf(codes.Unimplemented, "output %q: parameter %s (top-k class labels) is not supported by the embedded server", o.Name, ParamClassification)
 		}
 		if !seen[o.Name] {
 			seen[o.Name] = true

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -39,14 +40,18 @@ var (
 
 // scheduler is a version's bounded queue and its instance workers.
 type scheduler struct {
-	srv       *Server
-	vs        *versionState
-	q         chan *request
-	mu        sync.RWMutex // closed flips under the write lock; enqueue holds the read lock
-	closed    bool
-	wg        sync.WaitGroup
-	insts     []Instance
+	srv    *Server
+	vs     *versionState
+	q      chan *request
+	limit  int          // max_queue_size: requests waiting, not yet executing
+	queued atomic.Int64 // requests accepted and not yet executing or dropped
+	mu     sync.RWMutex // closed flips under the write lock; enqueue holds the read lock
+	closed bool
+	wg     sync.WaitGroup
+	insts  []Instance
+
 	maxBatch  int
+	maxPref   int // the largest preferred batch size, else maxBatch
 	dynamic   bool
 	delay     time.Duration
 	preferred map[int]bool
@@ -59,11 +64,16 @@ func newScheduler(srv *Server, vs *versionState, insts []Instance) *scheduler {
 	if n := db.GetDefaultQueuePolicy().GetMaxQueueSize(); n > 0 {
 		size = int(n)
 	}
-	s := &scheduler{srv: srv, vs: vs, q: make(chan *request, size), insts: insts,
+	s := &scheduler{srv: srv, vs: vs, q: make(chan *request, size), limit: size, insts: insts,
 		maxBatch: int(cfg.MaxBatchSize), dynamic: db != nil && cfg.MaxBatchSize > 0,
 		delay: time.Duration(db.GetMaxQueueDelayMicroseconds()) * time.Microsecond, preferred: map[int]bool{}}
-	for _, p := range db.GetPreferredBatchSize() {
-		s.preferred[int(p)] = true
+	s.maxPref = s.maxBatch
+	if ps := db.GetPreferredBatchSize(); len(ps) > 0 {
+		s.maxPref = 0
+		for _, p := range ps {
+			s.preferred[int(p)] = true
+			s.maxPref = max(s.maxPref, min(int(p), s.maxBatch))
+		}
 	}
 	for _, inst := range insts {
 		s.wg.Add(1)
@@ -78,10 +88,17 @@ func (s *scheduler) enqueue(r *request) error {
 	if s.closed {
 		return errUnloaded
 	}
+	// Counted, not just the channel's length: a worker holding requests
+	// while a batch forms has taken them off the channel, yet they wait.
+	if s.queued.Add(1) > int64(s.limit) {
+		s.queued.Add(-1)
+		return errQueueFull
+	}
 	select {
-	case s.q <- r:
+	case s.q <- r: // never blocks: the channel holds at most the counted requests
 		return nil
 	default:
+		s.queued.Add(-1)
 		return errQueueFull
 	}
 }
@@ -110,24 +127,31 @@ func (s *scheduler) worker(inst Instance) {
 			s.srv.log.Printf("model %q version %d: closing instance: %v", s.vs.name, s.vs.version, err)
 		}
 	}()
-	var carry *request
+	// pending are requests taken off the channel, in arrival order, that
+	// have not run yet: the head of this worker's queue.
+	var pending []*request
 	for {
-		first := carry
-		carry = nil
-		if first == nil {
+		pending = s.dropDead(pending)
+		if len(pending) == 0 {
 			r, ok := <-s.q
 			if !ok {
 				return
 			}
-			first = r
+			if !s.live(r) {
+				continue
+			}
+			pending = append(pending, r)
 		}
-		if !s.live(first) {
+		n := 1
+		if s.dynamic {
+			n = s.gather(&pending)
+		}
+		if n == 0 {
 			continue
 		}
-		batch := []*request{first}
-		if s.dynamic {
-			batch, carry = s.gather(batch)
-		}
+		batch := slices.Clone(pending[:n])
+		pending = slices.Delete(pending, 0, n)
+		s.queued.Add(-int64(n))
 		s.run(inst, batch)
 	}
 }
@@ -135,53 +159,115 @@ func (s *scheduler) worker(inst Instance) {
 // live drops a request whose caller has gone.
 func (s *scheduler) live(r *request) bool {
 	if err := r.ctx.Err(); err != nil {
+		s.queued.Add(-1)
 		r.done <- execResult{err: status.FromContextError(err).Err()}
 		return false
 	}
 	return true
 }
 
-// gather adds queued requests that fit (same non-batch shapes, rows up to
-// max_batch_size) until the batch is full, a preferred size is reached with
-// nothing more queued, or max_queue_delay passes. A request that does not
-// fit is carried to the next batch, so it keeps its place.
-func (s *scheduler) gather(batch []*request) ([]*request, *request) {
-	rows := batch[0].rows
-	var timeout <-chan time.Time
-	if s.delay > 0 {
-		t := time.NewTimer(s.delay)
-		defer t.Stop()
-		timeout = t.C
-	}
-	for rows < s.maxBatch {
-		var r *request
-		var ok bool
-		if timeout == nil || s.preferred[rows] {
-			select {
-			case r, ok = <-s.q:
-			default:
-				return batch, nil
+func (s *scheduler) dropDead(rs []*request) []*request {
+	return slices.DeleteFunc(rs, func(r *request) bool { return !s.live(r) })
+}
+
+// poll takes one queued request without waiting; ok is false when none is
+// queued, closed true when the queue has closed.
+func (s *scheduler) poll() (r *request, ok, closed bool) {
+	for {
+		select {
+		case r, open := <-s.q:
+			if !open {
+				return nil, false, true
 			}
+			if s.live(r) {
+				return r, true, false
+			}
+		default:
+			return nil, false, false
+		}
+	}
+}
+
+// gather decides how many of *pending (not empty) form the next batch, as
+// Triton's dynamic batcher does. It looks at the requests in arrival order,
+// taking more from the queue as long as they fit (same non-batch shapes,
+// rows up to max_batch_size), and then
+//   - sends the largest preferred batch size it could form, unless the
+//     oldest request has waited max_queue_delay, which sends all it looked at;
+//   - without one, sends what it has when the next request does not fit, the
+//     batch reached the largest preferred size (or max_batch_size), the delay
+//     is 0, or the oldest request has waited the delay (counted from its
+//     enqueue, not from when this worker took it);
+//   - otherwise waits for another request or the end of the delay.
+//
+// Requests not sent stay in *pending, so they keep their place. It returns 0
+// when every pending caller has gone.
+func (s *scheduler) gather(pending *[]*request) int {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		// Callers that gave up while the batch formed leave the queue now.
+		rs := s.dropDead(*pending)
+		*pending = rs
+		if len(rs) == 0 {
+			return 0
+		}
+		n, rows, best := 0, 0, 0
+		full, closed := false, false
+		for {
+			if n == len(rs) {
+				r, ok, c := s.poll()
+				if !ok {
+					closed = c
+					break
+				}
+				rs = append(rs, r)
+				*pending = rs
+			}
+			r := rs[n]
+			if n > 0 {
+				if best == 0 && rows+r.rows > s.maxPref {
+					best = n // the batch cannot grow to a larger preferred size
+				}
+				if rows+r.rows > s.maxBatch || !mergeable(rs[0], r) {
+					full = true
+					break
+				}
+			}
+			rows += r.rows
+			n++
+			if s.preferred[rows] {
+				best = n
+			}
+		}
+		age := time.Since(rs[0].enqueued)
+		expired := s.delay > 0 && age >= s.delay
+		switch {
+		case best > 0 && !expired:
+			return best
+		case full || closed || expired || s.delay == 0 || rows >= s.maxPref:
+			return n
+		}
+		if timer == nil {
+			timer = time.NewTimer(s.delay - age)
 		} else {
-			select {
-			case r, ok = <-s.q:
-			case <-timeout:
-				return batch, nil
+			timer.Reset(s.delay - age)
+		}
+		select {
+		case r, ok := <-s.q:
+			if !ok {
+				return n
 			}
+			if s.live(r) {
+				*pending = append(*pending, r)
+			}
+		case <-timer.C:
 		}
-		if !ok {
-			return batch, nil
-		}
-		if !s.live(r) {
-			continue
-		}
-		if rows+r.rows > s.maxBatch || !mergeable(batch[0], r) {
-			return batch, r
-		}
-		batch = append(batch, r)
-		rows += r.rows
 	}
-	return batch, nil
 }
 
 func mergeable(a, b *request) bool {

@@ -6,9 +6,10 @@
 //
 // Each ready model version has a bounded queue and one worker per instance
 // (instance_group counts). With dynamic_batching, a worker merges queued
-// requests along the first dimension up to max_batch_size, waiting at most
-// max_queue_delay_microseconds, and splits the outputs back. Statistics are
-// cumulative with Triton's counters.
+// requests along the first dimension as Triton's dynamic batcher does (the
+// largest preferred_batch_size it can form, else up to max_batch_size; no
+// request waits past max_queue_delay_microseconds from its arrival) and
+// splits the outputs back. Statistics are cumulative with Triton's counters.
 //
 // Error codes: an unknown model or version is NotFound; a known version that
 // is not ready (failed to load, unloaded) is Unavailable with the reason; a

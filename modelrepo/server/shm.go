@@ -2,9 +2,12 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -97,7 +100,33 @@ func (r *shmRegistry) read(input string, ref shmRef) ([]byte, error) {
 			input, ref.offset, ref.length, ref.region, reg.size)
 	}
 	start := reg.offset + ref.offset
-	return append([]byte(nil), reg.mapped[start:start+ref.length]...), nil
+	data, err := copyMapped(reg.mapped[start : start+ref.length])
+	if err != nil {
+		return nil, invalidf("input %q: shared memory region %q (key %q) cannot be read at offset %d: %v; was the key truncated after registration?",
+			input, ref.region, reg.key, start, err)
+	}
+	return data, nil
+}
+
+// copyMapped copies from a mapping. Pages past the end of a file that
+// shrank since it was mapped fault (SIGBUS), which would otherwise crash the
+// whole process; here the fault becomes an error for this request.
+func copyMapped(b []byte) (out []byte, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			// A memory fault carries the faulting address (see SetPanicOnFault).
+			if fe, ok := p.(interface {
+				runtime.Error
+				Addr() uintptr
+			}); ok {
+				out, err = nil, fmt.Errorf("memory fault at %#x", fe.Addr())
+				return
+			}
+			panic(p)
+		}
+	}()
+	return append([]byte(nil), b...), nil
 }
 
 func (r *shmRegistry) status(name string) (map[string]*pb.SystemSharedMemoryStatusResponse_RegionStatus, error) {
