@@ -31,46 +31,90 @@ var ligatures = strings.NewReplacer(
 	"\ufb05", "\u017ft", "\ufb06", "st",
 )
 
-// fixText is the deterministic part of ftfy.fix_text's default configuration, in ftfy's order:
-// HTML entities unescaped unless the text contains '<' (unescape_html="auto"), terminal escapes
-// removed, Latin ligatures spelled out, full-/half-width forms normalised, curly quotes straightened,
-// line breaks unified, control characters removed, NFC.
+// cp1252 maps the C1 controls U+0080..U+009F to what those bytes are in Windows-1252 (ftfy's
+// fix_c1_controls, "sloppy": the five bytes Windows-1252 leaves undefined map to themselves).
+var cp1252 = [32]rune{
+	0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D, 0x017D, 0x8F,
+	0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+}
+
+// fixText is the deterministic part of ftfy.fix_text's default configuration. Like fix_text it works
+// line by line (segments ending in '\n'), and leaves HTML entities alone from the first line that
+// holds a '<' on (unescape_html="auto").
 func fixText(s string) string {
-	if !strings.Contains(s, "<") {
-		s = html.UnescapeString(s)
+	if !strings.Contains(s, "\n") {
+		return fixSegment(s, !strings.Contains(s, "<"))
 	}
-	s = terminalEscape.ReplaceAllString(s, "")
-	s = ligatures.Replace(s)
 	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == 0x3000: // ideographic space
-			b.WriteByte(' ')
-		case r >= 0xFF01 && r < 0xFFF0:
-			// fix_character_width: NFKC of the full-width or half-width form, where it changes.
-			b.WriteString(norm.NFKC.String(string(r)))
-		case r == 0x02BC || (r >= 0x2018 && r <= 0x201B): // uncurl_quotes
-			b.WriteByte('\'')
-		case r >= 0x201C && r <= 0x201F:
-			b.WriteByte('"')
-		case r == '\r':
-			// fix_line_breaks: \r\n and lone \r become \n (whitespace is collapsed later anyway).
-			if i+1 < len(s) && s[i+1] == '\n' {
-				n++
-			}
-			b.WriteByte('\n')
-		case r == 0x2028 || r == 0x2029 || r == 0x85:
-			b.WriteByte('\n')
-		case isControl(r):
-			// remove_control_chars
-		default:
-			b.WriteString(s[i : i+n])
+	unescape := true
+	for s != "" {
+		end := strings.IndexByte(s, '\n') + 1
+		if end == 0 {
+			end = len(s)
 		}
-		i += n
+		seg := s[:end]
+		unescape = unescape && !strings.Contains(seg, "<")
+		b.WriteString(fixSegment(seg, unescape))
+		s = s[end:]
 	}
-	return norm.NFC.String(b.String())
+	return b.String()
+}
+
+// fixSegment applies ftfy's fixers in fix_and_explain's order: HTML entities unescaped (when
+// unescape), C1 controls read as Windows-1252, Latin ligatures spelled out, full-/half-width forms
+// normalised, curly quotes straightened, line breaks unified, terminal escapes removed, control
+// characters removed, NFC. Like ftfy it repeats them until nothing changes, so that, e.g., a
+// double-escaped curly quote is unescaped and then straightened (bounded, in case of a cycle).
+func fixSegment(s string, unescape bool) string {
+	for range 16 {
+		prev := s
+		if unescape {
+			s = html.UnescapeString(s)
+		}
+		s = ligatures.Replace(s)
+		var b strings.Builder
+		b.Grow(len(s))
+		for i := 0; i < len(s); {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r >= 0x80 && r <= 0x9F {
+				r = cp1252[r-0x80] // fix_c1_controls runs first; its output goes through the rest
+			}
+			switch {
+			case r == 0x3000: // ideographic space
+				b.WriteByte(' ')
+			case r >= 0xFF01 && r < 0xFFF0:
+				// fix_character_width: NFKC of the full-width or half-width form, where it changes.
+				b.WriteString(norm.NFKC.String(string(r)))
+			case r == 0x02BC || (r >= 0x2018 && r <= 0x201B): // uncurl_quotes
+				b.WriteByte('\'')
+			case r >= 0x201C && r <= 0x201F:
+				b.WriteByte('"')
+			case r == '\r':
+				// fix_line_breaks: \r\n and lone \r become \n (whitespace is collapsed later anyway).
+				if i+1 < len(s) && s[i+1] == '\n' {
+					n++
+				}
+				b.WriteByte('\n')
+			case r == 0x2028 || r == 0x2029: // (U+0085 is an ellipsis by now, as in ftfy)
+				b.WriteByte('\n')
+			default:
+				b.WriteRune(r)
+			}
+			i += n
+		}
+		s = terminalEscape.ReplaceAllString(b.String(), "")
+		s = strings.Map(func(r rune) rune { // remove_control_chars
+			if isControl(r) {
+				return -1
+			}
+			return r
+		}, s)
+		s = norm.NFC.String(s)
+		if s == prev {
+			break
+		}
+	}
+	return s
 }
 
 // isControl lists what ftfy's remove_control_chars deletes: C0 controls other than \t \n \f \r,

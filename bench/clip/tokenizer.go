@@ -4,9 +4,10 @@
 //
 // Text cleaning. CLIP runs ftfy.fix_text, unescapes HTML twice, collapses whitespace, strips and
 // lower-cases. ftfy is a Python library; this package applies the part of fix_text's default
-// configuration that is deterministic character mapping ("ftfy-lite", see cleanText): HTML
-// unescaping when the text holds no '<', removal of terminal escape sequences, Latin ligatures spelled
-// out, full-width/half-width forms mapped with NFKC, curly quotes straightened, control characters
+// configuration that is deterministic character mapping ("ftfy-lite", see cleanText), line by line
+// and repeated until stable as ftfy does: HTML unescaping up to the first line that holds a '<', C1
+// controls read as Windows-1252, removal of terminal escape sequences, Latin ligatures spelled out,
+// full-width/half-width forms mapped with NFKC, curly quotes straightened, control characters
 // removed, NFC normalisation. ftfy's mojibake repair (fix_encoding and friends, which guess how text
 // was mis-decoded) is not reproduced: text that is valid, intended Unicode, as prompts are, tokenizes
 // exactly as CLIP does. Invalid UTF-8 bytes become U+FFFD. Lower-casing follows Python's str.lower

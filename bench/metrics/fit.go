@@ -292,8 +292,14 @@ func solveSym(a [3][3]float64, r [3]float64, n int) ([3]float64, bool) {
 	return x, true
 }
 
-// meanStd0 returns the mean and population (ddof=0) standard deviation.
+// meanStd0 returns the mean and population (ddof=0) standard deviation,
+// computed on power-of-two-scaled values so that squares of huge or tiny
+// inputs neither overflow nor underflow (the scaling is exact).
 func meanStd0(x []float64) (mean, std float64) {
+	if e := pow2Exp(x); e != 0 {
+		m, s := meanStd0(pow2Scaled(x))
+		return math.Ldexp(m, e), math.Ldexp(s, e)
+	}
 	for _, v := range x {
 		mean += v
 	}

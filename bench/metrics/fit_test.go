@@ -116,3 +116,25 @@ func TestFitKindText(t *testing.T) {
 		t.Error("FitKind(9) marshalled")
 	}
 }
+
+// The logistic fit standardises predictions first; their spread must not overflow (1e200) or
+// underflow (1e-200) on the way, so scaled predictions fit as well as the originals.
+func TestFitAtExtremeScales(t *testing.T) {
+	f := loadFixture(t)
+	var want float64
+	for _, c := range f.Fits {
+		if c.Name == "sigmoid logistic4" {
+			want = c.PLCC
+		}
+	}
+	if want == 0 {
+		t.Fatal("fixture has no \"sigmoid logistic4\" fit")
+	}
+	y := f.vec(t, "sig_y")
+	for _, name := range []string{"sig_x_huge", "sig_x_tiny"} {
+		s := Score(f.vec(t, name), y, Options{HigherIsBetter: true, Fit: Fit4})
+		if s.Reasons != nil || !near(s.PLCC, want, fitTol) {
+			t.Errorf("%s: logistic4 PLCC %v (reasons %v), scipy's fit on the unscaled vector %v", name, s.PLCC, s.Reasons, want)
+		}
+	}
+}

@@ -17,6 +17,11 @@ type refFixture struct {
 		Name, Pred, MOS        string
 		SRCC, PLCC, KRCC, RMSE float64
 	} `json:"correlations"`
+	// Scaled: predictions whose squares overflow or underflow float64 (no RMSE).
+	Scaled []struct {
+		Name, Pred, MOS  string
+		SRCC, PLCC, KRCC float64
+	} `json:"scaled"`
 	Fits []struct {
 		Name, Pred, MOS        string
 		Fit                    FitKind

@@ -94,6 +94,7 @@ func PLCC(x, y []float64) (float64, error) {
 // pearson is the two-pass formula on finite, validated input. Centred sums
 // avoid the cancellation of the one-pass sum-of-products formula.
 func pearson(metric string, x, y []float64) (float64, error) {
+	x, y = pow2Scaled(x), pow2Scaled(y)
 	n := float64(len(x))
 	var mx, my float64
 	for i := range x {
@@ -116,6 +117,37 @@ func pearson(metric string, x, y []float64) (float64, error) {
 	r := sxy / (math.Sqrt(sxx) * math.Sqrt(syy))
 	// Rounding can push |r| a hair past 1; scipy clips too.
 	return max(-1, min(1, r)), nil
+}
+
+// pow2Scaled returns v, or a copy scaled by a power of two when its largest
+// magnitude is so far from 1 that squares or sums of squares would overflow
+// (1e200 gave r = 0) or underflow (1e-200 gave zero variance). Scaling by
+// 2^k is exact, and r is scale-free, so the result is unchanged otherwise.
+func pow2Scaled(v []float64) []float64 {
+	e := pow2Exp(v)
+	if e == 0 {
+		return v
+	}
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = math.Ldexp(x, -e)
+	}
+	return out
+}
+
+// pow2Exp returns the exponent e of the largest |v[i]| (max = f * 2^e, f in
+// [0.5, 1)), or 0 when e is within ±256: there, sums of up to 2^500 squares
+// neither overflow nor underflow.
+func pow2Exp(v []float64) int {
+	var m float64
+	for _, x := range v {
+		m = max(m, math.Abs(x))
+	}
+	_, e := math.Frexp(m) // 0 for m == 0
+	if e >= -256 && e <= 256 {
+		return 0
+	}
+	return e
 }
 
 // SRCC returns Spearman's rank correlation coefficient of x and y: Pearson's

@@ -204,3 +204,29 @@ func TestRMSEDefinedForConstantAndSingle(t *testing.T) {
 		t.Errorf("RMSE constant pred = %v, %v; want sqrt 2", got, err)
 	}
 }
+
+// Pearson's r is scale-free, but squaring 1e200 overflows to +Inf (which gave r = 0 with no error)
+// and squaring 1e-200 underflows to 0 (which gave "zero variance"). scipy normalises first.
+func TestCorrelationsMatchScipyAtExtremeScales(t *testing.T) {
+	f := loadFixture(t)
+	if len(f.Scaled) == 0 {
+		t.Fatal("testdata/scipy_ref.json: no scaled cases")
+	}
+	for _, c := range f.Scaled {
+		x, y := f.vec(t, c.Pred), f.vec(t, c.MOS)
+		for _, m := range []struct {
+			name string
+			fn   func(x, y []float64) (float64, error)
+			want float64
+		}{{"SRCC", SRCC, c.SRCC}, {"PLCC", PLCC, c.PLCC}, {"KRCC", KRCC, c.KRCC}} {
+			got, err := m.fn(x, y)
+			if err != nil || !near(got, m.want, corrTol) {
+				t.Errorf("%s: %s = %.17g (err %v), scipy %.17g", c.Name, m.name, got, err, m.want)
+			}
+			// Swapped roles: the extreme vector as MOS.
+			if got, err := m.fn(y, x); err != nil || !near(got, m.want, corrTol) {
+				t.Errorf("%s, swapped: %s = %.17g (err %v), scipy %.17g", c.Name, m.name, got, err, m.want)
+			}
+		}
+	}
+}

@@ -72,6 +72,11 @@ func Scatter(path string, title string, pred, mos []float64, xlabel, ylabel stri
 		tmp.Close()
 		return fmt.Errorf("plot %s: encoding PNG: %w", path, err)
 	}
+	// CreateTemp makes the file 0600; a plot is a report, readable like any other written file.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
@@ -121,7 +126,8 @@ func FileName(model, group string) string {
 }
 
 // WriteAll writes one scatter PNG per series into dir (created if missing) and returns the paths in
-// series order. Names that collide after sanitising get "-2", "-3", ... before ".png".
+// series order. Names that collide after sanitising, ignoring case (one file on case-insensitive file
+// systems), get "-2", "-3", ... before ".png".
 func WriteAll(dir string, series []Series) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("plot: output directory: %w", err)
@@ -131,10 +137,10 @@ func WriteAll(dir string, series []Series) ([]string, error) {
 	for _, s := range series {
 		name := FileName(s.Model, s.Group)
 		base := strings.TrimSuffix(name, ".png")
-		for k := 2; used[name]; k++ {
+		for k := 2; used[strings.ToLower(name)]; k++ {
 			name = fmt.Sprintf("%s-%d.png", base, k)
 		}
-		used[name] = true
+		used[strings.ToLower(name)] = true
 		xl, yl := s.XLabel, s.YLabel
 		if xl == "" {
 			xl = "prediction"

@@ -96,3 +96,32 @@ func TestWriteAll(t *testing.T) {
 		t.Errorf("bad series error = %v", err)
 	}
 }
+
+// os.CreateTemp makes 0600 files and the rename kept that, so plots written for a report or a
+// shared volume were unreadable to anyone but the writer.
+func TestScatterFileIsWorldReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.png")
+	if err := Scatter(path, "m", []float64{1, 2}, []float64{2, 1}, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := st.Mode().Perm(); mode != 0o644 {
+		t.Errorf("%s has mode %v, want -rw-r--r--", path, mode)
+	}
+}
+
+// Names that differ only in case are one file on case-insensitive file systems (macOS, Windows,
+// many Docker volume mounts there), where the second plot replaced the first.
+func TestWriteAllNamesDifferBeyondCase(t *testing.T) {
+	pred, mos := []float64{1, 2, 3}, []float64{1.5, 2.5, 2.0}
+	paths, err := WriteAll(t.TempDir(), []Series{{Model: "IPIQA", Pred: pred, MOS: mos}, {Model: "ipiqa", Pred: pred, MOS: mos}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.EqualFold(paths[0], paths[1]) {
+		t.Errorf("paths %s and %s differ only in case", paths[0], paths[1])
+	}
+}

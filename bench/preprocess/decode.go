@@ -134,7 +134,31 @@ func decodePNG(data []byte) (RGB, error) {
 	if err != nil {
 		return RGB{}, err
 	}
+	// 16-bit grey with a tRNS colour key comes back as NRGBA64, which toRGB would treat as colour
+	// (high byte); Pillow opens it as mode "I" like any 16-bit grey and clips. IHDR is the first
+	// chunk (DecodeConfig checked): bit depth at byte 24, colour type at byte 25.
+	if m, ok := im.(*image.NRGBA64); ok && data[24] == 16 && data[25] == 0 {
+		return gray16ToRGB(m.Pix, m.Stride, 8, m.Rect.Dx(), m.Rect.Dy()), nil
+	}
 	return toRGB(im), nil
+}
+
+// gray16ToRGB replicates big-endian 16-bit grey samples, bpp bytes apart in rows stride bytes apart,
+// clipped to 255 as Pillow's I->RGB conversion does (it clips rather than scales).
+func gray16ToRGB(pix []uint8, stride, bpp, w, h int) RGB {
+	out := NewRGB(w, h)
+	for y := 0; y < h; y++ {
+		row := pix[y*stride : y*stride+bpp*w]
+		o := out.Pix[3*w*y : 3*w*(y+1)]
+		for x := 0; x < w; x++ {
+			v := uint8(255)
+			if row[bpp*x] == 0 {
+				v = row[bpp*x+1]
+			}
+			o[3*x], o[3*x+1], o[3*x+2] = v, v, v
+		}
+	}
+	return out
 }
 
 // decodeStd decodes with one of the standard library's codecs, checking the header's size against
@@ -179,17 +203,7 @@ func toRGB(src image.Image) RGB {
 			}
 		}
 	case *image.Gray16:
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+2*w]
-			o := p[3*w*y : 3*w*(y+1)]
-			for x := 0; x < w; x++ {
-				v := uint8(255)
-				if row[2*x] == 0 {
-					v = row[2*x+1]
-				}
-				o[3*x], o[3*x+1], o[3*x+2] = v, v, v
-			}
-		}
+		return gray16ToRGB(m.Pix, m.Stride, 2, w, h)
 	case *image.NRGBA64:
 		dropAlpha(p, m.Pix, m.Stride, w, h, 8)
 	case *image.RGBA64:

@@ -40,17 +40,21 @@ type coeffs struct {
 	weight []int32
 }
 
-func precompute(inSize, outSize int) coeffs {
+func precompute(inSize, outSize int) coeffs { return precomputeRange(inSize, outSize, 0, outSize) }
+
+// precomputeRange is precompute for output samples [from, to) only; entry i is sample from+i.
+func precomputeRange(inSize, outSize, from, to int) coeffs {
 	const support = 2.0
 	// Pillow passes the box as float32; for the full box (0, inSize) that is exact below 2^24.
 	scale := float64(float32(inSize)) / float64(outSize)
 	filterScale := max(scale, 1.0)
 	sup := support * filterScale
 	ksize := int(math.Ceil(sup))*2 + 1
-	c := coeffs{ksize: ksize, start: make([]int, outSize), n: make([]int, outSize), weight: make([]int32, outSize*ksize)}
+	n := to - from
+	c := coeffs{ksize: ksize, start: make([]int, n), n: make([]int, n), weight: make([]int32, n*ksize)}
 	k := make([]float64, ksize)
 	ss := 1.0 / filterScale
-	for xx := 0; xx < outSize; xx++ {
+	for xx := from; xx < to; xx++ {
 		center := float64(float64(xx)+0.5) * scale
 		// C's (int) conversion truncates toward zero, as Go's does.
 		xmin := int(center - sup + 0.5)
@@ -68,7 +72,8 @@ func precompute(inSize, outSize int) coeffs {
 			k[x] = w
 			ww += w
 		}
-		row := c.weight[xx*ksize : (xx+1)*ksize]
+		i := xx - from
+		row := c.weight[i*ksize : (i+1)*ksize]
 		for x := 0; x < xmax; x++ {
 			v := k[x]
 			if ww != 0 {
@@ -80,7 +85,7 @@ func precompute(inSize, outSize int) coeffs {
 				row[x] = int32(0.5 + float64(v*(1<<precisionBits)))
 			}
 		}
-		c.start[xx], c.n[xx] = xmin, xmax
+		c.start[i], c.n[i] = xmin, xmax
 	}
 	return c
 }
@@ -102,35 +107,48 @@ func ResizeParallel(src RGB, w, h, workers int) RGB {
 	if w <= 0 || h <= 0 {
 		panic(fmt.Sprintf("preprocess.Resize: invalid target size %dx%d", w, h))
 	}
-	if w == src.W && h == src.H {
-		return RGB{W: w, H: h, Pix: append([]uint8(nil), src.Pix...)}
+	return resizeWindow(src, w, h, 0, 0, w, h, workers)
+}
+
+// resizeWindow returns the cw x ch window at (x0, y0) of Resize(src, w, h), computing only that
+// window: every output pixel of Pillow's two passes depends on its own coordinates alone, so the
+// window's pixels are exactly those of the full resize. It lets a centre crop skip the part of the
+// resize it throws away (for a very wide image, nearly all of it). The window must lie inside w x h.
+func resizeWindow(src RGB, w, h, x0, y0, cw, ch, workers int) RGB {
+	if x0 < 0 || y0 < 0 || cw <= 0 || ch <= 0 || x0+cw > w || y0+ch > h {
+		panic(fmt.Sprintf("preprocess.resizeWindow: window %dx%d at (%d,%d) outside %dx%d", cw, ch, x0, y0, w, h))
 	}
-	cur := src
-	if w != src.W {
-		cx := precompute(src.W, w)
-		y0, y1 := 0, src.H
-		var cy coeffs
-		if h != src.H {
-			// Only the source rows the vertical pass will read go through the horizontal pass.
-			cy = precompute(src.H, h)
-			y0 = cy.start[0]
-			y1 = cy.start[h-1] + cy.n[h-1]
-		}
-		tmp := NewRGB(w, y1-y0)
-		parallelRows(tmp.H, workers, func(a, b int) { horizontal(tmp, src, y0, a, b, &cx) })
-		if h == src.H {
-			return tmp
-		}
-		for i := range cy.start {
-			cy.start[i] -= y0
-		}
-		out := NewRGB(w, h)
-		parallelRows(h, workers, func(a, b int) { vertical(out, tmp, a, b, &cy) })
-		return out
+	// Source rows the window needs: its own rows, or those the vertical pass reads.
+	r0, r1 := y0, y0+ch
+	var cy coeffs
+	vert := h != src.H
+	if vert {
+		cy = precomputeRange(src.H, h, y0, y0+ch)
+		r0, r1 = cy.start[0], cy.start[ch-1]+cy.n[ch-1]
 	}
-	cy := precompute(cur.H, h)
-	out := NewRGB(w, h)
-	parallelRows(h, workers, func(a, b int) { vertical(out, cur, a, b, &cy) })
+	var tmp RGB // rows r0..r1 of the source, resampled or cropped to the window's columns
+	switch {
+	case w != src.W:
+		cx := precomputeRange(src.W, w, x0, x0+cw)
+		tmp = NewRGB(cw, r1-r0)
+		parallelRows(tmp.H, workers, func(a, b int) { horizontal(tmp, src, r0, a, b, &cx) })
+	case vert && cw == src.W:
+		// Whole rows: read them in place (vertical does not write its source).
+		tmp = RGB{W: src.W, H: r1 - r0, Pix: src.Pix[3*src.W*r0 : 3*src.W*r1]}
+	default:
+		tmp = NewRGB(cw, r1-r0)
+		for y := range tmp.H {
+			copy(tmp.Pix[3*cw*y:3*cw*(y+1)], src.Pix[3*(src.W*(r0+y)+x0):])
+		}
+	}
+	if !vert {
+		return tmp // a new buffer here: the in-place case needs a vertical pass
+	}
+	for i := range cy.start {
+		cy.start[i] -= r0
+	}
+	out := NewRGB(cw, ch)
+	parallelRows(ch, workers, func(a, b int) { vertical(out, tmp, a, b, &cy) })
 	return out
 }
 

@@ -60,10 +60,7 @@ func ToTensor(img RGB, size int, method Method) ([]uint8, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("preprocess: invalid tensor size %d", size)
 	}
-	var (
-		r         RGB
-		left, top int
-	)
+	var r RGB // size x size after the switch
 	switch method {
 	case MethodResize:
 		r = img
@@ -71,12 +68,9 @@ func ToTensor(img RGB, size int, method Method) ([]uint8, error) {
 			r = Resize(img, size, size)
 		}
 	case MethodResizeCenterCrop:
-		var rw, rh int
-		rw, rh, left, top = CenterCropGeometry(img.W, img.H, size)
-		r = img
-		if rw != img.W || rh != img.H {
-			r = Resize(img, rw, rh)
-		}
+		// Only the size x size window that the crop keeps is resampled.
+		rw, rh, l, t := CenterCropGeometry(img.W, img.H, size)
+		r = resizeWindow(img, rw, rh, l, t, size, size, 1)
 	default:
 		return nil, fmt.Errorf("preprocess: unknown method %v", method)
 	}
@@ -84,7 +78,7 @@ func ToTensor(img RGB, size int, method Method) ([]uint8, error) {
 	plane := size * size
 	r0, g0, b0 := out[:plane], out[plane:2*plane], out[2*plane:]
 	for y := 0; y < size; y++ {
-		src := r.Pix[3*((top+y)*r.W+left) : 3*((top+y)*r.W+left+size)]
+		src := r.Pix[3*y*size : 3*(y+1)*size]
 		o := y * size
 		for x := 0; x < size; x++ {
 			r0[o+x], g0[o+x], b0[o+x] = src[3*x], src[3*x+1], src[3*x+2]

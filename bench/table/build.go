@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/agiqa-bench/agiqa/baselines"
@@ -237,6 +238,9 @@ func (b builder) entryRows(e baselines.Entry) []Row {
 		if mv != nil && pv != nil {
 			// Rounded to 1e-10 so that 0.8123-0.8401 prints as -0.0278, not -0.027800000000000047.
 			v := math.Round((*mv-*pv)*1e10) / 1e10
+			if v == 0 {
+				v = 0 // not -0, which the "+" of non-negative diffs would print as "+-0.0000"
+			}
 			d.Cells[i] = Cell{Value: &v}
 		} else if b.numeric(i) {
 			d.Cells[i] = Cell{}
@@ -329,29 +333,42 @@ func joinNote(a, b string) string {
 }
 
 // markBest marks the largest value of each column among measured, paper and quoted rows (diff rows
-// never). A column needs two values or more: a lone number is not "best" of anything.
+// never). A column needs two values or more: a lone number is not "best" of anything. Values are
+// compared as shown (rounded to the cell's decimals), so cells that print the same number are marked
+// alike.
 func markBest(t *Table) {
 	for c := range t.Columns {
 		var cells []*Cell
+		var shown []float64
 		best := math.Inf(-1)
 		for g := range t.RowGroups {
 			for r := range t.RowGroups[g].Rows {
 				row := &t.RowGroups[g].Rows[r]
-				if row.Kind == KindDiff || c >= len(row.Cells) || row.Cells[c].Value == nil {
+				if row.Kind == KindDiff || c >= len(row.Cells) || row.Cells[c].Value == nil || math.IsNaN(*row.Cells[c].Value) {
 					continue
 				}
 				cell := &row.Cells[c]
-				cells = append(cells, cell)
-				best = math.Max(best, *cell.Value)
+				v := shownValue(*cell)
+				cells, shown = append(cells, cell), append(shown, v)
+				best = math.Max(best, v)
 			}
 		}
 		if len(cells) < 2 {
 			continue
 		}
-		for _, cell := range cells {
-			cell.Best = *cell.Value == best
+		for i, cell := range cells {
+			cell.Best = shown[i] == best
 		}
 	}
+}
+
+// shownValue is a cell's Value rounded as the renderers print it.
+func shownValue(c Cell) float64 {
+	v, err := strconv.ParseFloat(strconv.FormatFloat(*c.Value, 'f', decimals(c), 64), 64)
+	if err != nil {
+		return *c.Value
+	}
+	return v
 }
 
 func contains(xs []string, x string) bool {

@@ -65,11 +65,7 @@ func Validate(t *Table) error {
 // plain is a cell's content without marks: the number, else its Text, else "n/a" (unknown).
 func plain(r Row, c Cell) string {
 	if c.Value != nil {
-		digits := 4 // four decimals, like the paper
-		if c.Decimals != nil {
-			digits = *c.Decimals
-		}
-		s := strconv.FormatFloat(*c.Value, 'f', digits, 64)
+		s := strconv.FormatFloat(*c.Value, 'f', decimals(c), 64)
 		if r.Kind == KindDiff && *c.Value >= 0 { // diffs are signed
 			s = "+" + s
 		}
@@ -79,6 +75,14 @@ func plain(r Row, c Cell) string {
 		return c.Text
 	}
 	return "n/a"
+}
+
+// decimals is how many decimals a cell's Value is shown with: Decimals, else 4 like the paper.
+func decimals(c Cell) int {
+	if c.Decimals != nil {
+		return *c.Decimals
+	}
+	return 4
 }
 
 // footnotes numbers the distinct cell notes in reading order.
@@ -210,7 +214,10 @@ func RenderText(w io.Writer, t *Table) error {
 	return err
 }
 
-var mdEscaper = strings.NewReplacer(`\`, `\\`, `|`, `\|`, `*`, `\*`, `_`, `\_`, "`", "\\`", "\n", " ")
+// mdEscaper also escapes '<' (else "<b>" in a model name is inline HTML) and turns line breaks,
+// \r included (a CommonMark line ending, which would end the table row), into spaces.
+var mdEscaper = strings.NewReplacer(`\`, `\\`, `|`, `\|`, `*`, `\*`, `_`, `\_`, "`", "\\`", `<`, `\<`,
+	"\r\n", " ", "\n", " ", "\r", " ")
 
 // RenderMarkdown writes a GitHub-flavoured Markdown table; best values in bold, notes as [k] below.
 func RenderMarkdown(w io.Writer, t *Table) error {
@@ -307,10 +314,13 @@ func RenderJSON(w io.Writer, t *Table) error {
 	return err
 }
 
+// texEscaper also spells out <, > and |, which LaTeX's default OT1 text font prints as ¡, ¿ and an
+// em dash.
 var texEscaper = strings.NewReplacer(
 	`\`, `\textbackslash{}`, `&`, `\&`, `%`, `\%`, `$`, `\$`, `#`, `\#`, `_`, `\_`,
 	`{`, `\{`, `}`, `\}`, `~`, `\textasciitilde{}`, `^`, `\textasciicircum{}`,
-	"\u2713", `\checkmark{}`, "\u2717", `$\times$`, "\u2013", `--`, "\n", " ",
+	`<`, `\textless{}`, `>`, `\textgreater{}`, `|`, `\textbar{}`,
+	"\u2713", `\checkmark{}`, "\u2717", `$\times$`, "\u2013", `--`, "\r\n", " ", "\n", " ", "\r", " ",
 )
 
 // RenderLaTeX writes a booktabs table (needs \usepackage{booktabs} and amssymb for \checkmark):
@@ -355,8 +365,6 @@ func RenderLaTeX(w io.Writer, t *Table) error {
 			for _, c := range r.Cells {
 				s := texEscaper.Replace(plain(r, c))
 				switch {
-				case c.Value == nil && c.Text == "":
-					s = "--" // unknown
 				case c.Value != nil && *c.Value < 0:
 					s = "$-$" + s[1:] // a minus sign, not a hyphen
 				}

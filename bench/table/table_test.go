@@ -330,3 +330,77 @@ func TestCellDecimals(t *testing.T) {
 		t.Errorf("decimals not honoured:\n%s", b.String())
 	}
 }
+
+// A measured mean a hair under the paper's gives a diff that rounds to -0; diff rows prefix
+// non-negative values with "+", and -0 >= 0, so the cell printed "+-0.0000".
+func TestDiffOfEqualValuesHasOneSign(t *testing.T) {
+	ms := []Measurement{meas("ipiqa", "agiqa-1k", TargetQuality, 0.8401-1e-13, 0.8922+1e-13, 0.6635, 10)}
+	tab := Table1(ms, Options{Paper: true})
+	for _, format := range Formats {
+		var buf bytes.Buffer
+		if err := Render(&buf, tab, format); err != nil {
+			t.Fatal(err)
+		}
+		if s := buf.String(); strings.Contains(s, "+-0") || strings.Contains(s, "+$-$") {
+			t.Errorf("%s output has a doubly signed zero diff:\n%s", format, s)
+		}
+	}
+	_, d := find(t, tab, "ipiqa", KindDiff)
+	if v := d.Cells[col(t, tab, "agiqa-1k/srcc")].Value; v == nil || *v != 0 || math.Signbit(*v) {
+		t.Errorf("diff of 0.8401-1e-13 and 0.8401 = %+v, want +0", d.Cells[col(t, tab, "agiqa-1k/srcc")])
+	}
+}
+
+// Best marks follow the numbers as shown: two cells that both print 0.8401 are both best, not
+// only the one that is larger in the fifth decimal.
+func TestBestMarksTiesAtShownPrecision(t *testing.T) {
+	ms := []Measurement{meas("ipiqa", "agiqa-1k", TargetQuality, 0.84012, 0.8922, 0.6635, 10)}
+	tab := Table1(ms, Options{Paper: true})
+	c := col(t, tab, "agiqa-1k/srcc")
+	_, m := find(t, tab, "ipiqa", KindMeasured)
+	_, p := find(t, tab, "ipiqa", KindPaper)
+	if !m.Cells[c].Best || !p.Cells[c].Best {
+		t.Errorf("measured 0.84012 and paper 0.8401 both show 0.8401; best marks measured %v, paper %v",
+			m.Cells[c].Best, p.Cells[c].Best)
+	}
+}
+
+// The legend says "n/a is unknown; – is not measured", so LaTeX must keep the two apart too (it
+// printed "--" for both).
+func TestLaTeXKeepsUnknownApartFromNotMeasured(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, Table1(fixture(), Options{Paper: true}), "latex"); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		// CEIQ's paper row: AGIQA-3k KRCC unknown (lost by the poster), the sample dataset unknown.
+		if strings.HasPrefix(line, "CEIQ (paper) &") {
+			if !strings.HasSuffix(line, "& n/a & n/a & n/a & n/a \\\\") || strings.Contains(line, "--") {
+				t.Errorf("CEIQ's unknown cells are not n/a: %q", line)
+			}
+			return
+		}
+	}
+	t.Errorf("no CEIQ (paper) row in:\n%s", buf.String())
+}
+
+// Model names are user text: characters LaTeX's default OT1 text font prints as other glyphs
+// (< as ¡, > as ¿, | as an em dash) are escaped, and so are Markdown's inline-HTML '<' and a carriage
+// return, which ends a Markdown table row.
+func TestNamesEscaped(t *testing.T) {
+	name := "a<b>|c_d\re"
+	tab := Table1([]Measurement{meas(name, "agiqa-3k", TargetQuality, 0.5, 0.5, 0.4, 10)}, Options{})
+	var tex, md bytes.Buffer
+	if err := Render(&tex, tab, "latex"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(&md, tab, "markdown"); err != nil {
+		t.Fatal(err)
+	}
+	if want := `a\textless{}b\textgreater{}\textbar{}c\_d e &`; !strings.Contains(tex.String(), want) {
+		t.Errorf("LaTeX lacks %q:\n%s", want, tex.String())
+	}
+	if want := `| a\<b>\|c\_d e |`; !strings.Contains(md.String(), want) {
+		t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+	}
+}

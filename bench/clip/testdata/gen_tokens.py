@@ -104,28 +104,60 @@ CONTROL = set(range(0, 9)) | {0x0B} | set(range(0x0E, 0x20)) | {0x7F} | set(rang
     {0xFEFF} | set(range(0xFFF9, 0xFFFD)) | set(range(0x1D173, 0x1D17B)) | set(range(0xE0000, 0xE0080))
 
 
+C1 = regex.compile("[\x80-\x9f]")
+
+
+def fix_c1(match):
+    # ftfy's fix_c1_controls: C1 controls read as the Windows-1252 bytes they usually were; the five
+    # bytes cp1252 leaves undefined stay as they are ("sloppy-windows-1252").
+    try:
+        return match.group(0).encode("latin-1").decode("cp1252")
+    except UnicodeDecodeError:
+        return match.group(0)
+
+
+def fix_segment(text, unescape):
+    """One segment (line) through the deterministic part of ftfy's fixers, in fix_and_explain's order,
+    repeated until nothing changes as ftfy does."""
+    while True:
+        orig = text
+        if unescape:
+            text = html.unescape(text)
+        text = C1.sub(fix_c1, text)
+        text = "".join(LIGATURES.get(c, c) for c in text)
+        out = []
+        for c in text:
+            o = ord(c)
+            if o == 0x3000:
+                out.append(" ")
+            elif 0xFF01 <= o < 0xFFF0:
+                out.append(unicodedata.normalize("NFKC", c))
+            else:
+                out.append(c)
+        text = "".join(out)
+        text = regex.sub("[\u02bc\u2018-\u201b]", "'", text)
+        text = regex.sub("[\u201c-\u201f]", '"', text)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = regex.sub("[\u2028\u2029\u0085]", "\n", text)
+        text = regex.sub("\x1b\\[((?:\\d|;)*)([a-zA-Z])", "", text)
+        text = "".join(c for c in text if ord(c) not in CONTROL)
+        text = unicodedata.normalize("NFC", text)
+        if text == orig:
+            return text
+
+
 def fix_text_subset(text):
-    """The deterministic part of ftfy.fix_text's defaults, in ftfy's order."""
-    if "<" not in text:
-        text = html.unescape(text)
-    text = regex.sub("\x1b\\[((?:\\d|;)*)([a-zA-Z])", "", text)
-    text = "".join(LIGATURES.get(c, c) for c in text)
-    out = []
-    for c in text:
-        o = ord(c)
-        if o == 0x3000:
-            out.append(" ")
-        elif 0xFF01 <= o < 0xFFF0:
-            out.append(unicodedata.normalize("NFKC", c))
-        else:
-            out.append(c)
-    text = "".join(out)
-    text = regex.sub("[\u02bc\u2018-\u201b]", "'", text)
-    text = regex.sub("[\u201c-\u201f]", '"', text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = regex.sub("[\u2028\u2029\u0085]", "\n", text)
-    text = "".join(c for c in text if ord(c) not in CONTROL)
-    return unicodedata.normalize("NFC", text)
+    """The deterministic part of ftfy.fix_text's defaults. Like fix_text, it works line by line, and
+    HTML entities are left alone from the first line that holds a '<' on (unescape_html="auto")."""
+    out, unescape, pos = [], True, 0
+    while pos < len(text):
+        end = text.find("\n", pos) + 1 or len(text)
+        seg = text[pos:end]
+        if "<" in seg:
+            unescape = False
+        out.append(fix_segment(seg, unescape))
+        pos = end
+    return "".join(out)
 
 
 def clean(text):
@@ -163,6 +195,14 @@ EDGE = [
     " ".join("word%d" % i for i in range(60)),
     "x" * 300,
     "\u00ae\u00ad\u00a0\u00ac\u00a1\u00ff\u0100 bytes at the edges of the printable map",
+    # C1 controls are Windows-1252 read as Latin-1: ftfy maps them back (\x85 is an ellipsis, not a
+    # line break; \x81 is undefined in cp1252 and stays).
+    "don\x92t stop \x93now\x94 \x85 wait\x81 \x80 5 \x96 \x99",
+    # ftfy repeats its fixes until nothing changes: a double-escaped curly quote is unescaped, then
+    # straightened.
+    "&amp;#8220;twice&amp;#8221; &amp;amp;amp;amp;",
+    # fix_text works line by line; entities before the first line holding '<' are unescaped.
+    "&#8216;one&#8217;\n< two &#8216;",
 ]
 
 

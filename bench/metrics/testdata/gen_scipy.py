@@ -76,6 +76,19 @@ def corr_case(name, vec, pred, mos):
     }
 
 
+def scaled_case(name, vec, pred, mos):
+    # No RMSE: for 1e200 numpy's overflows to inf, which JSON cannot hold.
+    x, y = np.asarray(vec[pred]), np.asarray(vec[mos])
+    return {
+        "name": name,
+        "pred": pred,
+        "mos": mos,
+        "srcc": float(scipy.stats.spearmanr(x, y)[0]),
+        "plcc": float(scipy.stats.pearsonr(x, y)[0]),
+        "krcc": float(scipy.stats.kendalltau(x, y, variant="b")[0]),
+    }
+
+
 def fit_case(name, vec, pred, mos, kind):
     x, y = np.asarray(vec[pred]), np.asarray(vec[mos])
     f, p0 = (logistic4, init4(x, y)) if kind == "logistic4" else (logistic5, init5(x, y))
@@ -156,6 +169,11 @@ def main():
     # Decreasing relation (lower-is-better predictor, like NIQE).
     vec["sig_neg_x"] = [-t for t in vec["sig_x"]]
 
+    # Scores whose squares overflow (1e200) or underflow (1e-200) in float64: pearsonr normalises
+    # before multiplying, so its r is still the unscaled one.
+    vec["sig_x_huge"] = [t * 1e200 for t in vec["sig_x"]]
+    vec["sig_x_tiny"] = [t * 1e-200 for t in vec["sig_x"]]
+
     corr = [
         corr_case("agiqa3k quality vs alignment", vec, "agiqa3k_mos_align", "agiqa3k_mos_quality"),
         corr_case("agiqa3k std_quality vs mos_quality", vec, "agiqa3k_std_quality", "agiqa3k_mos_quality"),
@@ -163,6 +181,10 @@ def main():
         corr_case("hand 5", vec, "hand_x", "hand_y"),
         corr_case("hand ties", vec, "hand_tx", "hand_ty"),
         corr_case("sigmoid", vec, "sig_x", "sig_y"),
+    ]
+    scaled = [
+        scaled_case("sigmoid, pred x 1e200", vec, "sig_x_huge", "sig_y"),
+        scaled_case("sigmoid, pred x 1e-200", vec, "sig_x_tiny", "sig_y"),
     ]
     fits = [
         fit_case("agiqa3k align->quality logistic4", vec, "agiqa3k_mos_align", "agiqa3k_mos_quality", "logistic4"),
@@ -193,6 +215,7 @@ def main():
         "scipy": scipy.__version__,
         "vectors": vec,
         "correlations": corr,
+        "scaled": scaled,
         "fits": fits,
         "summaries": summaries,
     }

@@ -56,13 +56,15 @@ def png_chunk(kind, data):
     return struct.pack(">I", len(data)) + c + struct.pack(">I", zlib.crc32(c) & 0xFFFFFFFF)
 
 
-def write_png_raw(path, w, h, bit_depth, color_type, rows):
-    """Minimal PNG writer for formats Pillow cannot save (16-bit RGB/RGBA, 4-bit grey)."""
+def write_png_raw(path, w, h, bit_depth, color_type, rows, trns=None):
+    """Minimal PNG writer for formats Pillow cannot save (16-bit RGB/RGBA, 4-bit grey, 16-bit tRNS)."""
     raw = b"".join(b"\x00" + r for r in rows)
     ihdr = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0)
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n")
         f.write(png_chunk(b"IHDR", ihdr))
+        if trns is not None:
+            f.write(png_chunk(b"tRNS", trns))
         f.write(png_chunk(b"IDAT", zlib.compress(raw, 9)))
         f.write(png_chunk(b"IEND", b""))
 
@@ -145,6 +147,13 @@ def main():
     g4 = rng.randint(0, 16, size=(5, 10)).astype(np.uint8)
     write_png_raw(os.path.join(HERE, "gray4.png"), 10, 5, 4, 0,
                   [bytes((r[i] << 4) | r[i + 1] for i in range(0, 10, 2)) for r in g4])
+    # The same with a tRNS colour key: Pillow still opens mode "I" and clips (Go's image/png returns
+    # NRGBA64 here, whose high byte is not what Pillow shows). 16-bit RGB with tRNS keeps the high byte.
+    write_png_raw(os.path.join(HERE, "gray16_trns.png"), 23, 11, 16, 0, [r.tobytes() for r in g16],
+                  trns=struct.pack(">H", int(g16[2, 5])))
+    rgb16t = (np.arange(6 * 5 * 3, dtype=np.uint32).reshape(5, 6, 3) * 733).astype(">u2")
+    write_png_raw(os.path.join(HERE, "rgb16_trns.png"), 6, 5, 16, 2, [r.tobytes() for r in rgb16t],
+                  trns=rgb16t[1, 2].tobytes())
     # A PNG behind a .jpg name: the decoder must sniff content, not trust the extension.
     Image.fromarray(synth(19, 11, 13)).save(os.path.join(HERE, "png_named.jpg"), format="PNG")
 
@@ -163,6 +172,8 @@ def main():
     decode_case("rgb16.png", "16-bit RGB (high byte)")
     decode_case("rgba16.png", "16-bit RGBA (high byte)")
     decode_case("gray4.png", "4-bit grey")
+    decode_case("gray16_trns.png", "16-bit grey with tRNS (Pillow clips to 255)")
+    decode_case("rgb16_trns.png", "16-bit RGB with tRNS (high byte)")
     decode_case("png_named.jpg", "PNG content with a .jpg name")
 
     # --- resize cases: source pixels are Pillow's decode, so resize is tested on its own ---

@@ -3,9 +3,10 @@
 Produces the same ids as OpenAI CLIP's ``clip.tokenize`` (the TOKENS input of the model contract):
 start token 49406, end token 49407, zero padding to 77, truncation keeps the end token last.
 
-The text is cleaned as CLIP does (HTML entities unescaped twice, whitespace collapsed, stripped,
-lower-cased). CLIP also runs ``ftfy.fix_text`` first; it only repairs mojibake, and ftfy is not a
-dependency here, so text that needs such repair may tokenize differently.
+The text is cleaned as CLIP does: ``ftfy.fix_text`` first, then HTML entities unescaped twice,
+whitespace collapsed, stripped, lower-cased. ftfy is not a dependency here: ``fix_text_subset`` applies
+the deterministic part of its default fixers (the same rules as the Go tokenizer in bench/clip, so
+training and serving see the same ids); only mojibake repair is left out.
 """
 
 import functools
@@ -136,7 +137,70 @@ def split_words(text):
     return _split_fallback(text)
 
 
+# ftfy's fix_latin_ligatures table.
+_LIGATURES = {
+    "\u0132": "IJ", "\u0133": "ij", "\u0149": "\u02bcn", "\u01c4": "D\u017d", "\u01c5": "D\u017e",
+    "\u01c6": "d\u017e", "\u01c7": "LJ", "\u01c8": "Lj", "\u01c9": "lj", "\u01ca": "NJ", "\u01cb": "Nj",
+    "\u01cc": "nj", "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+    "\ufb05": "\u017ft", "\ufb06": "st",
+}
+# Characters ftfy's remove_control_chars drops (tab, newline, form feed and CR stay).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc"
+                      "\U0001d173-\U0001d17a\U000e0000-\U000e007f]")
+_C1 = re.compile("[\x80-\x9f]")
+_ANSI = re.compile("\x1b\\[[\\d;]*[a-zA-Z]")
+_SINGLE_QUOTES = re.compile("[\u02bc\u2018-\u201b]")
+_DOUBLE_QUOTES = re.compile("[\u201c-\u201f]")
+_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029\u0085]")
+
+
+def _cp1252(match):
+    """A C1 control read back as the Windows-1252 byte it usually was (ftfy's fix_c1_controls); the
+    five bytes cp1252 leaves undefined stay."""
+    try:
+        return match.group(0).encode("latin-1").decode("cp1252")
+    except UnicodeDecodeError:
+        return match.group(0)
+
+
+def _width(c):
+    if c == "\u3000":
+        return " "
+    if "\uff01" <= c < "\ufff0":
+        return unicodedata.normalize("NFKC", c)
+    return c
+
+
+def _fix_line(line, unescape):
+    while True:  # ftfy repeats its fixers until the text stops changing
+        before = line
+        if unescape:
+            line = html.unescape(line)
+        line = _C1.sub(_cp1252, line)
+        line = "".join(_LIGATURES.get(c, c) for c in line)
+        line = "".join(_width(c) for c in line)
+        line = _SINGLE_QUOTES.sub("'", line)
+        line = _DOUBLE_QUOTES.sub('"', line)
+        line = _LINE_BREAKS.sub("\n", line)
+        line = _ANSI.sub("", line)
+        line = _CONTROL.sub("", line)
+        line = unicodedata.normalize("NFC", line)
+        if line == before:
+            return line
+
+
+def fix_text_subset(text):
+    """ftfy.fix_text's deterministic default fixers, line by line as fix_text works; HTML entities are
+    no longer unescaped from the first line holding a '<' on (its unescape_html="auto")."""
+    out, unescape = [], True
+    for line in re.findall(r"[^\n]*\n|[^\n]+", text):  # on "\n" only, as ftfy does
+        unescape = unescape and "<" not in line
+        out.append(_fix_line(line, unescape))
+    return "".join(out)
+
+
 def clean_text(text):
+    text = fix_text_subset(text)
     text = html.unescape(html.unescape(text)).strip()
     return re.sub(r"\s+", " ", text).strip().lower()
 

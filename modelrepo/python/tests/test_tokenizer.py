@@ -108,3 +108,22 @@ def test_missing_vocabulary_names_the_path(tmp_path):
     missing = os.path.join(str(tmp_path), "nope.txt.gz")
     with pytest.raises(OSError, match="nope.txt.gz"):
         T.Tokenizer(missing)
+
+
+def test_same_ids_as_the_go_tokenizer_fixtures():
+    """Training tokenizes prompts here, serving in Go (bench/clip): both must give the same ids. The
+    Go package is tested against bench/clip/testdata/tokens.json (AGIQA prompts and edge cases: C1
+    controls, ligatures, full-width forms, curly quotes, double-escaped entities); so is this one."""
+    import json
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "bench", "clip", "testdata", "tokens.json")
+    with open(path, encoding="utf-8") as f:
+        cases = json.load(f)
+    tok = T.Tokenizer(VOCAB)
+    wrong = []
+    for case in cases:
+        ids = tok.encode(case["text"])
+        want = case["ids"][1:-1]
+        if len(case["ids"]) < T.CONTEXT_LENGTH and ids != want:
+            wrong.append("%s %r: %s, want %s" % (case["group"], case["text"][:60], ids[:12], want[:12]))
+    assert len(cases) > 1000 and not wrong, "\n".join(wrong)
