@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -18,19 +19,27 @@ type table struct {
 	file   string
 	header []string
 	col    map[string]int // lower-cased, trimmed header name -> index
+	dup    map[string]int // header name -> index of its second occurrence
 	rows   [][]string
 	lines  []int
 }
 
 // readCSV reads a whole CSV file. Blank lines are skipped by encoding/csv;
-// a UTF-8 byte-order mark before the header is dropped.
+// a UTF-8 byte-order mark before the header is dropped (before parsing, so a
+// quoted first header field still parses). A row with more fields than the
+// header, extra ones not empty, is an error: it is what an unquoted comma in
+// a prompt does, and every later column would be read shifted.
 func readCSV(file string) (*table, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	br := bufio.NewReader(f)
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	r := csv.NewReader(br)
 	r.FieldsPerRecord = -1 // row lengths are checked against the header below, with a clearer message
 	t := &table{file: file}
 	for {
@@ -43,9 +52,11 @@ func readCSV(file string) (*table, error) {
 		}
 		line, _ := r.FieldPos(0)
 		if t.header == nil {
-			rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 			t.setHeader(rec)
 			continue
+		}
+		if len(rec) > len(t.header) && strings.TrimSpace(strings.Join(rec[len(t.header):], "")) != "" {
+			return nil, fmt.Errorf("%s:%d: %d fields, the header has %d (a comma inside a field that is not quoted?)", file, line, len(rec), len(t.header))
 		}
 		t.rows = append(t.rows, rec)
 		t.lines = append(t.lines, line)
@@ -59,17 +70,34 @@ func readCSV(file string) (*table, error) {
 func (t *table) setHeader(h []string) {
 	t.header = h
 	t.col = map[string]int{}
+	t.dup = map[string]int{}
 	for i, name := range h {
 		key := strings.ToLower(strings.TrimSpace(name))
 		if _, dup := t.col[key]; !dup {
 			t.col[key] = i
+		} else if _, seen := t.dup[key]; !seen {
+			t.dup[key] = i
 		}
 	}
+}
+
+// unique checks that none of the named columns appears twice in the header:
+// which copy holds the score would be left to chance.
+func (t *table) unique(names ...string) error {
+	for _, n := range names {
+		if j, ok := t.dup[n]; ok {
+			return fmt.Errorf("%s:1: column %q appears twice (columns %d and %d)", t.file, n, t.col[n]+1, j+1)
+		}
+	}
+	return nil
 }
 
 // need returns the column indexes of the named columns or an error naming
 // the first one that is missing and the columns that are there.
 func (t *table) need(names ...string) ([]int, error) {
+	if err := t.unique(names...); err != nil {
+		return nil, err
+	}
 	idx := make([]int, len(names))
 	for i, n := range names {
 		j, ok := t.col[n]
@@ -149,6 +177,9 @@ func loadGenericCSV(file string) (*Dataset, error) {
 		return nil, err
 	}
 	ci, cp, cm := idx[0], idx[1], idx[2]
+	if err := t.unique("mos_align", "group"); err != nil {
+		return nil, err
+	}
 	ca, cg := t.optional("mos_align"), t.optional("group")
 	ds := &Dataset{}
 	seen := map[string]int{}

@@ -380,3 +380,47 @@ func TestItemJSON(t *testing.T) {
 		t.Errorf("%s", b)
 	}
 }
+
+// Label files as spreadsheets and editors write them: a byte-order mark
+// before a quoted header, CRLF line ends, quoted fields holding commas and
+// trailing blank lines.
+func TestLoadCSVQuotedHeaderAfterBOM(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "l.csv", "\ufeff\"image\",\"prompt\",\"mos\"\r\n\"a.jpg\",\"a cat, sitting\",\"1.5\"\r\nb.jpg,p,2\r\n\r\n\r\n")
+	ds, err := Load(CSV, p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Items) != 2 || ds.Items[0].Image != "a.jpg" || ds.Items[0].Prompt != "a cat, sitting" || ds.Items[0].MOS != 1.5 || ds.Items[1].MOS != 2 {
+		t.Errorf("items %+v", ds.Items)
+	}
+	p = writeFile(t, dir, "d.csv", "\ufeff\"name\",\"prompt\",\"adj1\",\"adj2\",\"style\",\"mos_quality\",\"std_quality\",\"mos_align\",\"std_align\"\r\nAttnGAN_normal_000.jpg,p,a,b,c,1,0.1,2,0.2\r\n")
+	if _, err := Load(AGIQA3k, p, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A row with more fields than the header (an unquoted comma in a prompt)
+// shifts every later column: AGIQA-3k's mos_quality would silently be read
+// from another column. It must be an error naming the file and line.
+func TestLoadCSVRowWiderThanHeader(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "data.csv", "name,prompt,adj1,adj2,style,mos_quality,std_quality,mos_align,std_align\n"+
+		"AttnGAN_normal_000.jpg,a cat,a,b,c,1,0.1,2,0.2\n"+
+		"AttnGAN_normal_001.jpg,a dog, running,a,b,c,1,0.1,2,0.2\n")
+	_, err := Load(AGIQA3k, p, "")
+	wantErr(t, err, "data.csv:3", "10 fields", "header has 9")
+	// Empty trailing cells (spreadsheet exports) are not a shifted row.
+	p = writeFile(t, dir, "l.csv", "image,prompt,mos\na.jpg,p,1,,\n")
+	if _, err := Load(CSV, p, ""); err != nil {
+		t.Errorf("empty trailing cells: %v", err)
+	}
+}
+
+// A header naming a column twice leaves which one holds the MOS to chance.
+func TestLoadCSVDuplicateColumn(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "l.csv", "image,prompt,mos,MOS\na.jpg,p,1,2\n")
+	_, err := Load(CSV, p, "")
+	wantErr(t, err, "l.csv:1", `"mos"`, "twice")
+}

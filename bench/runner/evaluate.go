@@ -129,7 +129,7 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 		if m.PerSplit && !hasVersion(m, j.version) {
 			return res, fmt.Errorf("model %s: per-split model has no version %s (versions %v); export one version per split", m.Name, j.version, m.Versions)
 		}
-		cf, err := OpenCache(opt.CacheDir, ds.Name, m.Name, j.version)
+		cf, err := OpenCache(opt.CacheDir, ds.Name, m, j.version)
 		if err != nil {
 			return res, err
 		}
@@ -159,16 +159,19 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 			var pred, mos []float64
 			missing := 0
 			for _, name := range s.Test {
+				it := byName[name]
+				y := it.MOS
+				if t.Name == table.TargetAlignment {
+					y = it.MOSAlign
+				}
+				if math.IsNaN(y) {
+					continue // no score to correlate with (a generic CSV's empty mos_align)
+				}
 				p, ok := cf.Lookup(name)
 				v := p.Value(t.Output)
 				if !ok || p.Error != "" || math.IsNaN(v) {
 					missing++
 					continue
-				}
-				it := byName[name]
-				y := it.MOS
-				if t.Name == table.TargetAlignment {
-					y = it.MOSAlign
 				}
 				pred = append(pred, v)
 				mos = append(mos, y)

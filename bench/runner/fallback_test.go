@@ -52,7 +52,7 @@ func TestDescribeFallsBackToMetadata(t *testing.T) {
 		t.Fatalf("from metadata: %+v", m)
 	}
 	items := makeItems(t, 3)
-	cf, _ := OpenCache(t.TempDir(), "ds", "mean", "")
+	cf, _ := OpenCache(t.TempDir(), "ds", m, "")
 	defer cf.Close()
 	rep, err := Run(context.Background(), pc, m, "", items, cf, Options{})
 	if err != nil || rep.Inferred != 3 {

@@ -52,7 +52,7 @@ func TestRunInterruptedWaitsForPreparers(t *testing.T) {
 		t.Skipf("no FIFO here: %v", err)
 	}
 	items = []dataset.Item{items[0], {Image: "slow.png", Path: fifo}, items[1]}
-	cf, err := OpenCache(t.TempDir(), "ds", "gate", "")
+	cf, err := OpenCache(t.TempDir(), "ds", m, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestRunInterruptedWaitsForPreparers(t *testing.T) {
 // ("line 2: invalid character"). A file size limit makes the write short.
 func TestCacheFailedAppendLeavesNoTornLine(t *testing.T) {
 	dir := t.TempDir()
-	cf, err := OpenCache(dir, "ds", "m", "1")
+	cf, err := OpenCache(dir, "ds", cacheOnly, "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestCacheFailedAppendLeavesNoTornLine(t *testing.T) {
 	if err := cf.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cf, err = OpenCache(dir, "ds", "m", "1")
+	cf, err = OpenCache(dir, "ds", cacheOnly, "1")
 	if err != nil {
 		t.Fatalf("reopening after a failed append: %v", err)
 	}

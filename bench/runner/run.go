@@ -2,8 +2,14 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
 	"sync"
 	"time"
 
@@ -103,15 +109,35 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 	} else if batch > m.MaxBatch {
 		batch = m.MaxBatch
 	}
+	if want := newCacheKey(cache.key.Dataset, m, resolveVersion(m, version)); !reflect.DeepEqual(cache.key, want) {
+		return nil, fmt.Errorf("model %s version %s: prediction cache %s was opened for another model, version or contract", m.Name, versionLabel(version), cache.Path)
+	}
+	// Ask for the version the cache holds: with "" a version deployed
+	// mid-run would answer into the older one's cache.
+	reqVersion := version
+	if reqVersion == "" && cache.Version != "latest" {
+		reqVersion = cache.Version
+	}
 	rep := &Report{Model: m.Name, Version: version, Total: len(items)}
 	start := time.Now()
+	inputs, err := inputKeys(ctx, m, items, opt.Workers)
+	if err != nil {
+		return rep, fmt.Errorf("model %s: interrupted: %w (predictions so far kept in %s)", m.Name, err, cache.Path)
+	}
 	var todo []dataset.Item
-	for _, it := range items {
-		if p, ok := cache.Lookup(it.Image); ok && p.Error == "" {
+	for i, it := range items {
+		// A cached answer counts only for the same image bytes and prompt:
+		// another dataset under the same name, or an edited label file,
+		// must be inferred again.
+		if p, ok := cache.Lookup(it.Image); ok && p.Error == "" && inputs[i] != "" && p.Input == inputs[i] {
 			rep.Cached++
 			continue
 		}
 		todo = append(todo, it)
+	}
+	inputOf := make(map[string]string, len(items))
+	for i, it := range items {
+		inputOf[it.Image] = inputs[i]
 	}
 	opt.Progress.Start(fmt.Sprintf("%s v%s", m.Name, versionLabel(version)), len(items), rep.Cached)
 	defer opt.Progress.Finish()
@@ -126,7 +152,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 			rep.Errors = append(rep.Errors, ItemError{Image: img, Error: err.Error()})
 		}
 		mu.Unlock()
-		if cerr := cache.Append(Prediction{Image: img, Error: err.Error()}); cerr != nil {
+		if cerr := cache.Append(Prediction{Image: img, Input: inputOf[img], Error: err.Error()}); cerr != nil {
 			cancel(cerr)
 		}
 		opt.Progress.Add(1)
@@ -199,7 +225,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 		go func() {
 			defer sendWG.Done()
 			for b := range batches {
-				preds, lat, err := inferWithRetry(ctx, c, m, version, b, opt)
+				preds, lat, err := inferWithRetry(ctx, c, m, reqVersion, b, opt)
 				if err != nil && isTransient(err) {
 					cancel(fmt.Errorf("%w: model %s version %s: %v", ErrServerGone, m.Name, versionLabel(version), err))
 					return
@@ -207,7 +233,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 				if err != nil && len(b) > 1 {
 					// Find the bad item: retry one by one.
 					for _, p := range b {
-						one, l1, err1 := inferWithRetry(ctx, c, m, version, []prepared{p}, opt)
+						one, l1, err1 := inferWithRetry(ctx, c, m, reqVersion, []prepared{p}, opt)
 						if err1 != nil && isTransient(err1) {
 							cancel(fmt.Errorf("%w: model %s version %s: %v", ErrServerGone, m.Name, versionLabel(version), err1))
 							return
@@ -216,7 +242,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 							fail(p.item.Image, err1)
 							continue
 						}
-						record(rep, &mu, cache, opt, one, l1, cancel)
+						record(rep, &mu, cache, opt, m, inputOf, one, l1, cancel)
 					}
 					continue
 				}
@@ -224,7 +250,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 					fail(b[0].item.Image, err)
 					continue
 				}
-				record(rep, &mu, cache, opt, preds, lat, cancel)
+				record(rep, &mu, cache, opt, m, inputOf, preds, lat, cancel)
 			}
 		}()
 	}
@@ -246,17 +272,99 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 	return rep, nil
 }
 
-func record(rep *Report, mu *sync.Mutex, cache *CacheFile, opt Options, preds []Prediction, lat time.Duration, cancel context.CancelCauseFunc) {
+// record appends answered predictions to the cache and counts them. An output
+// that is NaN or infinite makes its item a failure, named with the value: JSON
+// cannot hold it, and one such answer must not stop the run.
+func record(rep *Report, mu *sync.Mutex, cache *CacheFile, opt Options, m *Model, inputOf map[string]string, preds []Prediction, lat time.Duration, cancel context.CancelCauseFunc) {
+	var bad []ItemError
+	for i := range preds {
+		p := &preds[i]
+		p.Input = inputOf[p.Image]
+		for _, o := range []struct {
+			name string
+			v    *float64
+		}{{OutputQuality, p.Quality}, {OutputAlignment, p.Alignment}} {
+			if o.v != nil && (math.IsNaN(*o.v) || math.IsInf(*o.v, 0)) && p.Error == "" {
+				p.Error = fmt.Sprintf("model %s output %s is %v for image %s", m.Name, o.name, *o.v, p.Image)
+			}
+		}
+		if p.Error != "" {
+			p.Quality, p.Alignment = nil, nil
+			bad = append(bad, ItemError{Image: p.Image, Error: p.Error})
+		}
+	}
 	if err := cache.Append(preds...); err != nil {
 		cancel(err)
 		return
 	}
 	mu.Lock()
-	rep.Inferred += len(preds)
+	rep.Inferred += len(preds) - len(bad)
+	rep.Failed += len(bad)
+	for _, e := range bad {
+		if len(rep.Errors) < maxReportedErrors {
+			rep.Errors = append(rep.Errors, e)
+		}
+	}
 	rep.RequestLatencyMS = append(rep.RequestLatencyMS, float64(lat)/float64(time.Millisecond))
 	rep.RequestBatch = append(rep.RequestBatch, len(preds))
 	mu.Unlock()
 	opt.Progress.Add(len(preds))
+}
+
+// inputKeys digests what each item's prediction depends on besides the model:
+// the image file's bytes and, for prompt models, the prompt as sent. An
+// unreadable image gets "" (never a cache hit; preprocessing reports why).
+func inputKeys(ctx context.Context, m *Model, items []dataset.Item, workers int) ([]string, error) {
+	keys := make([]string, len(items))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				keys[i] = inputKey(m, items[i])
+			}
+		}()
+	}
+	var err error
+feed:
+	for i := range items {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return keys, err
+}
+
+func inputKey(m *Model, it dataset.Item) string {
+	if it.Path == "" {
+		return ""
+	}
+	// Only regular files: reading a FIFO or device here would block, or eat
+	// the bytes preprocessing needs.
+	if st, err := os.Stat(it.Path); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	f, err := os.Open(it.Path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	if m.Prompt {
+		h.Write([]byte{0})
+		h.Write([]byte(m.PromptPrefix + it.Prompt))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func versionLabel(v string) string {

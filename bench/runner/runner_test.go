@@ -163,7 +163,7 @@ func TestRunScoresCachesAndRecordsFailures(t *testing.T) {
 	items := makeItems(t, 9)
 	items[4].Path = filepath.Join(t.TempDir(), "gone.png") // a missing image fails alone
 	dir := t.TempDir()
-	cf, err := OpenCache(dir, "ds", "mean", "")
+	cf, err := OpenCache(dir, "ds", m, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestRunScoresCachesAndRecordsFailures(t *testing.T) {
 	cf.Close()
 
 	// Reopened: nothing is sent again except the failed item.
-	cf, err = OpenCache(dir, "ds", "mean", "")
+	cf, err = OpenCache(dir, "ds", m, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,14 +206,14 @@ func TestRunScoresCachesAndRecordsFailures(t *testing.T) {
 
 func TestCacheDropsTornLineAndNamesBadLine(t *testing.T) {
 	dir := t.TempDir()
-	cf, _ := OpenCache(dir, "ds", "m", "3")
+	cf, _ := OpenCache(dir, "ds", cacheOnly, "3")
 	q := 1.5
 	cf.Append(Prediction{Image: "a", Quality: &q})
 	cf.Close()
 	f, _ := os.OpenFile(cf.Path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"image":"b","qual`) // killed mid-write
 	f.Close()
-	cf, err := OpenCache(dir, "ds", "m", "3")
+	cf, err := OpenCache(dir, "ds", cacheOnly, "3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,17 +222,27 @@ func TestCacheDropsTornLineAndNamesBadLine(t *testing.T) {
 	}
 	cf.Append(Prediction{Image: "c", Quality: &q})
 	cf.Close()
-	cf, _ = OpenCache(dir, "ds", "m", "3")
+	cf, _ = OpenCache(dir, "ds", cacheOnly, "3")
 	if len(cf.all()) != 2 {
 		t.Errorf("after torn tail and append: %v", cf.all())
 	}
 	cf.Close()
 
-	os.WriteFile(cf.Path, []byte("{\"image\":\"a\"}\nnot json\n"), 0o644)
-	if _, err := OpenCache(dir, "ds", "m", "3"); err == nil || !strings.Contains(err.Error(), "line 2") {
+	header := newCacheKey("ds", cacheOnly, "3").line()
+	os.WriteFile(cf.Path, append(header, "{\"image\":\"a\"}\nnot json\n"...), 0o644)
+	if _, err := OpenCache(dir, "ds", cacheOnly, "3"); err == nil || !strings.Contains(err.Error(), "line 3") {
 		t.Errorf("corrupt cache: %v", err)
 	}
+	// A file whose first line is not its key (edited by hand) is refused, not
+	// read as predictions for this model.
+	os.WriteFile(cf.Path, []byte("{\"image\":\"a\",\"quality\":1}\n"), 0o644)
+	if _, err := OpenCache(dir, "ds", cacheOnly, "3"); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("cache without its key line: %v", err)
+	}
 }
+
+// cacheOnly is a model for tests of the cache file alone.
+var cacheOnly = &Model{Name: "m", ImageSize: 16, Outputs: []string{OutputQuality}}
 
 // The server goes away mid-run: Run retries, then stops with ErrServerGone, and
 // every answer received before is in the cache; a rerun sends only the rest.
@@ -242,7 +252,7 @@ func TestRunServerGoneKeepsPredictions(t *testing.T) {
 	m, _ := Describe(ctx, c, "mean")
 	items := makeItems(t, 24)
 	dir := t.TempDir()
-	cf, _ := OpenCache(dir, "ds", "mean", "")
+	cf, _ := OpenCache(dir, "ds", m, "")
 	meanDelay.Store(int64(30 * time.Millisecond))
 	defer meanDelay.Store(0)
 	go func() {
@@ -262,7 +272,7 @@ func TestRunServerGoneKeepsPredictions(t *testing.T) {
 		t.Fatalf("inferred %d of %d before the stop", rep.Inferred, len(items))
 	}
 	cf.Close()
-	cf, _ = OpenCache(dir, "ds", "mean", "")
+	cf, _ = OpenCache(dir, "ds", m, "")
 	defer cf.Close()
 	ok := 0
 	for _, p := range cf.all() {

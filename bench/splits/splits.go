@@ -15,9 +15,10 @@
 //     action in deepai's index space) goes to train with probability 0.8, in
 //     natural group order.
 //
-// A draw that leaves train or test without images is drawn again (this can
-// only happen on tiny datasets; AGIQA-1k's 180 groups make it vanishingly
-// rare).
+// A draw that leaves train or test without images, or (holdout) train with
+// fewer than two groups, so nothing to carve validation from, is drawn again
+// (this can only happen on tiny datasets; AGIQA-1k's 180 groups make it
+// vanishingly rare).
 //
 // Protocol "paper" has train and test only: IP-IQA's official code picks the
 // best epoch on the test split itself. Protocol "holdout" then carves a
@@ -153,7 +154,11 @@ func Make(ds *dataset.Dataset, protocol string, n int, seed uint64) (*File, erro
 	rng := rand.New(rand.NewPCG(seed, pcgStream))
 	f := &File{Dataset: ds.Name, Protocol: protocol, Seed: seed, N: n, Images: len(names), ImagesSHA256: ImagesDigest(names)}
 	for k := 0; k < n; k++ {
-		train, test, err := drawGroups(rng, groups, usesPermutation(ds.Name))
+		minTrain := 1
+		if protocol == Holdout {
+			minTrain = 2 // one to keep, one for validation
+		}
+		train, test, err := drawGroups(rng, groups, usesPermutation(ds.Name), minTrain)
 		if err != nil {
 			return nil, fmt.Errorf("dataset %s split %d: %w", ds.Name, k, err)
 		}
@@ -179,8 +184,9 @@ func countUnique(s []string) int {
 	return len(m)
 }
 
-// drawGroups splits groups (natural order) into train and test.
-func drawGroups(rng *rand.Rand, groups []string, permute bool) (train, test []string, err error) {
+// drawGroups splits groups (natural order) into train (at least minTrain
+// groups) and test (at least one).
+func drawGroups(rng *rand.Rand, groups []string, permute bool, minTrain int) (train, test []string, err error) {
 	for try := 0; try < maxRedraws; try++ {
 		train, test = train[:0], test[:0]
 		if permute {
@@ -197,11 +203,11 @@ func drawGroups(rng *rand.Rand, groups []string, permute bool) (train, test []st
 				}
 			}
 		}
-		if len(train) > 0 && len(test) > 0 {
+		if len(train) >= minTrain && len(test) > 0 {
 			return train, test, nil
 		}
 	}
-	return nil, nil, fmt.Errorf("%d draws left train or test empty", maxRedraws)
+	return nil, nil, fmt.Errorf("%d draws left test empty or train with fewer than %d groups", maxRedraws, minTrain)
 }
 
 // carveVal moves ValFraction of the train groups (at least one when there

@@ -368,3 +368,25 @@ func TestImagesDigest(t *testing.T) {
 		t.Errorf("digest %s, want %s", got, want)
 	}
 }
+
+// Under the holdout protocol a coin-flip draw (AGIQA-1k, generic CSV) that
+// puts a single group in train leaves nothing to carve validation from: Make
+// must draw again rather than write a file that Read then refuses ("protocol
+// holdout needs validation images").
+func TestHoldoutCoinFlipNeverLeavesValEmpty(t *testing.T) {
+	ds := synthetic(dataset.CSV, 3, 2)
+	for seed := uint64(0); seed < 20; seed++ {
+		f, err := Make(ds, Holdout, 10, seed)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		b, err := f.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(b); err != nil {
+			t.Fatalf("seed %d: Make wrote a file Parse refuses: %v", seed, err)
+		}
+		checkPartition(t, ds, f)
+	}
+}
