@@ -51,6 +51,8 @@ type loadRun struct {
 	badResponse atomic.Pointer[string]
 
 	done   atomic.Uint64 // requests finished (success or error)
+	taken  uint64        // results moved out by cut so far (only the measuring goroutine touches it)
+	carry  []Result      // finished after a count window's goal: the next window's
 	target atomic.Uint64 // count-window goal for done; 0 = none
 	full   chan struct{}
 
@@ -195,10 +197,12 @@ func (lr *loadRun) send(w *worker, intended, start time.Time) {
 		Target:  w.target,
 		Code:    code,
 	}
-	w.mu.Lock()
+	w.mu.Lock() // seq under the lock: a cut sees every result up to the count it reads
+	n := lr.done.Add(1)
+	r.seq, r.at = n, end
 	w.recs = append(w.recs, r)
 	w.mu.Unlock()
-	if n := lr.done.Add(1); n == lr.target.Load() {
+	if n == lr.target.Load() {
 		select {
 		case lr.full <- struct{}{}:
 		default:
@@ -207,24 +211,45 @@ func (lr *loadRun) send(w *worker, intended, start time.Time) {
 }
 
 // cut moves every worker's results since the previous cut into buf.
-func (lr *loadRun) cut(buf []Result) []Result {
+func (lr *loadRun) cut(buf []Result) []Result { return lr.cutUpTo(buf, 0) }
+
+// cutUpTo is cut for a count window: with upto > 0 it moves only the
+// results numbered up to upto and keeps later ones for the next cut.
+func (lr *loadRun) cutUpTo(buf []Result, upto uint64) []Result {
+	before := len(buf)
+	buf = append(buf, lr.carry...)
+	lr.carry = lr.carry[:0]
 	for _, w := range lr.workers {
 		w.mu.Lock()
 		buf = append(buf, w.recs...)
 		w.recs = w.recs[:0]
 		w.mu.Unlock()
 	}
+	if upto > 0 {
+		kept := buf[:before]
+		for _, r := range buf[before:] {
+			if r.seq <= upto {
+				kept = append(kept, r)
+			} else {
+				lr.carry = append(lr.carry, r)
+			}
+		}
+		buf = kept
+	}
+	lr.taken += uint64(len(buf) - before)
 	return buf
 }
 
-// waitRequests blocks until n more requests have finished after the call,
-// ctx ends or limit passes; it reports whether the count was reached.
-func (lr *loadRun) waitRequests(ctx context.Context, n int, limit time.Duration) bool {
+// waitRequests blocks until n requests have finished since the last cut
+// (not since the call: those that finished while statistics were read
+// belong to the window too), ctx ends or limit passes; it reports whether
+// the count was reached.
+func (lr *loadRun) waitRequests(ctx context.Context, n int, limit time.Duration) (goal uint64, reached bool) {
 	select { // drop a signal left from an earlier wait
 	case <-lr.full:
 	default:
 	}
-	goal := lr.done.Load() + uint64(n)
+	goal = lr.taken + uint64(n)
 	lr.target.Store(goal)
 	defer lr.target.Store(0)
 	deadline := time.NewTimer(limit)
@@ -234,15 +259,15 @@ func (lr *loadRun) waitRequests(ctx context.Context, n int, limit time.Duration)
 	defer poll.Stop()
 	for {
 		if lr.done.Load() >= goal {
-			return true
+			return goal, true
 		}
 		select {
 		case <-lr.full:
 		case <-poll.C:
 		case <-deadline.C:
-			return lr.done.Load() >= goal
+			return goal, lr.done.Load() >= goal
 		case <-ctx.Done():
-			return false
+			return goal, false
 		}
 	}
 }

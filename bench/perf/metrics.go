@@ -33,6 +33,12 @@ type Result struct {
 	Target int32
 	// Code is the gRPC status code; codes.OK for success.
 	Code codes.Code
+
+	// seq numbers completions in order across workers (from 1 per level)
+	// and at when, so a count window takes exactly its requests and ends
+	// when the last of them finished.
+	seq uint64
+	at  time.Time
 }
 
 // DelayedThreshold is the schedule lag above which an open-loop request

@@ -442,21 +442,26 @@ func (e *engine) runLevel(ctx context.Context, prep *prepared, b, conc int, rate
 	if c.Warmup > 0 {
 		lr.waitRequests(ctx, c.Warmup, limit)
 	}
-	e.buf = lr.cut(e.buf[:0])
-	e.lastCut = time.Now()
+	// Statistics first, then the cut: what finishes while they are read is
+	// warm-up, not the first window.
 	snaps, serr := e.snapshot(ctx)
 	for _, s := range e.samplers {
 		s.Take()
 	}
+	e.buf = lr.cut(e.buf[:0])
+	e.lastCut = time.Now()
 	var windows []*Window
 	for trial := 1; trial <= c.MaxTrials; trial++ {
+		var upto uint64 // a count window reached: exactly its requests
 		if c.WindowRequests > 0 {
-			lr.waitRequests(ctx, c.WindowRequests, limit)
+			if goal, reached := lr.waitRequests(ctx, c.WindowRequests, limit); reached {
+				upto = goal
+			}
 		} else {
 			sleepCtx(ctx, c.Window)
 		}
 		var w *Window
-		w, snaps, serr = e.cutWindow(ctx, lr, lvl, trial, snaps, serr)
+		w, snaps, serr = e.cutWindow(ctx, lr, lvl, trial, upto, snaps, serr)
 		windows = append(windows, w)
 		lvl.Windows = windows
 		if c.Progress != nil {
@@ -518,9 +523,22 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 // cutWindow closes a window: it drains the workers' results, reads the
 // servers' statistics and the GPU telemetry, and builds the figures.
 // prev/prevErr are the statistics at the window's start.
-func (e *engine) cutWindow(ctx context.Context, lr *loadRun, lvl *Level, idx int, prev []*statsSnapshot, prevErr error) (*Window, []*statsSnapshot, error) {
-	e.buf = lr.cut(e.buf[:0])
+func (e *engine) cutWindow(ctx context.Context, lr *loadRun, lvl *Level, idx int, upto uint64, prev []*statsSnapshot, prevErr error) (*Window, []*statsSnapshot, error) {
+	e.buf = lr.cutUpTo(e.buf[:0], upto)
 	end := time.Now()
+	if upto > 0 {
+		// A count window ends when its last request finished, not when the
+		// measuring goroutine got round to the cut.
+		var last time.Time
+		for i := range e.buf {
+			if e.buf[i].at.After(last) {
+				last = e.buf[i].at
+			}
+		}
+		if last.After(e.lastCut) {
+			end = last
+		}
+	}
 	d := end.Sub(e.lastCut)
 	e.lastCut = end
 	snaps, serr := e.snapshot(ctx)
