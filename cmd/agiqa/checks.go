@@ -6,9 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/sample"
+	"github.com/agiqa-bench/agiqa/client"
 )
 
 // nonSample is the dataset names that need a folder (NAME=DIR).
@@ -91,6 +94,31 @@ func checkRepoDir(dir string) error {
 		return fmt.Errorf("--repo %s: %w", dir, err)
 	case !st.IsDir():
 		return fmt.Errorf("--repo %s: is a file, want a model repository folder", dir)
+	}
+	return nil
+}
+
+// checkDatasetName refuses a dataset name no loader knows; value is the
+// --dataset flag as given (NAME or NAME=DIR).
+func checkDatasetName(value, name string) error {
+	if !slices.Contains(dataset.Names(), name) {
+		return usagef("--dataset %q: unknown dataset %s (want one of %s)", value, name, strings.Join(dataset.Names(), ", "))
+	}
+	return nil
+}
+
+// checkServers refuses --server values that cannot be addresses (each may be
+// a comma-separated list), before any dataset is read or connection made.
+func checkServers(values []string) error {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t == "" {
+				return usagef("--server %q: empty address in the list", v)
+			}
+			if err := client.CheckTarget(t); err != nil {
+				return usagef("--server: %v", err)
+			}
+		}
 	}
 	return nil
 }

@@ -40,6 +40,9 @@ func (d *datasetFlags) open(ctx context.Context) (*dataset.Dataset, error) {
 	if d.name == "" {
 		return nil, usagef("--dataset is required (one of %s)", strings.Join(dataset.Names(), ", "))
 	}
+	if err := checkDatasetName(d.name, d.name); err != nil {
+		return nil, err
+	}
 	if d.name == dataset.Sample && d.labels == "" && d.dir == "" {
 		if err := checkSampleSize(d.sampleSize); err != nil {
 			return nil, err
@@ -60,7 +63,7 @@ func (d *datasetFlags) open(ctx context.Context) (*dataset.Dataset, error) {
 		}
 		l, i, err := dataset.Locate(d.name, d.dir)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--dir %s: %w", d.dir, err)
 		}
 		labels = l
 		if images == "" {

@@ -48,7 +48,7 @@ func TestDataErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"data", "--labels", "x.csv"}, "--dataset is required"},
-		{[]string{"data", "--dataset", "agiqa-9k", "--labels", "x.csv"}, `unknown dataset "agiqa-9k" (known: agiqa-1k, agiqa-3k, csv, sample)`},
+		{[]string{"data", "--dataset", "agiqa-9k", "--labels", "x.csv"}, `--dataset "agiqa-9k": unknown dataset agiqa-9k (want one of agiqa-1k, agiqa-3k, csv, sample)`},
 		{[]string{"data", "--dataset", "csv"}, "--labels or --dir is required"},
 		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/badmos.csv"}, `testdata/datasets/badmos.csv:3: column "mos": value "NaN" is not a finite number`},
 		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--format", "xml"}, `--format "xml"`},

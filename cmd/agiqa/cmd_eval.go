@@ -53,6 +53,9 @@ Example:
 	if *name == "" || *labels == "" || *predPath == "" {
 		return usagef("--dataset, --labels and --predictions are required")
 	}
+	if err := checkDatasetName(*name, *name); err != nil {
+		return err
+	}
 	if !slices.Contains(table.Formats, *format) {
 		return usagef("--format: unknown format %q (want one of %s)", *format, strings.Join(table.Formats, ", "))
 	}
@@ -74,7 +77,7 @@ Example:
 	var sp *splits.File
 	if *splitsPath != "" {
 		if sp, err = splits.Read(*splitsPath); err != nil {
-			return err
+			return fmt.Errorf("--splits %s: %w", *splitsPath, err)
 		}
 		if err := sp.Check(ds); err != nil {
 			return err
@@ -86,7 +89,11 @@ Example:
 		}
 		sp = &splits.File{Dataset: ds.Name, N: 1, Splits: []splits.Split{{Test: all}}}
 	}
-	if n, total, first := missingPredictions(sp, preds); n > 0 {
+	// None at all is a mistake (names written another way, the wrong file),
+	// not an empty table.
+	if n, total, first := missingPredictions(sp, preds); n == total {
+		return fmt.Errorf("%s: no prediction for any of the %d scored images (file names as in %s?)", *predPath, total, ds.LabelFile)
+	} else if n > 0 {
 		fmt.Fprintf(io.stderr, "warning: %s has no prediction for %d of %d scored images (first: %s); they are left out of the scores\n",
 			*predPath, n, total, first)
 	}
@@ -122,17 +129,25 @@ func readPredictions(path string, ds *dataset.Dataset) (map[string]runner.Predic
 	if err != nil {
 		return nil, fmt.Errorf("%s: header: %w", path, err)
 	}
+	// Spreadsheet exports start with a UTF-8 byte order mark.
+	header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	col := map[string]int{}
 	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(h))] = i
+		h = strings.ToLower(strings.TrimSpace(h))
+		if _, dup := col[h]; dup && h != "" {
+			return nil, fmt.Errorf("%s:1: column %q named twice (header %q)", path, h, header)
+		}
+		col[h] = i
 	}
 	imgCol, ok := col["image"]
 	if !ok {
 		return nil, fmt.Errorf("%s:1: no image column (header %q; want image,score or image,quality[,alignment])", path, header)
 	}
 	qCol, hasQ := col["quality"]
-	if !hasQ {
-		qCol, hasQ = col["score"]
+	if sCol, hasS := col["score"]; hasS && hasQ {
+		return nil, fmt.Errorf("%s:1: both quality and score columns (header %q); give one, they mean the same", path, header)
+	} else if hasS {
+		qCol, hasQ = sCol, true
 	}
 	aCol, hasA := col["alignment"]
 	if !hasQ && !hasA {
@@ -150,6 +165,11 @@ func readPredictions(path string, ds *dataset.Dataset) (map[string]runner.Predic
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		// A wider row is a shifted or unquoted one: its values would be
+		// read from the wrong columns.
+		if len(rec) > len(header) {
+			return nil, fmt.Errorf("%s:%d: %d fields, the header has %d", path, line, len(rec), len(header))
 		}
 		num := func(c int, what string) (*float64, error) {
 			if c >= len(rec) {
@@ -180,6 +200,9 @@ func readPredictions(path string, ds *dataset.Dataset) (map[string]runner.Predic
 			}
 		}
 		out[img] = p
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no prediction rows after the header", path)
 	}
 	return out, nil
 }

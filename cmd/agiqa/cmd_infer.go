@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/agiqa-bench/agiqa/bench/clip"
 	"github.com/agiqa-bench/agiqa/bench/runner"
@@ -41,6 +43,18 @@ Example:
 		return usagef("--server, --model and --image are required")
 	case *format != "text" && *format != "json":
 		return usagef("--format: %q is not text or json", *format)
+	}
+	if err := checkServers([]string{*addr}); err != nil {
+		return err
+	}
+	// A wrong image path is reported before any server is contacted.
+	if st, err := os.Stat(*image); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("--image %s: no such file", *image)
+		}
+		return fmt.Errorf("--image %s: %w", *image, err)
+	} else if st.IsDir() {
+		return fmt.Errorf("--image %s: is a folder, want an image file", *image)
 	}
 	c, err := dialServer(ctx, *addr)
 	if err != nil {

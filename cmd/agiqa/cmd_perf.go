@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
-	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,22 +150,50 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 	}
 	// Flags whose zero means "default" in perf.Config must be refused here.
 	for _, c := range []struct {
-		name string
-		bad  bool
+		name  string
+		value any
+		bad   bool
 	}{
-		{"--window", f.window <= 0}, {"--timeout", f.timeout <= 0}, {"--max-inflight", f.maxInflight < 1},
-		{"--connections", f.connections < 1}, {"--stability", !(f.stability > 0)}, {"--max-trials", f.maxTrials < 1},
-		{"--samples", f.samples < 1},
+		{"--window", f.window, f.window <= 0}, {"--timeout", f.timeout, f.timeout <= 0}, {"--max-inflight", f.maxInflight, f.maxInflight < 1},
+		{"--connections", f.connections, f.connections < 1}, {"--stability", f.stability, !(f.stability > 0)}, {"--max-trials", f.maxTrials, f.maxTrials < 1},
+		{"--samples", f.samples, f.samples < 1},
 	} {
 		if c.bad {
-			return cfg, usagef("%s: must be > 0", c.name)
+			return cfg, usagef("%s %v: must be > 0", c.name, c.value)
 		}
 	}
-	if f.warmup < 0 {
+	// The rest of what perf.Run would refuse (as a plain error, exit 1, after
+	// starting a server), refused here as the usage errors they are.
+	switch {
+	case f.warmup < 0:
 		return cfg, usagef("--warmup %d: want 0 or more", f.warmup)
-	}
-	if cfg.OnError != perf.OnErrorStop && cfg.OnError != perf.OnErrorContinue {
+	case cfg.OnError != perf.OnErrorStop && cfg.OnError != perf.OnErrorContinue:
 		return cfg, usagef("--on-error %q: want %s or %s", f.onError, perf.OnErrorStop, perf.OnErrorContinue)
+	case cfg.Arrival != perf.ArrivalConstant && cfg.Arrival != perf.ArrivalPoisson:
+		return cfg, usagef("--arrival %q: want %s or %s", f.arrival, perf.ArrivalConstant, perf.ArrivalPoisson)
+	case cfg.SharedMemory != perf.SharedMemoryNone && cfg.SharedMemory != perf.SharedMemorySystem:
+		return cfg, usagef("--shared-memory %q: want %s or %s", f.shm, perf.SharedMemoryNone, perf.SharedMemorySystem)
+	case cfg.Input != "" && cfg.Input != perf.InputDataset && cfg.Input != perf.InputRandom && cfg.Input != perf.InputZeros:
+		return cfg, usagef("--input-data %q: want %s, %s or %s", f.input, perf.InputDataset, perf.InputRandom, perf.InputZeros)
+	case cfg.Input == perf.InputDataset && f.datasetSpec == "":
+		return cfg, usagef("--input-data dataset: no dataset given; add --dataset NAME=DIR")
+	case f.windowRequests < 0:
+		return cfg, usagef("--window-requests %d: want 0 or more", f.windowRequests)
+	case f.stability >= 100:
+		return cfg, usagef("--stability %v: want a percentage in (0, 100)", f.stability)
+	case !(f.percentile >= 0 && f.percentile <= 100):
+		return cfg, usagef("--percentile %v: want 0 (mean) or a percentile in (0, 100]", f.percentile)
+	case f.maxTrials < perf.StableWindows:
+		return cfg, usagef("--max-trials %d: want at least %d (the stability check needs %d windows)", f.maxTrials, perf.StableWindows, perf.StableWindows)
+	}
+	if f.datasetSpec != "" {
+		name, dir, _ := strings.Cut(f.datasetSpec, "=")
+		if err := checkDatasetName(f.datasetSpec, name); err != nil {
+			return cfg, err
+		}
+		if name != dataset.Sample && dir == "" {
+			return cfg, usagef("--dataset %q: want NAME=DIR (names: %s) or sample", f.datasetSpec, strings.Join(nonSample(dataset.Names()), ", "))
+		}
 	}
 	for _, o := range []struct{ flag, path string }{{"--csv", f.csvPath}, {"--json", f.jsonPath}} {
 		if err := checkOutputFile(o.flag, o.path); err != nil {
@@ -206,6 +236,16 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 		for _, u := range strings.Split(s, ",") {
 			cfg.MetricsURLs = append(cfg.MetricsURLs, strings.TrimSpace(u))
 		}
+	}
+	off := len(cfg.MetricsURLs) == 1 && cfg.MetricsURLs[0] == "none"
+	switch n := len(cfg.MetricsURLs); {
+	case off:
+	case n > 0 && len(cfg.Targets) == 0:
+		return cfg, usagef("--metrics-url: the embedded server has no metrics endpoint (give --server, or leave --metrics-url out)")
+	case slices.Contains(cfg.MetricsURLs, ""):
+		return cfg, usagef("--metrics-url %q: empty URL in the list", strings.Join(f.metricsURLs, ","))
+	case n > 1 && n != len(cfg.Targets):
+		return cfg, usagef("--metrics-url: %d URLs for %d servers; give one per server or one for all", n, len(cfg.Targets))
 	}
 	return cfg, nil
 }
@@ -291,7 +331,7 @@ func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, target string) ([]
 	default:
 		labels, images, lerr := dataset.Locate(name, expandHome(dir))
 		if lerr != nil {
-			return nil, fmt.Errorf("--dataset: %w", lerr)
+			return nil, fmt.Errorf("--dataset %s: %w", f.datasetSpec, lerr)
 		}
 		if images == "" {
 			return nil, fmt.Errorf("--dataset %s: no image folder found in %s", name, dir)
@@ -360,50 +400,46 @@ func perfProgress(io cmdIO, ev perf.Event) {
 }
 
 // perfWrite writes the report to stdout and the requested files.
-func perfWrite(io cmdIO, f *perfFlags, rep *perf.Report) error {
+func perfWrite(cio cmdIO, f *perfFlags, rep *perf.Report) error {
 	var err error
 	switch f.format {
 	case "csv":
-		err = perf.WriteCSV(io.stdout, rep)
+		err = perf.WriteCSV(cio.stdout, rep)
 	case "json":
-		err = perf.WriteJSON(io.stdout, rep)
+		err = perf.WriteJSON(cio.stdout, rep)
 	default:
-		err = perf.WriteTable(io.stdout, rep)
+		err = perf.WriteTable(cio.stdout, rep)
 	}
-	if err != nil {
-		return err
-	}
-	writeFile := func(path string, w func(*os.File) error) error {
-		file, err := os.Create(path)
+	// Each file is written whole or not at all, and one that fails (or a
+	// closed stdout) does not keep the others from being written: the
+	// measurement cannot be redone for free.
+	errs := []error{err}
+	writeFile := func(flag, path string, w func(io.Writer) error) {
+		var buf bytes.Buffer
+		err := w(&buf)
+		if err == nil {
+			err = writeFileAtomic(path, buf.Bytes())
+		}
 		if err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("%s %s: %w", flag, path, err))
 		}
-		if err := w(file); err != nil {
-			file.Close()
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		return file.Close()
 	}
 	if f.csvPath != "" {
-		if err := writeFile(f.csvPath, func(w *os.File) error { return perf.WriteCSV(w, rep) }); err != nil {
-			return err
-		}
+		writeFile("--csv", f.csvPath, func(w io.Writer) error { return perf.WriteCSV(w, rep) })
 	}
 	if f.jsonPath != "" {
-		if err := writeFile(f.jsonPath, func(w *os.File) error { return perf.WriteJSON(w, rep) }); err != nil {
-			return err
-		}
+		writeFile("--json", f.jsonPath, func(w io.Writer) error { return perf.WriteJSON(w, rep) })
 	}
 	if f.plotDir != "" {
 		paths, err := perf.WritePlots(f.plotDir, rep)
-		if err != nil {
-			return err
-		}
 		if !f.quiet {
 			for _, p := range paths {
-				fmt.Fprintf(io.stderr, "wrote %s\n", filepath.Clean(p))
+				fmt.Fprintf(cio.stderr, "wrote %s\n", filepath.Clean(p))
 			}
 		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--plots %s: %w", f.plotDir, err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -88,7 +88,7 @@ func TestPerfUsageErrors(t *testing.T) {
 		{[]string{"--model", "m", "--batch", "0"}, "--batch 0: value 0 must be >= 1"},
 		{[]string{"--model", "m", "--rate", "5", "--concurrency", "2"}, "--concurrency and --rate"},
 		{[]string{"--model", "m", "--format", "xml"}, `--format "xml"`},
-		{[]string{"--model", "m", "--window", "0s"}, "--window: must be > 0"},
+		{[]string{"--model", "m", "--window", "0s"}, "--window 0s: must be > 0"},
 		{[]string{"--model", "m", "--shape", "X"}, `--shape "X": want NAME:D1,D2,...`},
 		{[]string{"--model", "m", "--shape", "X:2,-1"}, `dimension "-1" is not a positive integer`},
 		{[]string{"--model", "m", "--server", "a:1,,b:2"}, "empty address"},
@@ -96,7 +96,7 @@ func TestPerfUsageErrors(t *testing.T) {
 		{[]string{"--model", "m", "--warmup", "-1"}, "--warmup -1: want 0 or more"},
 		{[]string{"--model", "m", "--server", "gpu1:8001,gpu2"}, `--server: target "gpu2": want host:port`},
 		// --format text (every other command's name) passes the format check.
-		{[]string{"--model", "m", "--format", "text", "--window", "0s"}, "--window: must be > 0"},
+		{[]string{"--model", "m", "--format", "text", "--window", "0s"}, "--window 0s: must be > 0"},
 		{[]string{"--model", "m", "--on-error", "maybe"}, `--on-error "maybe": want stop or continue`},
 		// Output paths are checked before any load is sent.
 		{[]string{"--model", "m", "--csv", "/nonexistent/dir/p.csv"}, "--csv /nonexistent/dir/p.csv: folder /nonexistent/dir does not exist"},

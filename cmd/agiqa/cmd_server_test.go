@@ -182,7 +182,7 @@ func TestUnreachableServerNamed(t *testing.T) {
 		{"infer", "--server", "gpu1", "--model", "m", "--image", img},
 	} {
 		_, _, err := runCLI(t, args...)
-		if err == nil || !strings.Contains(err.Error(), `--server: client: target "`+args[2]+`": want host:port`) {
+		if err == nil || !strings.Contains(err.Error(), `--server: target "`+args[2]+`": want host:port`) {
 			t.Errorf("%q: %v, want the missing port reported", args, err)
 		}
 	}

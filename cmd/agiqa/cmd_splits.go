@@ -89,8 +89,16 @@ Example:
 			return err
 		}
 		summary = io.stderr
-	} else if err := f.Write(*out); err != nil {
-		return err
+	} else {
+		// Written by the CLI rather than f.Write, so that -o /dev/stdout or
+		// a named pipe is written into, not replaced.
+		b, err := f.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(*out, b); err != nil {
+			return fmt.Errorf("-o %s: %w", *out, err)
+		}
 	}
 	writeSplitsSummary(summary, ds, f)
 	if *out != "-" {

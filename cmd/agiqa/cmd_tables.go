@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -146,6 +147,33 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		return err
 	}
 
+	if err := checkServers(f.servers); err != nil {
+		return err
+	}
+	// Each dataset and model once: two runs of one would be measured twice
+	// and one of them dropped from the tables.
+	seen := map[string]bool{}
+	for _, spec := range f.datasets {
+		name, _, _ := strings.Cut(spec, "=")
+		if err := checkDatasetName(spec, name); err != nil {
+			return err
+		}
+		if seen[name] {
+			return usagef("--dataset: %s given twice", name)
+		}
+		seen[name] = true
+	}
+	if f.models != "" {
+		names := modelList(f.models)
+		if len(names) == 0 {
+			return usagef("--models %q: no model named", f.models)
+		}
+		for i, n := range names {
+			if slices.Contains(names[:i], n) {
+				return usagef("--models: %s named twice", n)
+			}
+		}
+	}
 	if len(f.servers) > 0 && f.repo != "" {
 		return usagef("--repo: only for the embedded server, not with --server")
 	}
@@ -244,27 +272,41 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		}
 	}
 
+	// Every output is attempted even when one fails, and the tables are
+	// always printed: the inference is done (and cached) by now, and one
+	// unwritable file must not hide the numbers it produced.
+	errs := []error{runErr}
 	if f.report != "" {
 		if err := writeJSON(f.report, results); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("--report %s: %w", f.report, err))
 		}
 	}
 	if f.plots != "" {
 		if err := writePlots(f.plots, results, io.stderr); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("--plots %s: %w", f.plots, err))
 		}
 	}
-	w := io.stdout
-	if f.out != "" {
-		file, err := os.Create(f.out)
-		if err != nil {
-			return err
-		}
-		defer file.Close()
-		w = file
+	var buf bytes.Buffer
+	if err := renderTables(&buf, f, which, results, nsplits); err != nil {
+		errs = append(errs, err)
 	}
+	if f.out == "" {
+		if _, err := io.stdout.Write(buf.Bytes()); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := writeFileAtomic(f.out, buf.Bytes()); err != nil {
+		errs = append(errs, fmt.Errorf("-o %s: %w; the tables were printed to stdout instead", f.out, err))
+		io.stdout.Write(buf.Bytes())
+	}
+	return errors.Join(errs...)
+}
+
+// renderTables writes the --tables selection (and --timing) in f.format.
+func renderTables(w io.Writer, f *tablesFlags, which []int, results []*runner.ModelResult, nsplits int) error {
 	ms := runner.Measurements(results)
 	topt := table.Options{Paper: f.paper, Splits: nsplits}
+	// JSON and CSV documents follow one another without a blank line.
+	sep := f.format != "json" && f.format != "csv"
 	for i, n := range which {
 		var t *table.Table
 		switch n {
@@ -275,7 +317,7 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		case 3:
 			t = table.Table3(ms, topt)
 		}
-		if i > 0 && f.format != "json" && f.format != "csv" {
+		if i > 0 && sep {
 			fmt.Fprintln(w)
 		}
 		if err := table.Render(w, t, f.format); err != nil {
@@ -283,12 +325,14 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		}
 	}
 	if f.timing {
-		fmt.Fprintln(w)
+		if sep {
+			fmt.Fprintln(w)
+		}
 		if err := table.Render(w, timingTable(results), f.format); err != nil {
 			return err
 		}
 	}
-	return runErr
+	return nil
 }
 
 func firstError(r *runner.ModelResult) string {
@@ -339,7 +383,7 @@ func loadDatasets(ctx context.Context, io cmdIO, f *tablesFlags) ([]evalDataset,
 		default:
 			labels, images, lerr := dataset.Locate(name, expandHome(dir))
 			if lerr != nil {
-				return nil, lerr
+				return nil, fmt.Errorf("--dataset %s: %w", spec, lerr)
 			}
 			ds, err = dataset.Load(name, labels, images)
 		}
@@ -436,7 +480,7 @@ func datasetSplits(ds *dataset.Dataset, f *tablesFlags) (*splits.File, error) {
 	}
 	sp, err := splits.Read(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--splits %s: %w", f.splitsArg, err)
 	}
 	if err := sp.Check(ds); err != nil {
 		return nil, err
@@ -453,6 +497,17 @@ func expandHome(p string) string {
 	return p
 }
 
+// modelList splits --models A,B into names, dropping empty ones.
+func modelList(names string) []string {
+	var list []string
+	for _, n := range strings.Split(names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			list = append(list, n)
+		}
+	}
+	return list
+}
+
 // selectModels describes the named models, or every ready one. A model left
 // out of the default selection is named on warn with the server's reason: a
 // repository whose ONNX files are missing (or whose ONNX Runtime is) must not
@@ -460,11 +515,7 @@ func expandHome(p string) string {
 func selectModels(ctx context.Context, c *client.Client, names string, warn io.Writer) ([]*runner.Model, error) {
 	var list []string
 	if names != "" {
-		for _, n := range strings.Split(names, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				list = append(list, n)
-			}
-		}
+		list = modelList(names)
 	} else {
 		idx, err := c.RepositoryIndex(ctx, false)
 		if err != nil {
@@ -586,7 +637,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return writeFileAtomic(path, append(b, '\n'))
 }
 
 func writePlots(dir string, results []*runner.ModelResult, stderr io.Writer) error {

@@ -57,6 +57,9 @@ const connectTimeout = 5 * time.Second
 // dialServer is client.New for the --server flag: the connect timeout above,
 // and errors in the address reported against the flag.
 func dialServer(ctx context.Context, target string, opts ...client.Option) (*client.Client, error) {
+	if err := checkServers([]string{target}); err != nil {
+		return nil, err
+	}
 	c, err := client.New(ctx, target, append([]client.Option{client.WithConnectTimeout(connectTimeout)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("--server: %w", err)

@@ -124,6 +124,10 @@ func runContext(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			// 'agiqa help CMD' is 'agiqa CMD --help'.
+			return runContext(ctx, stdout, stderr, []string{args[1], "--help"})
+		}
 		usage(stdout)
 		return nil
 	}
