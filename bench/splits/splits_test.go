@@ -191,6 +191,20 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(string(b), "{\n  \"dataset\": \"agiqa-3k\",\n  \"protocol\": \"holdout\",\n  \"seed\": 5,\n  \"n\": 2,\n  \"images\": 40,\n  \"images_sha256\": \"") {
 		t.Errorf("layout:\n%s", b[:200])
 	}
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v (%v), want 0644", st.Mode(), err)
+	}
+	// A write that cannot land (the path is a folder) leaves no temporary file.
+	dir := filepath.Dir(p)
+	if err := os.Mkdir(filepath.Join(dir, "taken"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Write(filepath.Join(dir, "taken")); err == nil || !strings.Contains(err.Error(), "taken") {
+		t.Errorf("write over a folder: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 }
 
 func TestReadRejectsBrokenFiles(t *testing.T) {
