@@ -2,7 +2,8 @@
 // service inference.GRPCInferenceService).
 //
 // A Client holds one gRPC connection per target and sends every call to the
-// next target in round-robin order, so one harness can drive several Triton
+// next target in round-robin order (passing over one gRPC reports down while
+// another is usable), so one harness can drive several Triton
 // replicas. Every method takes ctx first and returns *Error on failure.
 // Idempotent calls (health, metadata, config, statistics, repository index,
 // shared-memory status) retry codes.Unavailable with jittered exponential
@@ -18,12 +19,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -40,6 +43,12 @@ type Client struct {
 	next     *atomic.Uint64 // shared by Replica views so they do not reset rotation
 	pinned   int            // >= 0: a Replica view sending every call to stubs[pinned]
 	owned    bool           // Close closes conns
+	closed   *closeState    // shared by copies, so Close runs once
+}
+
+type closeState struct {
+	once sync.Once
+	err  error
 }
 
 // New returns a client for target, which may be a comma-separated list
@@ -82,6 +91,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	c := newClient(cfg)
 	c.targets = cfg.targets
 	c.owned = true
+	c.closed = new(closeState)
 	for _, t := range cfg.targets {
 		conn, err := grpc.NewClient(t, dial...)
 		if err != nil {
@@ -126,19 +136,22 @@ func newClient(cfg config) *Client {
 }
 
 // Close closes the connections New opened. It is a no-op for NewFromConn and
-// Replica views.
+// Replica views. It may be called more than once, also concurrently: the
+// connections are closed once and every call returns that result.
 func (c *Client) Close() error {
 	if !c.owned {
 		return nil
 	}
-	var errs []error
-	for i, conn := range c.conns {
-		if err := conn.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("client: closing %q: %w", c.targets[i], err))
+	c.closed.once.Do(func() {
+		var errs []error
+		for i, conn := range c.conns {
+			if err := conn.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("client: closing %q: %w", c.targets[i], err))
+			}
 		}
-	}
-	c.conns = nil
-	return errors.Join(errs...)
+		c.closed.err = errors.Join(errs...)
+	})
+	return c.closed.err
 }
 
 // Targets lists the addresses New was given, in round-robin order.
@@ -160,14 +173,27 @@ func (c *Client) Replica(i int) (*Client, error) {
 	return &v, nil
 }
 
-// pick returns the stub for the next attempt and its index in c.stubs.
+// pick returns the stub for the next attempt and its index in c.stubs. A
+// connection gRPC reports in TRANSIENT_FAILURE (a replica that is down) is
+// passed over while another is usable: a call sent there fails before it is
+// written, so even Infer, which is not retried, would fail for no reason.
 func (c *Client) pick() (pb.GRPCInferenceServiceClient, int) {
 	i := 0
 	switch {
 	case c.pinned >= 0:
 		i = c.pinned
 	case len(c.stubs) > 1:
-		i = int((c.next.Add(1) - 1) % uint64(len(c.stubs)))
+		n := uint64(len(c.stubs))
+		start := c.next.Add(1) - 1
+		i = int(start % n)
+		if len(c.conns) == len(c.stubs) {
+			for k := range n {
+				if j := int((start + k) % n); c.conns[j].GetState() != connectivity.TransientFailure {
+					i = j
+					break
+				}
+			}
+		}
 	}
 	return c.stubs[i], i
 }
@@ -201,13 +227,19 @@ func invoke[T any](ctx context.Context, c *Client, op, model string, idempotent 
 		if err == nil {
 			return resp, nil
 		}
-		err = c.withTarget(wrapRPC(op, model, err), i)
+		err = withCtx(ctx, c.withTarget(wrapRPC(op, model, err), i))
 		if attempt >= retries || Code(err) != codes.Unavailable || ctx.Err() != nil {
 			return zero, err
 		}
-		if serr := sleepCtx(ctx, c.backoff(attempt)); serr != nil {
-			// Report the server's error: it is why we were waiting.
+		wait := c.backoff(attempt)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+			// The retry could not start before the deadline: waiting for it
+			// would only delay the same answer.
 			return zero, err
+		}
+		if serr := sleepCtx(ctx, wait); serr != nil {
+			// Report the server's error: it is why we were waiting.
+			return zero, withCtx(ctx, err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,6 +23,9 @@ type Error struct {
 	// Target is the server address the failed attempt went to; empty for
 	// clients made with NewFromConn and for errors found before sending.
 	Target string
+	// ctxErr is the caller's ctx error when that ctx had ended by the time
+	// the call failed; gRPC's status error does not wrap it.
+	ctxErr error
 }
 
 func (e *Error) Error() string {
@@ -38,6 +42,26 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, context.Canceled / context.DeadlineExceeded) true
+// for a call the caller's ctx ended, as with any ctx-taking Go API. A server's
+// own DeadlineExceeded or a WithPerCallTimeout expiry does not match.
+func (e *Error) Is(target error) bool { return e.ctxErr != nil && errors.Is(e.ctxErr, target) }
+
+// withCtx records on the *Error in err that ctx had ended, if it had.
+func withCtx(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if dl, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(dl) {
+		// The deadline has passed but ctx's timer has not fired yet: the
+		// server, which got the deadline too, can end the call first.
+		cerr = context.DeadlineExceeded
+	}
+	var ce *Error
+	if cerr != nil && errors.As(err, &ce) {
+		ce.ctxErr = cerr
+	}
+	return err
+}
 
 // GRPCStatus lets status.Code and status.FromError see through the wrapper.
 func (e *Error) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }

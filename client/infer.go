@@ -156,6 +156,10 @@ func (in *SharedMemoryInput) validate() error {
 	if err != nil {
 		return fmt.Errorf("shared-memory input %q: %w", in.Name, err)
 	}
+	if size > 0 && n > math.MaxInt64/int64(size) {
+		// Unchecked, n*size wraps and a small region slice "fits" a huge shape.
+		return fmt.Errorf("shared-memory input %q: %s shape %v overflows int64 in bytes", in.Name, in.DataType, in.Shape)
+	}
 	switch {
 	case in.Region == "":
 		return fmt.Errorf("shared-memory input %q: no region name", in.Name)
@@ -268,6 +272,11 @@ func (r *InferResult) Float32s(name string) ([]float32, error) {
 }
 func (r *InferResult) Float64s(name string) ([]float64, error) {
 	return typed(r, name, (*tensor.Tensor).Float64s)
+}
+
+// BF16s decodes a bfloat16 output widened to float32.
+func (r *InferResult) BF16s(name string) ([]float32, error) {
+	return typed(r, name, (*tensor.Tensor).BF16s)
 }
 
 // ByteElements decodes a BYTES output; the elements alias the response.

@@ -19,6 +19,7 @@ import (
 // (non-decoupled models).
 type Stream struct {
 	s      pb.GRPCInferenceService_ModelStreamInferClient
+	ctx    context.Context // the caller's, to tell its end from the stream's own
 	cancel context.CancelFunc
 
 	sendMu sync.Mutex
@@ -38,9 +39,9 @@ func (c *Client) StreamInfer(ctx context.Context) (*Stream, error) {
 	s, err := stub.ModelStreamInfer(sctx, c.callOpts...)
 	if err != nil {
 		cancel()
-		return nil, c.withTarget(wrapRPC("ModelStreamInfer", "", err), i)
+		return nil, withCtx(ctx, c.withTarget(wrapRPC("ModelStreamInfer", "", err), i))
 	}
-	return &Stream{s: s, cancel: cancel, pending: make(map[string]string)}, nil
+	return &Stream{s: s, ctx: ctx, cancel: cancel, pending: make(map[string]string)}, nil
 }
 
 // Send validates and sends one request and returns the ID it was sent with.
@@ -80,7 +81,7 @@ func (st *Stream) Send(req InferRequest) (string, error) {
 			}
 			err = end
 		}
-		return "", wrapRPC("ModelStreamInfer", req.Model, err)
+		return "", withCtx(st.ctx, wrapRPC("ModelStreamInfer", req.Model, err))
 	}
 	return req.ID, nil
 }
@@ -99,7 +100,7 @@ func (st *Stream) Recv() (*InferResult, error) {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		return nil, wrapRPC("ModelStreamInfer", "", err)
+		return nil, withCtx(st.ctx, wrapRPC("ModelStreamInfer", "", err))
 	}
 	ir := r.GetInferResponse()
 	id := ir.GetId()

@@ -28,6 +28,8 @@ const (
 	FP32   DataType = "FP32"
 	FP64   DataType = "FP64"
 	Bytes  DataType = "BYTES"
+	// BF16 is Triton's bfloat16; it travels raw only (no typed contents field).
+	BF16 DataType = "BF16"
 )
 
 var elementSizes = map[DataType]int{
@@ -35,6 +37,7 @@ var elementSizes = map[DataType]int{
 	Int8: 1, Int16: 2, Int32: 4, Int64: 8,
 	FP16: 2, FP32: 4, FP64: 8,
 	Bytes: 0,
+	BF16:  2,
 }
 
 // ElementSize is the fixed byte size of one element; 0 for BYTES (variable) and
@@ -50,6 +53,9 @@ var toConfig = map[DataType]pb.DataType{
 	Int16: pb.DataType_TYPE_INT16, Int32: pb.DataType_TYPE_INT32, Int64: pb.DataType_TYPE_INT64,
 	FP16: pb.DataType_TYPE_FP16, FP32: pb.DataType_TYPE_FP32, FP64: pb.DataType_TYPE_FP64,
 	Bytes: pb.DataType_TYPE_STRING,
+	// BF16 <-> TYPE_BF16 is left out on purpose: the embedded server and its
+	// ONNX Runtime backend rely on FromConfig refusing TYPE_BF16, which they
+	// do not serve. The client still decodes BF16 outputs from Triton.
 }
 
 // FromConfig maps a model-config datatype (TYPE_FP32) to its wire name (FP32).
@@ -82,12 +88,20 @@ func errorf(name, format string, args ...any) error {
 
 // NumElements is the product of shape, refusing negative dimensions and overflow.
 func NumElements(shape []int64) (int64, error) {
-	n := int64(1)
+	zero := false
 	for i, d := range shape {
 		if d < 0 {
 			return 0, fmt.Errorf("dimension %d is %d; shapes sent for inference must be fully specified", i, d)
 		}
-		if d != 0 && n > math.MaxInt64/d {
+		zero = zero || d == 0
+	}
+	if zero {
+		// Checked first: [2^62, 4, 0] holds no elements, it does not overflow.
+		return 0, nil
+	}
+	n := int64(1)
+	for _, d := range shape {
+		if n > math.MaxInt64/d {
 			return 0, fmt.Errorf("shape %v overflows int64", shape)
 		}
 		n *= d
@@ -163,7 +177,9 @@ func DecodeBytes(name string, raw []byte, n int64) ([][]byte, error) {
 		if uint64(l) > uint64(len(raw)-off) {
 			return nil, errorf(name, "BYTES element %d: length %d runs past the buffer (%d bytes left)", i, l, len(raw)-off)
 		}
-		out = append(out, raw[off:off+int(l)])
+		// Capacity capped at the element: an append to it must not write
+		// over the next element's prefix in the shared buffer.
+		out = append(out, raw[off:off+int(l):off+int(l)])
 		off += int(l)
 	}
 	if off != len(raw) {

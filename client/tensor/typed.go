@@ -148,6 +148,18 @@ func (t *Tensor) FP16s() ([]float32, error) {
 	return out, nil
 }
 
+// BF16s decodes bfloat16 values (the top half of a float32) widened to float32.
+func (t *Tensor) BF16s() ([]float32, error) {
+	if err := t.checked(BF16); err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(t.Raw)/2)
+	for i := range out {
+		out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(t.Raw[2*i:])) << 16)
+	}
+	return out, nil
+}
+
 func (t *Tensor) Float32s() ([]float32, error) {
 	if err := t.checked(FP32); err != nil {
 		return nil, err
@@ -191,6 +203,9 @@ func (t *Tensor) Float64Values() ([]float64, error) {
 		return widen(v, err)
 	case FP16:
 		v, err := t.FP16s()
+		return widen(v, err)
+	case BF16:
+		v, err := t.BF16s()
 		return widen(v, err)
 	case FP64:
 		return t.Float64s()
