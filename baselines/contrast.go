@@ -25,11 +25,10 @@ func RMSContrast(img []uint8, h, w int) (float64, error) {
 		return 0, fmt.Errorf("rms contrast: %d bytes for a 3x%dx%d image (want %d)", len(img), h, w, 3*h*w)
 	}
 	plane := h * w
-	y := make([]float64, plane)
+	y := luma(img, plane)
 	var sum float64
-	for i := range y {
-		y[i] = 0.299*float64(img[i]) + 0.587*float64(img[plane+i]) + 0.114*float64(img[2*plane+i])
-		sum += y[i]
+	for _, v := range y {
+		sum += v
 	}
 	// Two passes (mean, then squared deviations), as in LaplacianVariance:
 	// the mean luma is large next to the spread of a low-contrast image.
@@ -37,7 +36,7 @@ func RMSContrast(img []uint8, h, w int) (float64, error) {
 	var ss float64
 	for _, v := range y {
 		d := v - mean
-		ss += d * d
+		ss += float64(d * d) // no FMA: see luma
 	}
 	return math.Sqrt(ss / float64(plane)), nil
 }

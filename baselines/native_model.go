@@ -22,19 +22,23 @@ func perImageModel(name string, score func(img []uint8, h, w int) (float64, erro
 		if img.DataType != tensor.Uint8 || len(img.Shape) != 4 || img.Shape[1] != 3 {
 			return nil, status.Errorf(codes.InvalidArgument, "%s: IMAGE must be UINT8 [B,3,H,W], got %s %v", name, img.DataType, img.Shape)
 		}
-		b, h, w := int(img.Shape[0]), int(img.Shape[2]), int(img.Shape[3])
 		if err := img.Validate(); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+			return nil, status.Errorf(codes.InvalidArgument, "%s: %v", name, err)
 		}
+		b, h, w := int(img.Shape[0]), int(img.Shape[2]), int(img.Shape[3])
 		per := 3 * h * w
 		scores := make([]float32, b)
 		for i := 0; i < b; i++ {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				// Canceled or DeadlineExceeded: the server would report a
+				// plain error as Internal, a failure of the model.
+				return nil, status.FromContextError(err).Err()
 			}
 			v, err := score(img.Raw[i*per:(i+1)*per], h, w)
 			if err != nil {
-				return nil, status.Error(codes.InvalidArgument, err.Error())
+				// Every image of a batch has the same H and W, so the first
+				// failure stands for all of them.
+				return nil, status.Errorf(codes.InvalidArgument, "%s: IMAGE %v: %v", name, img.Shape, err)
 			}
 			scores[i] = float32(v)
 		}

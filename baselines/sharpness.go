@@ -27,17 +27,13 @@ func LaplacianVariance(img []uint8, h, w int) (float64, error) {
 	if len(img) != 3*h*w {
 		return 0, fmt.Errorf("laplacian variance: %d bytes for a 3x%dx%d image (want %d)", len(img), h, w, 3*h*w)
 	}
-	plane := h * w
-	y := make([]float64, plane)
-	for i := range y {
-		y[i] = 0.299*float64(img[i]) + 0.587*float64(img[plane+i]) + 0.114*float64(img[2*plane+i])
-	}
+	y := luma(img, h*w)
 	lap := make([]float64, 0, (h-2)*(w-2))
 	var sum float64
 	for r := 1; r < h-1; r++ {
 		for c := 1; c < w-1; c++ {
 			i := r*w + c
-			v := y[i-w] + y[i+w] + y[i-1] + y[i+1] - 4*y[i]
+			v := y[i-w] + y[i+w] + y[i-1] + y[i+1] - float64(4*y[i]) // no FMA: see luma
 			lap = append(lap, v)
 			sum += v
 		}
@@ -48,7 +44,20 @@ func LaplacianVariance(img []uint8, h, w int) (float64, error) {
 	var ss float64
 	for _, v := range lap {
 		d := v - mean
-		ss += d * d
+		ss += float64(d * d) // no FMA: see luma
 	}
 	return ss / float64(len(lap)), nil
+}
+
+// luma returns Y = 0.299 R + 0.587 G + 0.114 B of a channel-first image with
+// plane pixels per channel. The explicit conversions round each product on
+// its own: without them the compiler may fuse a*b+c into one FMA (arm64,
+// GOAMD64=v3), and the scores would then differ in their last bits from
+// numpy's, which the Triton Python backend computes with.
+func luma(img []uint8, plane int) []float64 {
+	y := make([]float64, plane)
+	for i := range y {
+		y[i] = float64(0.299*float64(img[i])) + float64(0.587*float64(img[plane+i])) + float64(0.114*float64(img[2*plane+i]))
+	}
+	return y
 }

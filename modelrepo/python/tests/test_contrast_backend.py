@@ -59,3 +59,42 @@ def test_batches_are_independent():
 def test_rejects_bad_shape():
     with pytest.raises(ValueError, match="UINT8"):
         load().rms_contrast(np.zeros((1, 1, 8, 8), dtype=np.uint8))
+
+
+def helpers():
+    """served_image, check_execute and the fake triton_python_backend_utils live in test_sharpness_backend.py."""
+    spec = importlib.util.spec_from_file_location("sharpness_backend_helpers", pathlib.Path(__file__).with_name("test_sharpness_backend.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_triton_execute(monkeypatch):
+    rng = np.random.default_rng(4)
+    good = rng.integers(0, 256, size=(3, 3, 8, 8)).astype(np.uint8)
+    good[1] //= 2  # three different spreads
+    good[2] = good[2] // 4 + 100
+    helpers().check_execute(load(), "contrast_rms", load().rms_contrast, good, monkeypatch)
+
+
+def test_rejects_non_uint8():
+    with pytest.raises(ValueError, match="UINT8"):
+        load().rms_contrast(np.full((1, 3, 8, 8), 0.5, dtype=np.float32))
+
+
+def test_rejects_0_size_image():
+    with pytest.raises(ValueError, match="UINT8"):
+        load().rms_contrast(np.zeros((1, 3, 0, 8), dtype=np.uint8))
+
+
+def test_served_size_matches_go_exactly():
+    # Bit for bit what baselines/contrast.go computes (TestServedSizeMatchesReferenceExactly), so Triton
+    # and the embedded server give the same QUALITY.
+    h = helpers()
+    ref = json.loads((ROOT / "baselines" / "testdata" / "served_ref.json").read_text())
+    imgs = np.stack([h.served_image(c["kind"], c["seed"], ref["h"], ref["w"]) for c in ref["cases"]])
+    got = load().rms_contrast_f64(imgs)
+    for g, c in zip(got.tolist(), ref["cases"]):
+        assert g == c["contrast"], (c["kind"], g, c["contrast"])
+    np.testing.assert_array_equal(load().rms_contrast(imgs)[:, 0],
+                                  np.array([c["contrast"] for c in ref["cases"]], dtype=np.float32))
