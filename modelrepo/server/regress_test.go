@@ -226,3 +226,23 @@ func TestReloadUnderLoadFailsNoRequest(t *testing.T) {
 		t.Errorf("request during reloads (%d sent): %v", sent.Load(), err)
 	}
 }
+
+// A backend's own status error keeps its code, and the client learns which
+// model said it (a native function does not know the model's name).
+func TestBackendStatusErrorNamesModel(t *testing.T) {
+	c := serveModels(t, map[string]string{"picky": `backend: "native"
+max_batch_size: 0
+input { name: "X" data_type: TYPE_FP32 dims: [ 1 ] }
+output { name: "Q" data_type: TYPE_FP32 dims: [ 1 ] }
+parameters { key: "native.function" value { string_value: "servertest.picky" } }`})
+	_, err := c.ModelInfer(ctx(t), &pb.ModelInferRequest{ModelName: "picky",
+		Inputs:           []*pb.ModelInferRequest_InferInputTensor{{Name: "X", Datatype: "FP32", Shape: []int64{1}}},
+		RawInputContents: [][]byte{fp32Raw(1)}})
+	wantStatus(t, err, codes.InvalidArgument, `model "picky" version 1: servertest.picky: X out of range`)
+}
+
+func init() {
+	native.Register("servertest.picky", func(context.Context, []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		return nil, status.Error(codes.InvalidArgument, "servertest.picky: X out of range")
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -335,7 +336,12 @@ func (s *scheduler) execute(inst Instance, inputs []*tensor.Tensor) (outs []*ten
 	outs, err = inst.Execute(s.srv.baseCtx, inputs)
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
-			return nil, err
+			// The backend chose the code; the client also needs to know which model said it.
+			prefix := fmt.Sprintf("model %q version %d: ", s.vs.name, s.vs.version)
+			if strings.HasPrefix(st.Message(), prefix) {
+				return nil, err
+			}
+			return nil, status.Error(st.Code(), prefix+st.Message())
 		}
 		return nil, status.Errorf(codes.Internal, "model %q version %d: %v", s.vs.name, s.vs.version, err)
 	}
