@@ -276,17 +276,7 @@ func TestFetchServerIgnoringRangeStartsOver(t *testing.T) {
 		w.Write(body)
 	}))
 	t.Cleanup(ts.Close)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "w.bin.part"), body[:120_000], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL, SHA256: sum, Path: "w.bin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(res.Path); !bytes.Equal(got, body) {
-		t.Error("file differs from the original")
-	}
+	res := fetchOverLeftover(t, Asset{Name: "w", URL: ts.URL, SHA256: sum, Path: "w.bin"}, body[:120_000], body)
 	if res.Resumed != 0 {
 		t.Errorf("Resumed = %d after the server sent the whole file again, want 0", res.Resumed)
 	}
@@ -359,17 +349,7 @@ func TestFetchPartialContentAtAnotherOffset(t *testing.T) {
 		w.Write(body)
 	}))
 	t.Cleanup(ts.Close)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "w.bin.part"), body[:30_000], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL, SHA256: sum, Path: "w.bin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(res.Path); !bytes.Equal(got, body) {
-		t.Error("file differs from the original")
-	}
+	res := fetchOverLeftover(t, Asset{Name: "w", URL: ts.URL, SHA256: sum, Path: "w.bin"}, body[:30_000], body)
 	if requests != 1 || res.Resumed != 0 {
 		t.Errorf("%d requests, Resumed %d; want 1 request and 0 resumed bytes", requests, res.Resumed)
 	}
@@ -392,17 +372,7 @@ func TestFetchBadLeftoverPartIsDownloadedAgain(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ts := newServer(t, body, false)
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "w.bin.part"), c.part, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Size: c.size, Path: "w.bin"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, _ := os.ReadFile(res.Path); !bytes.Equal(got, body) {
-				t.Error("file differs from the original")
-			}
+			res := fetchOverLeftover(t, Asset{Name: "w", URL: ts.URL + "/w.bin", SHA256: sum, Size: c.size, Path: "w.bin"}, c.part, body)
 			if res.Resumed != 0 {
 				t.Errorf("Resumed = %d, want 0 (the leftover was discarded)", res.Resumed)
 			}
@@ -536,4 +506,22 @@ func TestFetchRefusesAConcurrentFetchOfTheSameAsset(t *testing.T) {
 	if err != nil || res.Downloaded {
 		t.Errorf("fetch after the first finished: downloaded=%v err=%v; want the cached file", res.Downloaded, err)
 	}
+}
+
+// fetchOverLeftover fetches a into a cache whose w.bin.part holds leftover,
+// and checks the result is the original body.
+func fetchOverLeftover(t *testing.T, a Asset, leftover, body []byte) Result {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "w.bin.part"), leftover, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Fetcher{Dir: dir}).Fetch(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(res.Path); !bytes.Equal(got, body) {
+		t.Error("file differs from the original")
+	}
+	return res
 }

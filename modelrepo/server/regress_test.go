@@ -5,21 +5,16 @@ import (
 	"errors"
 	"io"
 	"log"
-	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
 	"github.com/agiqa-bench/agiqa/client/tensor"
-	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
 )
 
@@ -43,35 +38,8 @@ func init() {
 // config, version 1 runs the config's native.function) and returns a stub.
 func serveModels(t *testing.T, models map[string]string) pb.GRPCInferenceServiceClient {
 	t.Helper()
-	dir := t.TempDir()
-	for name, cfg := range models {
-		writeFile(t, filepath.Join(dir, name, "config.pbtxt"), cfg)
-		writeFile(t, filepath.Join(dir, name, "1", NativeFile), "# function from the config\n")
-	}
-	repo, err := modelrepo.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.GracefulStop(ctx)
-	})
-	return pb.NewGRPCInferenceServiceClient(conn)
+	_, c := serveServer(t, models)
+	return c
 }
 
 // A batching model whose inputs are all optional cannot take its batch size

@@ -21,8 +21,9 @@ import (
 
 // Tests of behaviour that must match Triton's for the same requests.
 
-// serveServer is serveModels that also returns the server, for tests that
-// look at a model's queue.
+// serveServer serves a repository of the given model directories (name ->
+// config, version 1 runs the config's native.function) and returns the
+// server, for tests that look at a model's queue, and a stub.
 func serveServer(t *testing.T, models map[string]string) (*Server, pb.GRPCInferenceServiceClient) {
 	t.Helper()
 	dir := t.TempDir()

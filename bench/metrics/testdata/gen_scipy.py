@@ -78,15 +78,10 @@ def corr_case(name, vec, pred, mos):
 
 def scaled_case(name, vec, pred, mos):
     # No RMSE: for 1e200 numpy's overflows to inf, which JSON cannot hold.
-    x, y = np.asarray(vec[pred]), np.asarray(vec[mos])
-    return {
-        "name": name,
-        "pred": pred,
-        "mos": mos,
-        "srcc": float(scipy.stats.spearmanr(x, y)[0]),
-        "plcc": float(scipy.stats.pearsonr(x, y)[0]),
-        "krcc": float(scipy.stats.kendalltau(x, y, variant="b")[0]),
-    }
+    with np.errstate(over="ignore"):
+        case = corr_case(name, vec, pred, mos)
+    del case["rmse"]
+    return case
 
 
 def fit_case(name, vec, pred, mos, kind):
