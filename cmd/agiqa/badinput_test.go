@@ -177,7 +177,7 @@ func TestEvalNothingToScore(t *testing.T) {
 	}
 	b, _ := os.ReadFile(sp)
 	if strings.Contains(string(b[strings.Index(string(b), `"test"`):]), "cat_") {
-		t.Skip("seed 3 puts a cat image in the test split")
+		t.Fatal("seed 3 puts a cat image in the test split: pick predictions for images outside it")
 	}
 	_, _, err := runCLI(t, "eval", "--dataset", "csv", "--labels", labels, "--predictions", pred, "--splits", sp)
 	if err == nil || !strings.Contains(err.Error(), pred+": no prediction for any of the") {
