@@ -3,6 +3,7 @@ package preprocess
 import (
 	"fmt"
 	"math"
+	"os"
 )
 
 // Method is how an image is brought to the model's S x S input (config parameter agiqa.preprocess).
@@ -90,13 +91,23 @@ func ToTensor(img RGB, size int, method Method) ([]uint8, error) {
 // LoadTensor decodes the image at path with the default Decoder and returns ToTensor's result.
 // Errors name the path.
 func LoadTensor(path string, size int, method Method) ([]uint8, error) {
-	img, err := DecodeFile(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("preprocess: read image: %w", err)
+	}
+	return DecodeTensor(data, path, size, method)
+}
+
+// DecodeTensor is LoadTensor for file content already read (by a caller that
+// also hashes it); name, usually the path, is used in errors.
+func DecodeTensor(data []byte, name string, size int, method Method) ([]uint8, error) {
+	img, err := Decode(data, name)
 	if err != nil {
 		return nil, err
 	}
 	t, err := ToTensor(img, size, method)
 	if err != nil {
-		return nil, fmt.Errorf("preprocess: image %s: %w", path, err)
+		return nil, fmt.Errorf("preprocess: image %s: %w", name, err)
 	}
 	return t, nil
 }

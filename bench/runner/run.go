@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -88,6 +89,7 @@ var ErrServerGone = errors.New("server unavailable")
 
 type prepared struct {
 	item   dataset.Item
+	input  string // inputKey of the bytes that were decoded
 	image  []uint8
 	tokens []int64
 }
@@ -120,24 +122,34 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 	}
 	rep := &Report{Model: m.Name, Version: version, Total: len(items)}
 	start := time.Now()
-	inputs, err := inputKeys(ctx, m, items, opt.Workers)
+	// Only items with a cached answer are hashed here; the others are hashed
+	// by preprocessing from the bytes it reads anyway.
+	var hits []dataset.Item
+	for _, it := range items {
+		if p, ok := cache.Lookup(it.Image); ok && p.Error == "" {
+			hits = append(hits, it)
+		}
+	}
+	inputs, err := inputKeys(ctx, m, hits, opt.Workers)
 	if err != nil {
 		return rep, fmt.Errorf("model %s: interrupted: %w (predictions so far kept in %s)", m.Name, err, cache.Path)
 	}
-	var todo []dataset.Item
-	for i, it := range items {
+	fresh := make(map[string]bool, len(hits))
+	for i, it := range hits {
 		// A cached answer counts only for the same image bytes and prompt:
 		// another dataset under the same name, or an edited label file,
 		// must be inferred again.
-		if p, ok := cache.Lookup(it.Image); ok && p.Error == "" && inputs[i] != "" && p.Input == inputs[i] {
+		if p, _ := cache.Lookup(it.Image); inputs[i] != "" && p.Input == inputs[i] {
+			fresh[it.Image] = true
+		}
+	}
+	var todo []dataset.Item
+	for _, it := range items {
+		if fresh[it.Image] {
 			rep.Cached++
 			continue
 		}
 		todo = append(todo, it)
-	}
-	inputOf := make(map[string]string, len(items))
-	for i, it := range items {
-		inputOf[it.Image] = inputs[i]
 	}
 	opt.Progress.Start(fmt.Sprintf("%s v%s", m.Name, versionLabel(version)), len(items), rep.Cached)
 	defer opt.Progress.Finish()
@@ -145,14 +157,14 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var mu sync.Mutex // guards rep
-	fail := func(img string, err error) {
+	fail := func(img, input string, err error) {
 		mu.Lock()
 		rep.Failed++
 		if len(rep.Errors) < maxReportedErrors {
 			rep.Errors = append(rep.Errors, ItemError{Image: img, Error: err.Error()})
 		}
 		mu.Unlock()
-		if cerr := cache.Append(Prediction{Image: img, Input: inputOf[img], Error: err.Error()}); cerr != nil {
+		if cerr := cache.Append(Prediction{Image: img, Input: input, Error: err.Error()}); cerr != nil {
 			cancel(cerr)
 		}
 		opt.Progress.Add(1)
@@ -179,7 +191,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 			for it := range in {
 				p, err := prepare(m, it, opt.Tokenizer)
 				if err != nil {
-					fail(it.Image, err)
+					fail(it.Image, p.input, err)
 					continue
 				}
 				select {
@@ -239,18 +251,18 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 							return
 						}
 						if err1 != nil {
-							fail(p.item.Image, err1)
+							fail(p.item.Image, p.input, err1)
 							continue
 						}
-						record(rep, &mu, cache, opt, m, inputOf, one, l1, cancel)
+						record(rep, &mu, cache, opt, m, one, l1, cancel)
 					}
 					continue
 				}
 				if err != nil {
-					fail(b[0].item.Image, err)
+					fail(b[0].item.Image, b[0].input, err)
 					continue
 				}
-				record(rep, &mu, cache, opt, m, inputOf, preds, lat, cancel)
+				record(rep, &mu, cache, opt, m, preds, lat, cancel)
 			}
 		}()
 	}
@@ -275,11 +287,10 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 // record appends answered predictions to the cache and counts them. An output
 // that is NaN or infinite makes its item a failure, named with the value: JSON
 // cannot hold it, and one such answer must not stop the run.
-func record(rep *Report, mu *sync.Mutex, cache *CacheFile, opt Options, m *Model, inputOf map[string]string, preds []Prediction, lat time.Duration, cancel context.CancelCauseFunc) {
+func record(rep *Report, mu *sync.Mutex, cache *CacheFile, opt Options, m *Model, preds []Prediction, lat time.Duration, cancel context.CancelCauseFunc) {
 	var bad []ItemError
 	for i := range preds {
 		p := &preds[i]
-		p.Input = inputOf[p.Image]
 		for _, o := range []struct {
 			name string
 			v    *float64
@@ -356,8 +367,13 @@ func inputKey(m *Model, it dataset.Item) string {
 		return ""
 	}
 	defer f.Close()
+	return inputKeyOf(f, m, it)
+}
+
+// inputKeyOf digests image content and, for prompt models, the prompt.
+func inputKeyOf(image io.Reader, m *Model, it dataset.Item) string {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, image); err != nil {
 		return ""
 	}
 	if m.Prompt {
@@ -387,11 +403,15 @@ func prepare(m *Model, it dataset.Item, tok *clip.Tokenizer) (prepared, error) {
 	if it.Path == "" {
 		return prepared{}, fmt.Errorf("image %s: no image path (give the images directory)", it.Image)
 	}
-	img, err := preprocess.LoadTensor(it.Path, m.ImageSize, m.Preprocess)
+	data, err := os.ReadFile(it.Path)
 	if err != nil {
-		return prepared{}, err
+		return prepared{}, fmt.Errorf("preprocess: read image: %w", err)
 	}
-	p := prepared{item: it, image: img}
+	// Hashed from the bytes that are decoded: one read per image.
+	p := prepared{item: it, input: inputKeyOf(bytes.NewReader(data), m, it)}
+	if p.image, err = preprocess.DecodeTensor(data, it.Path, m.ImageSize, m.Preprocess); err != nil {
+		return p, err
+	}
 	if m.Prompt {
 		p.tokens = tok.Encode(m.PromptPrefix + it.Prompt)
 	}
@@ -462,7 +482,7 @@ func inferBatch(ctx context.Context, c *client.Client, m *Model, version string,
 	}
 	preds := make([]Prediction, len(b))
 	for i, p := range b {
-		preds[i] = Prediction{Image: p.item.Image, LatencyMS: float64(lat) / float64(time.Millisecond), Batch: len(b)}
+		preds[i] = Prediction{Image: p.item.Image, Input: p.input, LatencyMS: float64(lat) / float64(time.Millisecond), Batch: len(b)}
 	}
 	for _, name := range m.Outputs {
 		out, err := res.Output(name)
