@@ -3,6 +3,7 @@ package perf
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	bplot "github.com/agiqa-bench/agiqa/bench/plot"
+	"github.com/agiqa-bench/agiqa/internal/atomicfile"
 )
 
 // Plot size: 7 x 4.5 in at 96 dpi.
@@ -193,19 +195,10 @@ func savePlot(p *gplot.Plot, path string) (string, error) {
 	p.BackgroundColor = color.White
 	c := vgimg.NewWith(vgimg.UseWH(plotW, plotH), vgimg.UseDPI(vgimg.DefaultDPI))
 	p.Draw(draw.New(c))
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".perf-*.png")
-	if err != nil {
-		return "", fmt.Errorf("plot %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(tmp); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("plot %s: encoding PNG: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("plot %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error {
+		_, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(w)
+		return err
+	}); err != nil {
 		return "", fmt.Errorf("plot %s: %w", path, err)
 	}
 	return path, nil

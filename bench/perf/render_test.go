@@ -208,6 +208,12 @@ func TestWritePlots(t *testing.T) {
 		if b := img.Bounds(); b.Dx() != 672 || b.Dy() != 432 {
 			t.Errorf("%s is %dx%d, want 672x432 (7x4.5 in at 96 dpi)", p, b.Dx(), b.Dy())
 		}
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v (%v), want 0644 like the other written reports", p, st.Mode().Perm(), err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 	// A failed level with successes still plots; one without draws nothing.
 	r.Levels = r.Levels[2:]

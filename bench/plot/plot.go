@@ -4,6 +4,7 @@ package plot
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/agiqa-bench/agiqa/internal/atomicfile"
 )
 
 // Side is the width and height of every plot; at vgimg.DefaultDPI (96) the PNG is SidePixels square.
@@ -62,25 +65,10 @@ func Scatter(path string, title string, pred, mos []float64, xlabel, ylabel stri
 	c := vgimg.NewWith(vgimg.UseWH(Side, Side), vgimg.UseDPI(vgimg.DefaultDPI))
 	p.Draw(draw.New(c))
 
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".plot-*.png")
-	if err != nil {
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("plot %s: encoding PNG: %w", path, err)
-	}
-	// CreateTemp makes the file 0600; a plot is a report, readable like any other written file.
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("plot %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error {
+		_, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(w)
+		return err
+	}); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return nil

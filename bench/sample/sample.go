@@ -37,6 +37,7 @@ import (
 	"sync"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/internal/atomicfile"
 )
 
 const (
@@ -340,12 +341,7 @@ func fileSHA256(path string) (string, error) {
 }
 
 func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("sample dataset: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(path, b); err != nil {
 		return fmt.Errorf("sample dataset: %w", err)
 	}
 	return nil

@@ -49,12 +49,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/internal/atomicfile"
 )
 
 // Protocols.
@@ -297,24 +297,7 @@ func (f *File) Write(path string) error {
 	if err != nil {
 		return fmt.Errorf("splits %s: %w", path, err)
 	}
-	// A temporary file of its own beside path: two writers never share one,
-	// and a failed write leaves nothing behind.
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("splits: %w", err)
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteFile(path, b); err != nil {
 		return fmt.Errorf("splits %s: %w", path, err)
 	}
 	f.Path = path

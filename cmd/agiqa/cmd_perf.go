@@ -21,6 +21,7 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/runner"
 	"github.com/agiqa-bench/agiqa/bench/sample"
 	"github.com/agiqa-bench/agiqa/client"
+	"github.com/agiqa-bench/agiqa/internal/atomicfile"
 )
 
 func init() {
@@ -418,7 +419,7 @@ func perfWrite(cio cmdIO, f *perfFlags, rep *perf.Report) error {
 		var buf bytes.Buffer
 		err := w(&buf)
 		if err == nil {
-			err = writeFileAtomic(path, buf.Bytes())
+			err = atomicfile.WriteFile(path, buf.Bytes())
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", flag, path, err))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/splits"
+	"github.com/agiqa-bench/agiqa/internal/atomicfile"
 )
 
 func init() {
@@ -96,7 +97,7 @@ Example:
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(*out, b); err != nil {
+		if err := atomicfile.WriteFile(*out, b); err != nil {
 			return fmt.Errorf("-o %s: %w", *out, err)
 		}
 	}

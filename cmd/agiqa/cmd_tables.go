@@ -25,6 +25,7 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/splits"
 	"github.com/agiqa-bench/agiqa/bench/table"
 	"github.com/agiqa-bench/agiqa/client"
+	"github.com/agiqa-bench/agiqa/internal/atomicfile"
 	"github.com/agiqa-bench/agiqa/modelrepo/fetch"
 	"golang.org/x/term"
 )
@@ -294,7 +295,7 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		if _, err := io.stdout.Write(buf.Bytes()); err != nil {
 			errs = append(errs, err)
 		}
-	} else if err := writeFileAtomic(f.out, buf.Bytes()); err != nil {
+	} else if err := atomicfile.WriteFile(f.out, buf.Bytes()); err != nil {
 		errs = append(errs, fmt.Errorf("-o %s: %w; the tables were printed to stdout instead", f.out, err))
 		io.stdout.Write(buf.Bytes())
 	}
@@ -637,7 +638,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 func writePlots(dir string, results []*runner.ModelResult, stderr io.Writer) error {
