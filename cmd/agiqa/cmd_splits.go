@@ -8,7 +8,6 @@ import (
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/splits"
-	"github.com/agiqa-bench/agiqa/internal/atomicfile"
 )
 
 func init() {
@@ -91,13 +90,7 @@ Example:
 		}
 		summary = io.stderr
 	} else {
-		// Written by the CLI rather than f.Write, so that -o /dev/stdout or
-		// a named pipe is written into, not replaced.
-		b, err := f.Marshal()
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(*out, b); err != nil {
+		if err := f.Write(*out); err != nil { // a pipe or /dev/stdout is written into, not replaced
 			return fmt.Errorf("-o %s: %w", *out, err)
 		}
 	}
