@@ -18,6 +18,7 @@ import (
 
 	"github.com/agiqa-bench/agiqa/client"
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
@@ -253,9 +254,7 @@ func TestIntegrationEmbeddedServer(t *testing.T) {
 
 // Inputs read from a POSIX shared-memory object (a file under /dev/shm on Linux).
 func TestIntegrationSharedMemory(t *testing.T) {
-	if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
-		t.Skip("no /dev/shm on this system")
-	}
+	testenv.ShmDir(t)
 	key := fmt.Sprintf("agiqa_client_test_%d", os.Getpid())
 	path := filepath.Join("/dev/shm", key)
 	const offset = 64
@@ -265,7 +264,7 @@ func TestIntegrationSharedMemory(t *testing.T) {
 		binary.LittleEndian.PutUint32(buf[offset+4*i:], math.Float32bits(v))
 	}
 	if err := os.WriteFile(path, buf, 0o600); err != nil {
-		t.Skipf("cannot create shared memory object: %v", err)
+		t.Fatal(err)
 	}
 	defer os.Remove(path)
 

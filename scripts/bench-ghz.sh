@@ -15,7 +15,12 @@
 # Usage: scripts/bench-ghz.sh            (from anywhere in the repository)
 # Environment: CONC (8) requests in flight, DURATION (10) seconds per client
 # run, ROUNDS (3), GHZ_VERSION (v0.120.0), GHZ (a ghz binary to use instead of
-# installing one), KEEP=1 keeps the work folder.
+# installing one), AGIQA (an agiqa binary to use instead of building one),
+# KEEP=1 keeps the work folder.
+#
+# Every process it starts (the server, ghz, agiqa perf, /usr/bin/time) runs in
+# the background and is waited for, so a signal reaches the script at once; on
+# exit, failure, Ctrl-C or SIGTERM all of them are stopped before it returns.
 set -euo pipefail
 
 CONC=${CONC:-8}
@@ -26,19 +31,48 @@ WARMUP=200
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-ghz.XXXXXX")
-server_pid=""
+# descendants PID: every process below PID, deepest first.
+descendants() {
+	local child
+	for child in $(pgrep -P "$1" || true); do
+		descendants "$child"
+		echo "$child"
+	done
+}
+# stop_all: TERM every process this script started (the server drains first),
+# then KILL what is still there after 5 s.
+stop_all() {
+	local pids alive p
+	pids=$(descendants $$)
+	[[ -n "$pids" ]] || return 0
+	kill $pids 2>/dev/null || true
+	for _ in $(seq 50); do
+		alive=""
+		for p in $pids; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
+		[[ -n "$alive" ]] || return 0
+		sleep 0.1
+	done
+	kill -9 $alive 2>/dev/null || true
+}
 cleanup() {
-	if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	trap "" INT TERM # a second Ctrl-C must not cut the cleanup short (it ends within 5 s)
+	stop_all
 	if [[ "${KEEP:-0}" == 1 ]]; then echo "work folder kept: $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-for tool in go python3 /usr/bin/time; do
+for tool in go python3 /usr/bin/time pgrep; do
 	command -v "$tool" >/dev/null || { echo "bench-ghz: $tool is required" >&2; exit 1; }
 done
 
-echo "building agiqa" >&2
-(cd "$root" && go build -o "$work/agiqa" ./cmd/agiqa)
+if [[ -n "${AGIQA:-}" ]]; then
+	cp "$AGIQA" "$work/agiqa"
+else
+	echo "building agiqa" >&2
+	(cd "$root" && go build -o "$work/agiqa" ./cmd/agiqa)
+fi
 if [[ -z "${GHZ:-}" ]]; then
 	echo "installing ghz $GHZ_VERSION from the Go module proxy" >&2
 	GOBIN="$work/bin" GOFLAGS=-mod=mod go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
@@ -52,10 +86,12 @@ if command -v taskset >/dev/null && ((ncpu >= 2)); then
 	server_cpus="0-$((ncpu - 2))"
 	client_cpus="$((ncpu - 1))"
 fi
-on() { # on CPUS CMD...: run CMD pinned when CPUS is set
-	local cpus=$1
+on() { # on CPUS CMD...: run CMD (pinned when CPUS is set) in the background and wait for it
+	local cpus=$1 pid
 	shift
-	if [[ -n "$cpus" ]]; then taskset -c "$cpus" "$@"; else "$@"; fi
+	if [[ -n "$cpus" ]]; then taskset -c "$cpus" "$@" & else "$@" & fi
+	pid=$!
+	wait "$pid"
 }
 
 # The tiny model: one UINT8 [3,8,8] image in, QUALITY out.
@@ -69,12 +105,18 @@ instance_group [ { kind: KIND_CPU count: 4 } ]
 EOF
 echo "laplacian_variance" >"$work/repo/tiny/1/model.native"
 
-on "$server_cpus" "$work/agiqa" serve --addr 127.0.0.1:0 --repo "$work/repo" >"$work/serve.log" 2>&1 &
+# taskset execs the server, so $! is the server itself.
+if [[ -n "$server_cpus" ]]; then
+	taskset -c "$server_cpus" "$work/agiqa" serve --addr 127.0.0.1:0 --repo "$work/repo" >"$work/serve.log" 2>&1 &
+else
+	"$work/agiqa" serve --addr 127.0.0.1:0 --repo "$work/repo" >"$work/serve.log" 2>&1 &
+fi
 server_pid=$!
 addr=""
 for _ in $(seq 100); do
 	addr=$(sed -n 's/^agiqa serve: listening on //p' "$work/serve.log" | head -1)
 	[[ -n "$addr" ]] && break
+	kill -0 "$server_pid" 2>/dev/null || break
 	sleep 0.1
 done
 [[ -n "$addr" ]] || { echo "bench-ghz: agiqa serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
@@ -125,9 +167,13 @@ EOF
 
 echo "server $addr (CPUs ${server_cpus:-all}), clients on CPU ${client_cpus:-all}; concurrency $CONC, ${DURATION}s per run, $ROUNDS rounds" >&2
 : >"$work/results"
+# The clients run in this shell, not in $(...) subshells, so a signal during a
+# run stops the script at once.
 for round in $(seq "$ROUNDS"); do
-	g=$(run_ghz)
-	a=$(run_agiqa)
+	run_ghz >"$work/ghz.result"
+	run_agiqa >"$work/agiqa.result"
+	g=$(<"$work/ghz.result")
+	a=$(<"$work/agiqa.result")
 	echo "round $round: ghz $g  agiqa $a" >&2
 	echo "$g $a" >>"$work/results"
 done

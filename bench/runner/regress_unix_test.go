@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
 )
 
@@ -48,9 +48,7 @@ func TestRunInterruptedWaitsForPreparers(t *testing.T) {
 	}
 	items := makeItems(t, 2)
 	fifo := filepath.Join(t.TempDir(), "slow.png")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("no FIFO here: %v", err)
-	}
+	testenv.Mkfifo(t, fifo)
 	items = []dataset.Item{items[0], {Image: "slow.png", Path: fifo}, items[1]}
 	cf, err := OpenCache(t.TempDir(), "ds", m, "")
 	if err != nil {
@@ -102,19 +100,9 @@ func TestCacheFailedAppendLeavesNoTornLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-		t.Skipf("no file size limit here: %v", err)
-	}
-	lim := old
-	lim.Cur = uint64(st.Size()) + 10
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		t.Skipf("cannot lower the file size limit: %v", err)
-	}
+	restore := testenv.LowerFileSizeLimit(t, uint64(st.Size())+10)
 	err = cf.Append(Prediction{Image: "b-with-a-long-name", Quality: &q})
-	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); rerr != nil {
-		t.Fatal(rerr)
-	}
+	restore()
 	if err == nil {
 		t.Fatal("Append past the file size limit succeeded")
 	}

@@ -283,6 +283,27 @@ func TestRunServerGoneKeepsPredictions(t *testing.T) {
 	if ok != rep.Inferred {
 		t.Errorf("cache holds %d predictions, run reported %d", ok, rep.Inferred)
 	}
+
+	// The rerun against a server that is back asks the model for the missing images only, one call
+	// each at batch 1, and ends with every image scored as the model scores it (grey level 10*i).
+	c2, _ := startServer(t)
+	before := meanCalls.Load()
+	rep2, err := Run(ctx, c2, m, "", items, cf, Options{Batch: 1, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := len(items) - rep.Inferred
+	if sent := meanCalls.Load() - before; sent != int64(rest) || rep2.Inferred != rest || rep2.Cached != rep.Inferred {
+		t.Errorf("rerun sent %d images to the model and reports %d inferred, %d cached; want %d sent and inferred, %d cached",
+			sent, rep2.Inferred, rep2.Cached, rest, rep.Inferred)
+	}
+	all := cf.all()
+	for i, it := range items {
+		p, ok := all[it.Image]
+		if !ok || p.Quality == nil || math.Abs(*p.Quality-float64(10*i)) > 1e-4 {
+			t.Errorf("after the rerun %s holds %+v, want quality %d", it.Image, p, 10*i)
+		}
+	}
 }
 
 func TestEvaluatePerSplitUsesVersionK(t *testing.T) {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -144,9 +144,7 @@ func TestEvalPredictionFileShapes(t *testing.T) {
 // replace it with a regular file renamed over it.
 func TestSplitsOutputToPipe(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "splits.fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Skip("no named pipes:", err)
-	}
+	testenv.Mkfifo(t, fifo)
 	got := make(chan []byte, 1)
 	go func() {
 		b, _ := os.ReadFile(fifo)

@@ -7,16 +7,14 @@ import (
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/bench/plot"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 // devFull is a file every write to fails (ENOSPC): an output that cannot be
 // written although the checks before the run passed.
 func devFull(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full on this system")
-	}
-	return "/dev/full"
+	return testenv.DevFull(t)
 }
 
 // An output that cannot be written after the inference finished loses none

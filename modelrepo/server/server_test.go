@@ -23,6 +23,7 @@ import (
 
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
 )
@@ -828,15 +829,13 @@ func TestStreamInfer(t *testing.T) {
 }
 
 func TestSharedMemory(t *testing.T) {
-	if st, err := os.Stat(shmDir); err != nil || !st.IsDir() {
-		t.Skipf("no %s: %v", shmDir, err)
-	}
+	testenv.ShmDir(t)
 	h := start(t)
 	c := ctx(t)
 	key := fmt.Sprintf("agiqa-test-%d-%d", os.Getpid(), time.Now().UnixNano())
 	data := append(make([]byte, 16), fp32Raw(1.5, 2.5, 7, 8)...)
 	if err := os.WriteFile(filepath.Join(shmDir, key), data, 0o600); err != nil {
-		t.Skipf("cannot write %s: %v", shmDir, err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(filepath.Join(shmDir, key)) })
 	reg := &pb.SystemSharedMemoryRegisterRequest{Name: "in", Key: "/" + key, Offset: 16, ByteSize: 16}
