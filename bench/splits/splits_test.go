@@ -188,7 +188,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		t.Error(err)
 	}
 	b, _ := os.ReadFile(p)
-	if !strings.HasPrefix(string(b), "{\n  \"dataset\": \"agiqa-3k\",\n  \"protocol\": \"holdout\",\n  \"seed\": 5,\n  \"n\": 2,\n  \"images\": 40,\n  \"images_sha256\": \"") {
+	if !strings.HasPrefix(string(b), "{\n  \"dataset\": \"agiqa-3k\",\n  \"protocol\": \"holdout\",\n  \"rng\": \"pcg\",\n  \"seed\": 5,\n  \"n\": 2,\n  \"images\": 40,\n  \"images_sha256\": \"") {
 		t.Errorf("layout:\n%s", b[:200])
 	}
 	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
@@ -233,6 +233,7 @@ func TestReadRejectsBrokenFiles(t *testing.T) {
 			"split 1 covers other images than split 0 (first difference: \"gen0_"},
 		"count":    {edit(func(f *File) { f.Images = 7 }), `"images" is 7 but each split holds 20`},
 		"digest":   {edit(func(f *File) { f.ImagesSHA256 = "00" }), `"images_sha256" 00 does not match`},
+		"rng":      {edit(func(f *File) { f.RNG = "numpy" }), `rng "numpy": want pcg or official`},
 		"val":      {edit(func(f *File) { f.Splits[0].Val = []string{"x.jpg"} }), "protocol paper has no validation images"},
 		"protocol": {edit(func(f *File) { f.Protocol = "best" }), `protocol "best"`},
 		"index":    {edit(func(f *File) { f.Splits[1].Index = 5 }), "split 1 has index 5"},

@@ -41,6 +41,10 @@ func TestSplitsErrors(t *testing.T) {
 		// fails before the dataset is read (it used to leave FILE.tmp behind).
 		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "-", "--n", "-3"}, "--n -3: want at least 1"},
 		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "-", "--protocol", "best"}, "--protocol: "},
+		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "-", "--rng", "numpy"}, `--rng: unknown generator "numpy" (want pcg or official)`},
+		{[]string{"splits", "--dataset", "agiqa-3k", "--labels", "x.csv", "-o", "-", "--rng", "official", "--seed", "4294967296"}, "--seed 4294967296: --rng official seeds numpy's np.random.seed, which takes 0..4294967295"},
+		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "-", "--rng", "official"}, "split only agiqa-1k and agiqa-3k; use rng pcg"},
+		{[]string{"splits", "--dataset", "agiqa-1k", "--labels", "testdata/datasets/AIGC_all.csv", "-o", "-", "--rng", "official"}, "row order of AIGC_MOS_Zscore.xlsx"},
 		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "/nonexistent/s.json"}, "-o /nonexistent/s.json: folder /nonexistent does not exist"},
 		{[]string{"splits", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "-o", "testdata"}, "-o testdata: is a folder"},
 		{[]string{"splits", "--dataset", "sample", "-o", "-", "--sample-size", "-1"}, "--sample-size -1: want 1 to 480"},
@@ -62,4 +66,51 @@ func TestSplitsReal(t *testing.T) {
 	repl := map[string]string{shared: "$SHARED", tmp: "$TMP"}
 	checkGolden(t, "splits_real_3k", cliTranscript(t, repl, "splits", "--dataset", "agiqa-3k", "--dir", filepath.Join(data, "agiqa-3k"), "--n", "10", "--seed", "42", "-o", filepath.Join(tmp, "s3k.json")))
 	checkGolden(t, "splits_real_1k_holdout", cliTranscript(t, repl, "splits", "--dataset", "agiqa-1k", "--dir", filepath.Join(data, "agiqa-1k"), "--n", "10", "--seed", "42", "--protocol", "holdout", "-o", filepath.Join(tmp, "s1k.json")))
+}
+
+func TestSplitsHelp(t *testing.T) {
+	_, stderr, err := runCLI(t, "splits", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The text up to the flag list: the shared dataset flags are another
+	// command's to word; --rng's own line is checked here.
+	text, _, ok := strings.Cut(stderr, "\nFlags:\n")
+	if !ok || !strings.Contains(stderr, "  -rng generator\n    \trandom generator: pcg, or official") {
+		t.Errorf("splits --help lacks its flag list or --rng:\n%s", stderr)
+	}
+	checkGolden(t, "splits_help", []byte(text+"\n"))
+}
+
+// --rng official writes the official draws (bench/splits checks the ids
+// against numpy and CPython), says so in the file and the summary, and
+// --check redraws them.
+func TestSplitsOfficial(t *testing.T) {
+	shared := sharedDir(t)
+	data := filepath.Join(shared, "data")
+	tmp := t.TempDir()
+	repl := map[string]string{shared: "$SHARED", tmp: "$TMP"}
+	out3k := filepath.Join(tmp, "o3k.json")
+	checkGolden(t, "splits_real_3k_official", cliTranscript(t, repl, "splits", "--dataset", "agiqa-3k", "--dir", filepath.Join(data, "agiqa-3k"), "--rng", "official", "-o", out3k))
+	checkGolden(t, "splits_real_1k_official_holdout", cliTranscript(t, repl, "splits", "--dataset", "agiqa-1k", "--dir", filepath.Join(data, "agiqa-1k"),
+		"--rng", "official", "--protocol", "holdout", "-o", filepath.Join(tmp, "o1k.json")))
+	b, err := os.ReadFile(out3k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\n  \"rng\": \"official\",\n  \"seed\": 42,\n") {
+		t.Errorf("the file does not record rng official and seed 42:\n%.300s", b)
+	}
+	if _, _, err := runCLI(t, "splits", "--dataset", "agiqa-3k", "--dir", filepath.Join(data, "agiqa-3k"), "--check", out3k); err != nil {
+		t.Errorf("--check of an official file: %v", err)
+	}
+	// The same ids relabelled with another seed are refused.
+	bad := filepath.Join(tmp, "bad.json")
+	if err := os.WriteFile(bad, []byte(strings.Replace(string(b), `"seed": 42,`, `"seed": 41,`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runCLI(t, "splits", "--dataset", "agiqa-3k", "--dir", filepath.Join(data, "agiqa-3k"), "--check", bad)
+	if err == nil || !strings.Contains(err.Error(), "split 0: train is not the official draw for seed 41") {
+		t.Errorf("--check of a relabelled file: %v", err)
+	}
 }
