@@ -12,7 +12,7 @@
 //
 // Per level and per server (and in total): requests/s and inferences/s;
 // latency mean, p50, p90, p95, p99, p99.9 and max, exact (nearest rank over
-// every successful request); the client's time split (prepare, wait, handle,
+// every successful request, metrics.Percentile); the client's time split (prepare, wait, handle,
 // and for open loop the schedule lag); the server's split from
 // ModelStatistics deltas over each window (queue, compute input, infer,
 // output) and the batch sizes it formed; errors by gRPC code; and GPU
@@ -29,6 +29,9 @@
 // coordinator drains at each window cut. Control calls (readiness, config,
 // statistics, shared-memory registration, one checked request per batch
 // size) go through package client.
+//
+// Invalid configurations are refused with a *FieldError naming the Config
+// field; the package parses no command-line syntax.
 //
 // Reports render as a terminal table, CSV with perf_analyzer's column names,
 // JSON (field meanings on the types) and PNG plots.

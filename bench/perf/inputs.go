@@ -124,18 +124,18 @@ func describe(ctx context.Context, c *client.Client, model, version string, shap
 		known[in.name] = true
 		if s, ok := shapes[in.name]; ok {
 			if len(s) != len(in.dims) {
-				return nil, fmt.Errorf("--shape %s: %d dimensions given, model %q input has %d (%v)", in.name, len(s), model, len(in.dims), in.dims)
+				return nil, fieldErr("Shapes", in.name, "%d dimensions given, model %q input has %d (%v)", len(s), model, len(in.dims), in.dims)
 			}
 			for j, d := range in.dims {
 				if d >= 0 && d != s[j] {
-					return nil, fmt.Errorf("--shape %s: dimension %d is fixed at %d by model %q, %d given", in.name, j, d, model, s[j])
+					return nil, fieldErr("Shapes", in.name, "dimension %d is fixed at %d by model %q, %d given", j, d, model, s[j])
 				}
 			}
 			in.dims = append([]int64(nil), s...)
 		}
 		in.rowBytes = rowBytes(in.dtype, in.dims)
 		if in.rowBytes < 0 && in.dtype != tensor.Bytes {
-			return nil, fmt.Errorf("model %q input %q has variable shape %v: give its shape with --shape %s:DIM,DIM,...", model, in.name, in.dims, in.name)
+			return nil, fieldErr("Shapes", nil, "model %q input %q has variable shape %v: give its shape", model, in.name, in.dims)
 		}
 		if _, ok := tensor.ElementSize(in.dtype); !ok {
 			return nil, fmt.Errorf("model %q input %q: datatype %q is not supported", model, in.name, in.dtype)
@@ -143,7 +143,7 @@ func describe(ctx context.Context, c *client.Client, model, version string, shap
 	}
 	for name := range shapes {
 		if !known[name] {
-			return nil, fmt.Errorf("--shape %s: model %q has no such input", name, model)
+			return nil, fieldErr("Shapes", name, "model %q has no such input", model)
 		}
 	}
 	for i := range mi.outputs {
@@ -195,11 +195,11 @@ func (mi *modelInfo) shape(in *tensorSpec, b int) []int64 {
 func (mi *modelInfo) checkBatch(b int) error {
 	switch {
 	case b < 1:
-		return fmt.Errorf("--batch %d: must be >= 1", b)
+		return fieldErr("Batches", b, "must be >= 1")
 	case mi.maxBatch == 0 && b != 1:
-		return fmt.Errorf("--batch %d: model %q does not batch (max_batch_size 0); only --batch 1 is possible", b, mi.name)
+		return fieldErr("Batches", b, "model %q does not batch (max_batch_size 0); only batch size 1 is possible", mi.name)
 	case mi.maxBatch > 0 && b > mi.maxBatch:
-		return fmt.Errorf("--batch %d: above model %q's max_batch_size %d", b, mi.name, mi.maxBatch)
+		return fieldErr("Batches", b, "above model %q's max_batch_size %d", mi.name, mi.maxBatch)
 	}
 	return nil
 }
@@ -235,11 +235,11 @@ func (mi *modelInfo) makePayloads(kind InputData, samples []Sample, b int, seed 
 		variants = 16
 	case InputDataset:
 		if len(samples) == 0 {
-			return nil, fmt.Errorf("--input-data dataset: no dataset samples were given")
+			return nil, fieldErr("Input", quoted(kind), "no Samples given")
 		}
 		variants = (len(samples) + b - 1) / b
 	default:
-		return nil, fmt.Errorf("--input-data %q: want dataset, random or zeros", kind)
+		return nil, fieldErr("Input", quoted(kind), "want %s, %s or %s", InputDataset, InputRandom, InputZeros)
 	}
 	variants = min(variants, maxVariants)
 	if perVariant > 0 {
@@ -291,7 +291,7 @@ func fillDataset(buf []byte, in *tensorSpec, samples []Sample, first, b int) err
 				binary.LittleEndian.PutUint64(dst[8*j:], uint64(t))
 			}
 		default:
-			return fmt.Errorf("input %q: a dataset supplies only IMAGE and TOKENS; use --input-data random or zeros", in.name)
+			return fieldErr("Input", quoted(InputDataset), "model input %q: a dataset supplies only IMAGE and TOKENS; use %s or %s", in.name, InputRandom, InputZeros)
 		}
 	}
 	return nil

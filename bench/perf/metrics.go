@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/agiqa-bench/agiqa/bench/metrics"
 	"google.golang.org/grpc/codes"
 )
 
@@ -195,11 +196,11 @@ func (m *Metrics) Close() {
 	fn := float64(n)
 	m.Latency = LatencySummary{
 		MeanUS: us(m.sumLat) / fn,
-		P50US:  us(nearestRank(m.latencies, 50)),
-		P90US:  us(nearestRank(m.latencies, 90)),
-		P95US:  us(nearestRank(m.latencies, 95)),
-		P99US:  us(nearestRank(m.latencies, 99)),
-		P999US: us(nearestRank(m.latencies, 99.9)),
+		P50US:  us(metrics.Percentile(m.latencies, 50)),
+		P90US:  us(metrics.Percentile(m.latencies, 90)),
+		P95US:  us(metrics.Percentile(m.latencies, 95)),
+		P99US:  us(metrics.Percentile(m.latencies, 99)),
+		P999US: us(metrics.Percentile(m.latencies, 99.9)),
 		MaxUS:  us(m.latencies[n-1]),
 	}
 	m.Client = ClientSplit{
@@ -210,8 +211,8 @@ func (m *Metrics) Close() {
 	}
 }
 
-// Percentile returns the nearest-rank p-th percentile (0 < p <= 100) of the
-// successful latencies in microseconds; NaN when there are none. Call after
+// Percentile returns the nearest-rank p-th percentile (0 < p <= 100, as
+// metrics.Percentile defines it) of the successful latencies in microseconds; NaN when there are none. Call after
 // Close.
 func (m *Metrics) Percentile(p float64) float64 {
 	if len(m.latencies) == 0 {
@@ -220,24 +221,7 @@ func (m *Metrics) Percentile(p float64) float64 {
 	if !m.closed {
 		m.Close()
 	}
-	return us(nearestRank(m.latencies, p))
-}
-
-// nearestRank is sorted[ceil(p/100*n)-1]: the definition numpy calls
-// method="inverted_cdf". The product is rounded to 1e-9 first so that, e.g.,
-// 99.9% of 1000 is rank 999 and not 1000 through floating-point noise.
-func nearestRank(sorted []time.Duration, p float64) time.Duration {
-	n := len(sorted)
-	r := p / 100 * float64(n)
-	r = math.Round(r*1e9) / 1e9
-	k := int(math.Ceil(r))
-	if k < 1 {
-		k = 1
-	}
-	if k > n {
-		k = n
-	}
-	return sorted[k-1]
+	return us(metrics.Percentile(m.latencies, p))
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -136,7 +136,7 @@ func (e *engine) sweep(ctx context.Context) error {
 				failed++
 				if c.OnError == OnErrorStop {
 					e.release(prep)
-					return fmt.Errorf("%w: batch %d %s: %s (stopping, --on-error stop)", ErrLevelsFailed, b, levelName(lvl), lvl.Error)
+					return fmt.Errorf("%w: batch %d %s: %s (the sweep stopped there)", ErrLevelsFailed, b, levelName(lvl), lvl.Error)
 				}
 			}
 		}
@@ -180,7 +180,7 @@ func (e *engine) connect() error {
 		for i := 0; i < e.cfg.Connections; i++ {
 			conn, err := grpc.NewClient(addr, dial...)
 			if err != nil {
-				return fmt.Errorf("--server %s: %w", addr, err)
+				return &FieldError{Field: "Targets", Value: addr, Reason: "cannot dial", Err: err}
 			}
 			conn.Connect()
 			t.conns = append(t.conns, conn)
@@ -280,7 +280,7 @@ func (e *engine) startTelemetry(ctx context.Context) error {
 			}
 		})
 		if err != nil {
-			return fmt.Errorf("--metrics-url: %w", err)
+			return &FieldError{Field: "MetricsURLs", Value: u, Reason: "cannot scrape", Err: err}
 		}
 		byURL[u] = len(e.samplers)
 		t.sampler = len(e.samplers)
@@ -358,7 +358,7 @@ func (e *engine) prepare(ctx context.Context, b int) (*prepared, error) {
 			cancel()
 			if err != nil {
 				e.release(prep)
-				return nil, fmt.Errorf("--shared-memory system: registering %s on %s: %w", prep.region.key, t.addr, err)
+				return nil, &FieldError{Field: "SharedMemory", Value: string(SharedMemorySystem), Reason: fmt.Sprintf("registering %s on %s", prep.region.key, t.addr), Err: err}
 			}
 			prep.regOn = append(prep.regOn, t)
 		}

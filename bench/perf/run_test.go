@@ -18,6 +18,7 @@ import (
 
 	"github.com/agiqa-bench/agiqa/client"
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 // checkLevelOK asserts a level measured without errors.
@@ -253,9 +254,7 @@ func TestRunServerFormedBatches(t *testing.T) {
 }
 
 func TestRunSharedMemory(t *testing.T) {
-	if _, err := os.Stat(shmDir); err != nil {
-		t.Skipf("no %s: %v", shmDir, err)
-	}
+	testenv.ShmDir(t)
 	ts := startServer(t)
 	cfg := quick(ts.addr, "tiny")
 	cfg.SharedMemory = SharedMemorySystem
@@ -352,19 +351,21 @@ func TestRunRefusesBadInput(t *testing.T) {
 		name string
 		mod  func(*Config)
 		want []string
+		// field is the Config field a *FieldError must name ("" = not a field's fault).
+		field string
 	}{
-		{"not ready", func(c *Config) { c.Model = "missing" }, []string{`model "missing"`, "not ready", "no_such_function", "no load was sent"}},
-		{"unknown model", func(c *Config) { c.Model = "nope" }, []string{`model "nope"`, "not in the server's repository", "tiny"}},
-		{"batch above max", func(c *Config) { c.Batches = []int{1, 16} }, []string{"--batch 16", "max_batch_size 8"}},
-		{"batch without batching", func(c *Config) { c.Model = "nobatch"; c.Batches = []int{2} }, []string{"--batch 2", "does not batch"}},
-		{"rate 0", func(c *Config) { c.Rates = []float64{0} }, []string{"--rate"}},
-		{"both modes", func(c *Config) { c.Rates = []float64{1}; c.Concurrency = []int{1} }, []string{"--concurrency and --rate"}},
-		{"concurrency 0", func(c *Config) { c.Concurrency = []int{0} }, []string{"--concurrency 0"}},
-		{"trials", func(c *Config) { c.MaxTrials = 2 }, []string{"--max-trials 2"}},
-		{"stability", func(c *Config) { c.Stability = 150 }, []string{"--stability 150"}},
-		{"dataset without samples", func(c *Config) { c.Input = InputDataset }, []string{"--input-data dataset"}},
-		{"shape of unknown input", func(c *Config) { c.Shapes = map[string][]int64{"Z": {1}} }, []string{"--shape Z", "no such input"}},
-		{"metrics urls", func(c *Config) { c.MetricsURLs = []string{"http://a/metrics", "http://b/metrics"} }, []string{"--metrics-url"}},
+		{"not ready", func(c *Config) { c.Model = "missing" }, []string{`model "missing"`, "not ready", "no_such_function", "no load was sent"}, ""},
+		{"unknown model", func(c *Config) { c.Model = "nope" }, []string{`model "nope"`, "not in the server's repository", "tiny"}, ""},
+		{"batch above max", func(c *Config) { c.Batches = []int{1, 16} }, []string{"Config.Batches 16", "max_batch_size 8"}, "Batches"},
+		{"batch without batching", func(c *Config) { c.Model = "nobatch"; c.Batches = []int{2} }, []string{"Config.Batches 2", "does not batch"}, "Batches"},
+		{"rate 0", func(c *Config) { c.Rates = []float64{0} }, []string{"Config.Rates 0"}, "Rates"},
+		{"both modes", func(c *Config) { c.Rates = []float64{1}; c.Concurrency = []int{1} }, []string{"Config.Rates: Concurrency is set too"}, "Rates"},
+		{"concurrency 0", func(c *Config) { c.Concurrency = []int{0} }, []string{"Config.Concurrency 0"}, "Concurrency"},
+		{"trials", func(c *Config) { c.MaxTrials = 2 }, []string{"Config.MaxTrials 2"}, "MaxTrials"},
+		{"stability", func(c *Config) { c.Stability = 150 }, []string{"Config.Stability 150"}, "Stability"},
+		{"dataset without samples", func(c *Config) { c.Input = InputDataset }, []string{`Config.Input "dataset": no Samples given`}, "Input"},
+		{"shape of unknown input", func(c *Config) { c.Shapes = map[string][]int64{"Z": {1}} }, []string{"Config.Shapes Z", "no such input"}, "Shapes"},
+		{"metrics urls", func(c *Config) { c.MetricsURLs = []string{"http://a/metrics", "http://b/metrics"} }, []string{"Config.MetricsURLs"}, "MetricsURLs"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -381,6 +382,14 @@ func TestRunRefusesBadInput(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
+			}
+			// A library names its fields, never a program's flags.
+			if strings.Contains(err.Error(), "--") {
+				t.Errorf("error %q names a flag", err)
+			}
+			var fe *FieldError
+			if got := errors.As(err, &fe); got != (tc.field != "") || got && fe.Field != tc.field {
+				t.Errorf("error %q: FieldError %v (%+v), want field %q", err, got, fe, tc.field)
 			}
 		})
 	}

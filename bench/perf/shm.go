@@ -40,25 +40,25 @@ type shmRegion struct {
 // are never sent.
 func newSHMRegion(data []byte) (*shmRegion, error) {
 	if st, err := os.Stat(shmDir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("--shared-memory system: %s is not available (POSIX shared memory needs Linux)", shmDir)
+		return nil, fieldErr("SharedMemory", SharedMemorySystem, "%s is not available (POSIX shared memory needs Linux)", shmDir)
 	}
 	if len(data) == 0 {
-		return nil, fmt.Errorf("--shared-memory system: no input bytes to place")
+		return nil, fieldErr("SharedMemory", SharedMemorySystem, "no input bytes to place")
 	}
 	name := fmt.Sprintf("agiqa_perf_%d_%d", os.Getpid(), shmSeq.Add(1))
 	r := &shmRegion{name: name, key: "/" + name, path: filepath.Join(shmDir, name), size: uint64(len(data))}
 	f, err := os.OpenFile(r.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("--shared-memory system: creating %s: %w", r.path, err)
+		return nil, &FieldError{Field: "SharedMemory", Value: string(SharedMemorySystem), Reason: "creating " + r.path, Err: err}
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(r.path)
-		return nil, fmt.Errorf("--shared-memory system: writing %s: %w", r.path, err)
+		return nil, &FieldError{Field: "SharedMemory", Value: string(SharedMemorySystem), Reason: "writing " + r.path, Err: err}
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(r.path)
-		return nil, fmt.Errorf("--shared-memory system: writing %s: %w", r.path, err)
+		return nil, &FieldError{Field: "SharedMemory", Value: string(SharedMemorySystem), Reason: "writing " + r.path, Err: err}
 	}
 	return r, nil
 }

@@ -21,62 +21,6 @@ import (
 	"github.com/agiqa-bench/agiqa/client/tensor"
 )
 
-func TestParseLevels(t *testing.T) {
-	ints := []struct {
-		in   string
-		want []int
-	}{
-		{"1,2,4,8", []int{1, 2, 4, 8}},
-		{"1:64:x2", []int{1, 2, 4, 8, 16, 32, 64}},
-		{"1:5", []int{1, 2, 3, 4, 5}},
-		{"4:16:4", []int{4, 8, 12, 16}},
-		{"1:10:x1.5", []int{1, 2, 3, 5, 8}}, // 1, 1.5, 2.25, 3.4, 5.1, 7.6 rounded, repeats dropped
-		{"1:3,8, 16", []int{1, 2, 3, 8, 16}},
-		{"7", []int{7}},
-		{"3:3", []int{3}},
-	}
-	for _, c := range ints {
-		got, err := ParseInts("concurrency", c.in)
-		if err != nil || !reflect.DeepEqual(got, c.want) {
-			t.Errorf("ParseInts(%q) = %v, %v; want %v", c.in, got, err, c.want)
-		}
-	}
-	rates, err := ParseRates("rate", "100:1000:100")
-	if err != nil || len(rates) != 10 || rates[0] != 100 || rates[9] != 1000 {
-		t.Errorf("ParseRates(100:1000:100) = %v, %v", rates, err)
-	}
-	rates, err = ParseRates("rate", "0.5:1:0.1")
-	if err != nil || len(rates) != 6 || !approx(rates[5], 1, 1e-9) {
-		t.Errorf("ParseRates(0.5:1:0.1) = %v, %v: the end must not be lost to rounding", rates, err)
-	}
-	bad := []struct{ flag, in, want string }{
-		{"concurrency", "1:0", "--concurrency 1:0: end 0 must be >= 1"},
-		{"concurrency", "0", "--concurrency 0: value 0 must be >= 1"},
-		{"concurrency", "", "--concurrency: empty list"},
-		{"concurrency", "1:8:x1", "--concurrency 1:8:x1: step \"x1\""},
-		{"concurrency", "1:8:0", "--concurrency 1:8:0: step 0 must be >= 1"},
-		{"concurrency", "a", "--concurrency a: value \"a\" is not an integer"},
-		{"concurrency", "1:2:3:4", "--concurrency 1:2:3:4: want VALUE"},
-		{"concurrency", "1:100000", "more than 1000 load levels"},
-		{"batch", "2.5", "--batch 2.5: value \"2.5\" is not an integer"},
-		{"rate", "0", "--rate 0: value 0 must be > 0"},
-		{"rate", "-5", "--rate -5: value -5 must be > 0"},
-		{"rate", "NaN", "--rate NaN: value \"NaN\" is not a finite number"},
-		{"rate", "10:5", "--rate 10:5: end 5 is below start 10"},
-	}
-	for _, c := range bad {
-		var err error
-		if c.flag == "rate" {
-			_, err = ParseRates(c.flag, c.in)
-		} else {
-			_, err = ParseInts(c.flag, c.in)
-		}
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s %q: err = %v, want %q", c.flag, c.in, err, c.want)
-		}
-	}
-}
-
 // Metrics' latency summary against the reference (testdata/gen_percentiles.py:
 // exact nearest rank, cross-checked with numpy).
 func TestMetricsAgainstNumpy(t *testing.T) {
@@ -469,5 +413,51 @@ func TestServerStatsDeltaVersions(t *testing.T) {
 	endStats[0].BatchStats[0].ComputeInfer.Count = 5
 	if _, err := delta(start, snapshotOf(endStats)); !errors.Is(err, errStatsReset) {
 		t.Errorf("batch-size count went from 100 to 5: err = %v, want errStatsReset", err)
+	}
+}
+
+// A bad Config is refused with a *FieldError naming the field, as the Go
+// API spells it (a program maps it to its own option names).
+func TestConfigErrorsNameTheField(t *testing.T) {
+	ok := Config{Targets: []string{"x:1"}, Model: "m"}
+	for _, c := range []struct {
+		field, want string
+		mod         func(*Config)
+	}{
+		{"Targets", "Config.Targets: no target given", func(c *Config) { c.Targets = nil }},
+		{"Targets", "Config.Targets: target 2 is empty", func(c *Config) { c.Targets = []string{"x:1", ""} }},
+		{"Model", "Config.Model: no model given", func(c *Config) { c.Model = "" }},
+		{"Concurrency", "Config.Concurrency 0: must be >= 1", func(c *Config) { c.Concurrency = []int{1, 0} }},
+		{"Rates", "Config.Rates -1: must be a finite number > 0", func(c *Config) { c.Rates = []float64{-1} }},
+		{"Rates", "Config.Rates: Concurrency is set too", func(c *Config) { c.Rates, c.Concurrency = []float64{1}, []int{1} }},
+		{"Arrival", `Config.Arrival "bursty": want constant or poisson`, func(c *Config) { c.Arrival = "bursty" }},
+		{"MaxInflight", "Config.MaxInflight -1: must be >= 1", func(c *Config) { c.MaxInflight = -1 }},
+		{"Batches", "Config.Batches 0: must be >= 1", func(c *Config) { c.Batches = []int{0} }},
+		{"Warmup", "Config.Warmup -1: must be >= 0", func(c *Config) { c.Warmup = -1 }},
+		{"Window", "Config.Window -1s: must be > 0", func(c *Config) { c.Window = -time.Second }},
+		{"WindowRequests", "Config.WindowRequests -3: must be >= 0", func(c *Config) { c.WindowRequests = -3 }},
+		{"Stability", "Config.Stability 100: want a percentage in (0, 100)", func(c *Config) { c.Stability = 100 }},
+		{"Percentile", "Config.Percentile 101: want 0 (mean)", func(c *Config) { c.Percentile = 101 }},
+		{"MaxTrials", "Config.MaxTrials 2: must be >= 3", func(c *Config) { c.MaxTrials = 2 }},
+		{"Input", `Config.Input "dataset": no Samples given`, func(c *Config) { c.Input = InputDataset }},
+		{"Input", `Config.Input "foo": want dataset, random or zeros`, func(c *Config) { c.Input = "foo" }},
+		{"SharedMemory", `Config.SharedMemory "cuda": want none or system`, func(c *Config) { c.SharedMemory = "cuda" }},
+		{"Connections", "Config.Connections -1: must be >= 1", func(c *Config) { c.Connections = -1 }},
+		{"Timeout", "Config.Timeout -1s: must be > 0", func(c *Config) { c.Timeout = -time.Second }},
+		{"OnError", `Config.OnError "maybe": want stop or continue`, func(c *Config) { c.OnError = "maybe" }},
+		{"MetricsURLs", "Config.MetricsURLs: 2 URLs for 1 targets", func(c *Config) { c.MetricsURLs = []string{"a", "b"} }},
+	} {
+		cfg := ok
+		c.mod(&cfg)
+		_, err := cfg.withDefaults()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want a FieldError for %s starting %q", c.field, err, c.field, c.want)
+			continue
+		}
+		// Rename puts a program's own name for the field in its place.
+		if got := fe.Rename("--x"); got != "--x"+strings.TrimPrefix(err.Error(), "Config."+c.field) {
+			t.Errorf("%s: Rename = %q for %q", c.field, got, err)
+		}
 	}
 }

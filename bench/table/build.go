@@ -17,14 +17,15 @@ type Options struct {
 	// Extra lists datasets to show as column groups after the paper's, in this order, even when nothing
 	// was measured on them. Measured datasets not listed are appended in name order either way.
 	Extra []string
-	// Splits is the number of splits a full run averages over (0 means 10, the paper protocol); a
-	// cell averaged over another number gets an "n=K splits" note.
-	Splits int
+	// Splits maps a dataset to the number of splits a full run on it averages over (a dataset not
+	// listed, or 0, means 10, the paper protocol); a cell of that dataset averaged over another number
+	// gets an "n=K splits" note. Per dataset: two datasets may be run with different splits files.
+	Splits map[string]int
 }
 
-func (o Options) splits() int {
-	if o.Splits > 0 {
-		return o.Splits
+func (o Options) splits(ds string) int {
+	if n := o.Splits[ds]; n > 0 {
+		return n
 	}
 	return 10
 }
@@ -290,7 +291,7 @@ func (b builder) measuredRow(label, model string, sw *baselines.Switches) Row {
 			continue
 		}
 		for _, st := range []Stat{m.SRCC, m.PLCC, m.KRCC} {
-			c := b.measuredCell(st)
+			c := b.measuredCell(ds, st)
 			if n := b.dups[key{model, ds}]; n > 0 {
 				c.Note = joinNote(c.Note, fmt.Sprintf("%d duplicate measurement(s) ignored", n))
 			}
@@ -300,7 +301,7 @@ func (b builder) measuredRow(label, model string, sw *baselines.Switches) Row {
 	return r
 }
 
-func (b builder) measuredCell(st Stat) Cell {
+func (b builder) measuredCell(ds string, st Stat) Cell {
 	stat := st
 	c := Cell{Stat: &stat}
 	if st.N == 0 || math.IsNaN(st.Mean) || math.IsInf(st.Mean, 0) {
@@ -315,7 +316,7 @@ func (b builder) measuredCell(st Stat) Cell {
 	v := st.Mean
 	c.Value = &v
 	c.Note = st.Reason
-	if st.N != b.opt.splits() {
+	if st.N != b.opt.splits(ds) {
 		unit := "splits"
 		if st.N == 1 {
 			unit = "split"

@@ -404,3 +404,32 @@ func TestNamesEscaped(t *testing.T) {
 		t.Errorf("Markdown lacks %q:\n%s", want, md.String())
 	}
 }
+
+// The "n=K splits" note compares each cell with its own dataset's split
+// count: AGIQA-1k run over 10 splits and AGIQA-3k over 3 need no note, a
+// 3k cell with 2 finite splits does.
+func TestSplitNotePerDataset(t *testing.T) {
+	ms := []Measurement{
+		meas("ipiqa", "agiqa-1k", TargetQuality, 0.81, 0.87, 0.64, 10),
+		meas("ipiqa", "agiqa-3k", TargetQuality, 0.85, 0.90, 0.67, 3),
+		meas("clipiqa", "agiqa-3k", TargetQuality, 0.84, 0.81, 0.65, 2),
+	}
+	tab := Table1(ms, Options{Splits: map[string]int{"agiqa-1k": 10, "agiqa-3k": 3}})
+	note := func(model, key string) string {
+		_, r := find(t, tab, model, KindMeasured)
+		return r.Cells[col(t, tab, key)].Note
+	}
+	for _, key := range []string{"agiqa-1k/srcc", "agiqa-3k/srcc"} {
+		if n := note("ipiqa", key); n != "" {
+			t.Errorf("ipiqa %s: note %q, want none (averaged over all its dataset's splits)", key, n)
+		}
+	}
+	if n := note("clipiqa", "agiqa-3k/krcc"); n != "n=2 splits" {
+		t.Errorf("clipiqa agiqa-3k/krcc: note %q, want n=2 splits", n)
+	}
+	// A dataset not listed keeps the paper's 10.
+	tab = Table1(ms[:1], Options{Splits: map[string]int{"agiqa-3k": 3}})
+	if _, r := find(t, tab, "ipiqa", KindMeasured); r.Cells[col(t, tab, "agiqa-1k/srcc")].Note != "" {
+		t.Errorf("agiqa-1k over 10 splits with no count given: note %q", r.Cells[col(t, tab, "agiqa-1k/srcc")].Note)
+	}
+}

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/sample"
+	"github.com/agiqa-bench/agiqa/modelrepo/fetch"
 )
 
 func init() {
@@ -26,54 +29,106 @@ type datasetFlags struct {
 
 func addDatasetFlags(fs *flag.FlagSet) *datasetFlags {
 	d := &datasetFlags{}
-	fs.StringVar(&d.name, "dataset", "", "dataset `name`: "+strings.Join(dataset.Names(), ", "))
-	fs.StringVar(&d.labels, "labels", "", "label `file` (data.csv, AIGC_MOS_Zscore.xlsx, AIGC_all.csv or a CSV with image,prompt,mos[,mos_align][,group])")
-	fs.StringVar(&d.images, "images", "", "image `folder` (sample: where the images are generated; default the user cache folder)")
-	fs.StringVar(&d.dir, "dir", "", "dataset `folder`: finds the label file and the image folder in it (instead of --labels/--images)")
+	fs.StringVar(&d.name, "dataset", "", "dataset `name` ("+strings.Join(dataset.Names(), ", ")+"), or NAME=DIR as --dir gives it")
+	fs.StringVar(&d.labels, "labels", "", "label `file` (data.csv, AIGC_MOS_Zscore.xlsx, AIGC_all.csv or a CSV with image,prompt,mos[,mos_align][,group]); with --dir, the images are found there")
+	fs.StringVar(&d.images, "images", "", "image `folder` (sample: where the images are generated; default $AGIQA_CACHE/sample)")
+	fs.StringVar(&d.dir, "dir", "", "dataset `folder`: finds the label file and the image folder in it (sample: where it is generated)")
 	fs.IntVar(&d.sampleSize, "sample-size", sample.DefaultImages, sampleSizeUsage)
 	return d
 }
 
-// open loads the dataset the flags name; the sample dataset is generated
-// (or reused) when no label file is given.
+// open loads the dataset the flags name, by the rule every command shares
+// (datasetSource.resolve).
 func (d *datasetFlags) open(ctx context.Context) (*dataset.Dataset, error) {
 	if d.name == "" {
 		return nil, usagef("--dataset is required (one of %s)", strings.Join(dataset.Names(), ", "))
 	}
-	if err := checkDatasetName(d.name, d.name); err != nil {
+	src, err := parseDatasetSpec(d.name)
+	if err != nil {
 		return nil, err
 	}
-	if d.name == dataset.Sample && d.labels == "" && d.dir == "" {
-		if err := checkSampleSize(d.sampleSize); err != nil {
+	if d.dir != "" {
+		if src.dir != "" {
+			return nil, usagef("--dataset %s and --dir %s: give the folder once", d.name, d.dir)
+		}
+		src.dir, src.where = d.dir, "--dir "+d.dir
+	}
+	src.labels, src.images = d.labels, d.images
+	return src.resolve(ctx, d.sampleSize, false)
+}
+
+// datasetSource is a dataset as a command line names it: --dataset NAME or
+// NAME=DIR, and a label file or image folder given apart. Every command
+// that reads a dataset (data, splits, eval, perf, tables) resolves it with
+// resolve, so the same words mean the same files everywhere.
+type datasetSource struct {
+	spec   string // the --dataset value as given
+	where  string // the flag and value that named the folder, for messages
+	name   string
+	dir    string // NAME=DIR (or --dir): label file and images are found in it
+	labels string // a label file kept elsewhere; the images are then found in dir
+	images string // an image folder kept elsewhere (data and splits' --images)
+}
+
+// parseDatasetSpec reads --dataset NAME or NAME=DIR; the name must be one
+// a loader knows.
+func parseDatasetSpec(spec string) (datasetSource, error) {
+	name, dir, _ := strings.Cut(spec, "=")
+	if err := checkDatasetName(spec, name); err != nil {
+		return datasetSource{}, err
+	}
+	return datasetSource{spec: spec, where: "--dataset " + spec, name: name, dir: dir}, nil
+}
+
+// check refuses, before any file is read, a dataset that names no files: any
+// but the sample needs a folder or a label file.
+func (s datasetSource) check() error {
+	if s.name != dataset.Sample && s.dir == "" && s.labels == "" {
+		return usagef("--dataset %q: want NAME=DIR (names: %s) or sample", s.spec, strings.Join(nonSample(dataset.Names()), ", "))
+	}
+	return nil
+}
+
+// sampleDir is where the built-in sample is generated unless a folder is
+// named: the agiqa cache ($AGIQA_CACHE, else $XDG_CACHE_HOME/agiqa, else
+// ~/.cache/agiqa), beside the prediction cache and the fetched weights.
+func sampleDir() string { return filepath.Join(fetch.DefaultCacheDir(), "sample") }
+
+// resolve loads the dataset. The sample (without a label file) is generated,
+// sampleSize images, into its folder or sampleDir. Otherwise the label file
+// is the one given, or the one Locate finds in dir; the images are the folder
+// given, or the one found in dir. needImages refuses a dataset without
+// images (commands that decode them); ~ is expanded in every path.
+func (s datasetSource) resolve(ctx context.Context, sampleSize int, needImages bool) (*dataset.Dataset, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if s.name == dataset.Sample && s.labels == "" {
+		if err := checkSampleSize(sampleSize); err != nil {
 			return nil, err
 		}
-		dir := d.images
-		if dir == "" {
-			var err error
-			if dir, err = sample.DefaultDir(); err != nil {
-				return nil, err
-			}
-		}
-		return sample.Generate(ctx, dir, d.sampleSize)
+		return sample.Generate(ctx, expandHome(cmp.Or(s.dir, s.images, sampleDir())), sampleSize)
 	}
-	labels, images := d.labels, d.images
-	if d.dir != "" {
-		if labels != "" {
-			return nil, usagef("give --dir or --labels, not both")
-		}
-		l, i, err := dataset.Locate(d.name, d.dir)
+	labels, images := expandHome(s.labels), expandHome(s.images)
+	dir := expandHome(s.dir)
+	switch {
+	case labels == "":
+		l, i, err := dataset.Locate(s.name, dir)
 		if err != nil {
-			return nil, fmt.Errorf("--dir %s: %w", d.dir, err)
+			return nil, fmt.Errorf("%s: %w", s.where, err)
 		}
 		labels = l
-		if images == "" {
-			images = i
+		images = cmp.Or(images, i)
+	case images == "" && dir != "":
+		images = dataset.FindImages(dir)
+	}
+	if images == "" && needImages {
+		if dir == "" {
+			return nil, fmt.Errorf("--dataset %s: no image folder given", s.spec)
 		}
+		return nil, fmt.Errorf("%s: no image folder found in %s", s.where, s.dir)
 	}
-	if labels == "" {
-		return nil, usagef("--labels or --dir is required for dataset %s", d.name)
-	}
-	return dataset.Load(d.name, labels, images)
+	return dataset.Load(s.name, labels, images)
 }
 
 // describe is a one-line summary of a loaded dataset.
@@ -88,6 +143,7 @@ func describe(ds *dataset.Dataset) string {
 func runData(ctx context.Context, io cmdIO, args []string) error {
 	fs := newFlags(io, "data", `
 Usage: agiqa data --dataset NAME (--labels FILE [--images DIR] | --dir DIR) [flags]
+       agiqa data --dataset NAME=DIR [flags]
 
 Reads a dataset's label file and lists its images with prompt, quality MOS,
 alignment MOS and prompt group, so you can check a setup before a benchmark.

@@ -49,11 +49,11 @@ func TestDataErrors(t *testing.T) {
 	}{
 		{[]string{"data", "--labels", "x.csv"}, "--dataset is required"},
 		{[]string{"data", "--dataset", "agiqa-9k", "--labels", "x.csv"}, `--dataset "agiqa-9k": unknown dataset agiqa-9k (want one of agiqa-1k, agiqa-3k, csv, sample)`},
-		{[]string{"data", "--dataset", "csv"}, "--labels or --dir is required"},
+		{[]string{"data", "--dataset", "csv"}, `--dataset "csv": want NAME=DIR (names: agiqa-1k, agiqa-3k, csv) or sample`},
 		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/badmos.csv"}, `testdata/datasets/badmos.csv:3: column "mos": value "NaN" is not a finite number`},
 		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--format", "xml"}, `--format "xml"`},
 		{[]string{"data", "--dataset", "csv", "--labels", "testdata/datasets/small.csv", "--preflight"}, "--preflight needs the image folder"},
-		{[]string{"data", "--dataset", "csv", "--dir", "testdata/datasets", "--labels", "x"}, "not both"},
+		{[]string{"data", "--dataset", "csv=testdata/datasets", "--dir", "testdata/datasets"}, "give the folder once"},
 	} {
 		_, _, err := runCLI(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -97,4 +97,68 @@ func TestDataReal(t *testing.T) {
 	checkGolden(t, "data_real_1k_xlsx", cliTranscript(t, repl, "data", "--dataset", "agiqa-1k", "--dir", filepath.Join(data, "agiqa-1k"), "--limit", "4"))
 	checkGolden(t, "data_real_1k_csv", cliTranscript(t, repl, "data", "--dataset", "agiqa-1k", "--labels", filepath.Join(data, "agiqa-1k", "AIGC_all.csv"), "--limit", "4"))
 	checkGolden(t, "data_real_3k", cliTranscript(t, repl, "data", "--dataset", "agiqa-3k", "--labels", filepath.Join(data, "agiqa-3k", "data.csv"), "--limit", "4", "--format", "jsonl"))
+}
+
+// data, perf and tables read --dataset by one rule (datasetSource): the same
+// value names the same files, or fails with the same error, in each.
+func TestDatasetResolvedAlikeByEveryCommand(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("AGIQA_CACHE", cache)
+	xdg := t.TempDir() // where data and perf once put the sample, whatever AGIQA_CACHE said
+	t.Setenv("XDG_CACHE_HOME", xdg)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	ds := filepath.Join(home, "ds")
+	if err := os.Mkdir(ds, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	labels, err := os.ReadFile(writeCSVDataset(t, ds, 12))
+	if err != nil || os.WriteFile(filepath.Join(ds, "labels.csv"), labels, 0o644) != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	commands := []struct {
+		name string
+		args []string
+	}{
+		{"data", []string{"data", "--limit", "1", "--sample-size", "40"}},
+		{"perf", []string{"perf", "--model", "sharpness_laplacian", "--samples", "40", "--window", "100ms", "--max-trials", "3",
+			"--stability", "80", "--warmup", "2", "--format", "csv"}},
+		{"tables", []string{"tables", "--cache", filepath.Join(t.TempDir(), "p"), "--sample-size", "40", "--splits", "2",
+			"--models", "sharpness_laplacian", "--tables", "1"}},
+	}
+	for _, spec := range []string{"foo=/tmp", "agiqa-3k", "agiqa-3k=/nonexistent/AGIQA-3k", "csv=" + empty} {
+		var msgs []string
+		for _, c := range commands {
+			_, _, err := runCLI(t, append(c.args, "--dataset", spec)...)
+			if err == nil {
+				t.Fatalf("%s --dataset %s: no error", c.name, spec)
+			}
+			msgs = append(msgs, err.Error())
+		}
+		if msgs[1] != msgs[0] || msgs[2] != msgs[0] {
+			t.Errorf("--dataset %s: data, perf and tables disagree:\n  %s", spec, strings.Join(msgs, "\n  "))
+		}
+	}
+	// The sample lives in $AGIQA_CACHE/sample for every command.
+	for _, c := range commands {
+		os.RemoveAll(filepath.Join(cache, "sample"))
+		if _, stderr, err := runCLI(t, append(c.args, "--dataset", "sample")...); err != nil {
+			t.Fatalf("%s --dataset sample: %v\n%s", c.name, err, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(cache, "sample", "labels.csv")); err != nil {
+			t.Errorf("%s --dataset sample: not generated under $AGIQA_CACHE: %v", c.name, err)
+		}
+		if _, err := os.Stat(filepath.Join(xdg, "agiqa", "sample")); err == nil {
+			t.Errorf("%s --dataset sample: generated under $XDG_CACHE_HOME, not $AGIQA_CACHE", c.name)
+		}
+	}
+	// NAME=DIR, with ~ expanded, is the same 12 images everywhere.
+	for i, want := range []string{"csv: 12 images", "prepared 12 csv images", ": 12 images, 0 already cached"} {
+		c := commands[i]
+		_, stderr, err := runCLI(t, append(c.args, "--dataset", "csv=~/ds")...)
+		if err != nil || !strings.Contains(stderr, want) {
+			t.Errorf("%s --dataset csv=~/ds: err %v, stderr lacks %q:\n%s", c.name, err, want, stderr)
+		}
+	}
 }

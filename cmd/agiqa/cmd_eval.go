@@ -15,6 +15,7 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/metrics"
 	"github.com/agiqa-bench/agiqa/bench/runner"
+	"github.com/agiqa-bench/agiqa/bench/sample"
 	"github.com/agiqa-bench/agiqa/bench/splits"
 	"github.com/agiqa-bench/agiqa/bench/table"
 )
@@ -23,9 +24,10 @@ func init() {
 	register(command{name: "eval", summary: "score predictions made elsewhere against a dataset's MOS", run: runEval})
 }
 
-func runEval(_ context.Context, io cmdIO, args []string) error {
+func runEval(ctx context.Context, io cmdIO, args []string) error {
 	fs := newFlags(io, "eval", `
 Usage: agiqa eval --dataset NAME --labels FILE --predictions FILE.csv [--splits splits.json] [flags]
+       agiqa eval --dataset NAME=DIR --predictions FILE.csv [flags]
 
 Scores predictions made by other code, so they enter the same tables: a CSV
 with header image,score (or image,quality for quality only) or
@@ -35,7 +37,7 @@ are scored once.
 
 Example:
   agiqa eval --dataset agiqa-3k --labels data.csv --predictions mymodel.csv --splits splits.json --model mymodel`)
-	name := fs.String("dataset", "", "dataset `name`: "+strings.Join(dataset.Names(), ", "))
+	name := fs.String("dataset", "", "dataset `name` ("+strings.Join(dataset.Names(), ", ")+"), or NAME=DIR to find the label file in DIR")
 	labels := fs.String("labels", "", "label `file` of the dataset")
 	predPath := fs.String("predictions", "", "predictions CSV `file`")
 	splitsPath := fs.String("splits", "", "splits `file` from 'agiqa splits' (default: score all images once)")
@@ -50,10 +52,15 @@ Example:
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if *name == "" || *labels == "" || *predPath == "" {
-		return usagef("--dataset, --labels and --predictions are required")
+	if *name == "" || *predPath == "" {
+		return usagef("--dataset and --predictions are required")
 	}
-	if err := checkDatasetName(*name, *name); err != nil {
+	src, err := parseDatasetSpec(*name)
+	if err != nil {
+		return err
+	}
+	src.labels = *labels
+	if err := src.check(); err != nil {
 		return err
 	}
 	if !slices.Contains(table.Formats, *format) {
@@ -63,7 +70,7 @@ Example:
 	if err != nil {
 		return usagef("--plcc-fit: %v", err)
 	}
-	ds, err := dataset.Load(*name, *labels, "")
+	ds, err := src.resolve(ctx, sample.DefaultImages, false)
 	if err != nil {
 		return err
 	}
@@ -99,7 +106,7 @@ Example:
 	}
 	res := scorePredictions(*model, ds, sp, preds, metrics.Options{HigherIsBetter: !*lowerBetter, Fit: fit})
 	ms := runner.Measurements([]*runner.ModelResult{res})
-	topt := table.Options{Paper: *paper, Splits: len(sp.Splits)}
+	topt := table.Options{Paper: *paper, Splits: map[string]int{ds.Name: len(sp.Splits)}}
 	if err := table.Render(io.stdout, table.Table1(ms, topt), *format); err != nil {
 		return err
 	}

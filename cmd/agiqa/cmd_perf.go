@@ -91,7 +91,7 @@ Example:
 	fs.Float64Var(&f.percentile, "percentile", 0, "latency `percentile` the stability check uses (0: mean)")
 	fs.IntVar(&f.maxTrials, "max-trials", perf.DefaultMaxTrials, "most `windows` per level before it is called unstable")
 	fs.StringVar(&f.input, "input-data", "", "request `data`: dataset, random or zeros (default dataset with --dataset, else random)")
-	fs.StringVar(&f.datasetSpec, "dataset", "", "`NAME=DIR` of a dataset for real inputs, or sample (the built-in one)")
+	fs.StringVar(&f.datasetSpec, "dataset", "", "`NAME=DIR` of a dataset for real inputs, or sample (the built-in one, in $AGIQA_CACHE/sample)")
 	fs.IntVar(&f.samples, "samples", 32, "dataset `images` to preprocess and cycle through")
 	fs.StringVar(&f.clipVocab, "clip-vocab", "", "CLIP BPE vocabulary `file` for prompt models (default $AGIQA_CLIP_VOCAB or the cache)")
 	fs.Var(&f.shapes, "shape", "`NAME:D1,D2,...` shape of an input with variable dimensions (repeatable)")
@@ -138,15 +138,15 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 		return cfg, usagef("--concurrency and --rate: give one load mode, not both")
 	}
 	if f.rate != "" {
-		if cfg.Rates, err = perf.ParseRates("rate", f.rate); err != nil {
+		if cfg.Rates, err = parseRateLevels("rate", f.rate); err != nil {
 			return cfg, usagef("%v", err)
 		}
 	} else if f.concurrency != "" {
-		if cfg.Concurrency, err = perf.ParseInts("concurrency", f.concurrency); err != nil {
+		if cfg.Concurrency, err = parseIntLevels("concurrency", f.concurrency); err != nil {
 			return cfg, usagef("%v", err)
 		}
 	}
-	if cfg.Batches, err = perf.ParseInts("batch", f.batch); err != nil {
+	if cfg.Batches, err = parseIntLevels("batch", f.batch); err != nil {
 		return cfg, usagef("%v", err)
 	}
 	// Flags whose zero means "default" in perf.Config must be refused here.
@@ -188,12 +188,12 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 		return cfg, usagef("--max-trials %d: want at least %d (the stability check needs %d windows)", f.maxTrials, perf.StableWindows, perf.StableWindows)
 	}
 	if f.datasetSpec != "" {
-		name, dir, _ := strings.Cut(f.datasetSpec, "=")
-		if err := checkDatasetName(f.datasetSpec, name); err != nil {
+		src, err := parseDatasetSpec(f.datasetSpec)
+		if err != nil {
 			return cfg, err
 		}
-		if name != dataset.Sample && dir == "" {
-			return cfg, usagef("--dataset %q: want NAME=DIR (names: %s) or sample", f.datasetSpec, strings.Join(nonSample(dataset.Names()), ", "))
+		if err := src.check(); err != nil {
+			return cfg, err
 		}
 	}
 	for _, o := range []struct{ flag, path string }{{"--csv", f.csvPath}, {"--json", f.jsonPath}} {
@@ -204,18 +204,23 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 	if err := checkOutputDir("--plots", f.plotDir); err != nil {
 		return cfg, err
 	}
+	return cfg, perfShapesAndTargets(f, &cfg)
+}
+
+// perfShapesAndTargets parses --shape, --server and --metrics-url into cfg.
+func perfShapesAndTargets(f *perfFlags, cfg *perf.Config) error {
 	if len(f.shapes) > 0 {
 		cfg.Shapes = map[string][]int64{}
 		for _, s := range f.shapes {
 			name, dims, ok := strings.Cut(s, ":")
 			if !ok || name == "" || dims == "" {
-				return cfg, usagef("--shape %q: want NAME:D1,D2,...", s)
+				return usagef("--shape %q: want NAME:D1,D2,...", s)
 			}
 			var shape []int64
 			for _, d := range strings.Split(dims, ",") {
 				n, err := strconv.ParseInt(strings.TrimSpace(d), 10, 64)
 				if err != nil || n < 1 {
-					return cfg, usagef("--shape %q: dimension %q is not a positive integer", s, d)
+					return usagef("--shape %q: dimension %q is not a positive integer", s, d)
 				}
 				shape = append(shape, n)
 			}
@@ -225,10 +230,10 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 	for _, s := range f.servers {
 		for _, t := range strings.Split(s, ",") {
 			if t = strings.TrimSpace(t); t == "" {
-				return cfg, usagef("--server %q: empty address in the list", s)
+				return usagef("--server %q: empty address in the list", s)
 			}
 			if err := client.CheckTarget(t); err != nil {
-				return cfg, usagef("--server: %v", err)
+				return usagef("--server: %v", err)
 			}
 			cfg.Targets = append(cfg.Targets, t)
 		}
@@ -242,19 +247,66 @@ func perfConfig(f *perfFlags) (perf.Config, error) {
 	switch n := len(cfg.MetricsURLs); {
 	case off:
 	case n > 0 && len(cfg.Targets) == 0:
-		return cfg, usagef("--metrics-url: the embedded server has no metrics endpoint (give --server, or leave --metrics-url out)")
+		return usagef("--metrics-url: the embedded server has no metrics endpoint (give --server, or leave --metrics-url out)")
 	case slices.Contains(cfg.MetricsURLs, ""):
-		return cfg, usagef("--metrics-url %q: empty URL in the list", strings.Join(f.metricsURLs, ","))
+		return usagef("--metrics-url %q: empty URL in the list", strings.Join(f.metricsURLs, ","))
 	case n > 1 && n != len(cfg.Targets):
-		return cfg, usagef("--metrics-url: %d URLs for %d servers; give one per server or one for all", n, len(cfg.Targets))
+		return usagef("--metrics-url: %d URLs for %d servers; give one per server or one for all", n, len(cfg.Targets))
 	}
-	return cfg, nil
+	return nil
 }
+
+// perfFlagNames names the flag that sets each perf.Config field, so that the
+// library's errors (which name fields) reach the user as flag errors.
+var perfFlagNames = map[string]string{
+	"Targets": "--server", "Model": "--model", "Version": "--version",
+	"Concurrency": "--concurrency", "Rates": "--rate", "Arrival": "--arrival", "MaxInflight": "--max-inflight",
+	"Batches": "--batch", "Warmup": "--warmup", "Window": "--window", "WindowRequests": "--window-requests",
+	"Stability": "--stability", "Percentile": "--percentile", "MaxTrials": "--max-trials",
+	"Input": "--input-data", "Samples": "--dataset", "Shapes": "--shape", "Seed": "--seed",
+	"SharedMemory": "--shared-memory", "Connections": "--connections", "Timeout": "--timeout",
+	"OnError": "--on-error", "MetricsURLs": "--metrics-url",
+}
+
+// perfFlagError rewrites a perf.FieldError inside err to name the field's
+// flag, keeping whatever context wraps it, and says how to go on past a
+// failed level.
+func perfFlagError(err error, cfg perf.Config) error {
+	var fe *perf.FieldError
+	if errors.As(err, &fe) {
+		if name, ok := perfFlagNames[fe.Field]; ok {
+			return &flagError{msg: strings.Replace(err.Error(), fe.Error(), fe.Rename(name), 1), err: err}
+		}
+	}
+	if errors.Is(err, perf.ErrLevelsFailed) && cfg.OnError != perf.OnErrorContinue {
+		return fmt.Errorf("%w; --on-error continue measures the other levels", err)
+	}
+	return err
+}
+
+// flagError is err with its message rewritten for the command line; errors.Is
+// and errors.As still see err.
+type flagError struct {
+	msg string
+	err error
+}
+
+func (e *flagError) Error() string { return e.msg }
+func (e *flagError) Unwrap() error { return e.err }
 
 func perfRun(ctx context.Context, io cmdIO, f *perfFlags) error {
 	cfg, err := perfConfig(f)
 	if err != nil {
 		return err
+	}
+	// The dataset is read before a server starts: a wrong folder costs nothing.
+	var ds *dataset.Dataset
+	if f.datasetSpec != "" {
+		src, _ := parseDatasetSpec(f.datasetSpec) // checked by perfConfig
+		// The sample is generated only as far as --samples reaches.
+		if ds, err = src.resolve(ctx, min(f.samples, sample.MaxImages), true); err != nil {
+			return err
+		}
 	}
 	if len(cfg.MetricsURLs) == 1 && cfg.MetricsURLs[0] == "none" {
 		cfg.MetricsURLs = nil
@@ -274,8 +326,8 @@ func perfRun(ctx context.Context, io cmdIO, f *perfFlags) error {
 	} else if f.repo != "" {
 		return usagef("--repo: only for the embedded server, not with --server")
 	}
-	if f.datasetSpec != "" {
-		if cfg.Samples, err = perfSamples(ctx, io, f, cfg.Targets[0]); err != nil {
+	if ds != nil {
+		if cfg.Samples, err = perfSamples(ctx, io, f, ds, cfg.Targets[0]); err != nil {
 			return err
 		}
 	}
@@ -284,6 +336,7 @@ func perfRun(ctx context.Context, io cmdIO, f *perfFlags) error {
 		cfg.Progress = func(ev perf.Event) { perfProgress(io, ev) }
 	}
 	rep, runErr := perf.Run(ctx, cfg)
+	runErr = perfFlagError(runErr, cfg)
 	if rep == nil {
 		return runErr
 	}
@@ -313,35 +366,9 @@ func startEmbedded(repo string) (string, func(cmdIO), error) {
 	}, nil
 }
 
-// perfSamples loads --samples images (and prompts) of the dataset and
-// preprocesses them the way the model's config asks, before any load.
-func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, target string) ([]perf.Sample, error) {
-	name, dir, _ := strings.Cut(f.datasetSpec, "=")
-	var ds *dataset.Dataset
-	var err error
-	switch {
-	case name == dataset.Sample:
-		if dir == "" {
-			if dir, err = sample.DefaultDir(); err != nil {
-				return nil, err
-			}
-		}
-		ds, err = sample.Generate(ctx, expandHome(dir), f.samples)
-	case dir == "":
-		return nil, usagef("--dataset %q: want NAME=DIR (names: %s) or sample", f.datasetSpec, strings.Join(nonSample(dataset.Names()), ", "))
-	default:
-		labels, images, lerr := dataset.Locate(name, expandHome(dir))
-		if lerr != nil {
-			return nil, fmt.Errorf("--dataset %s: %w", f.datasetSpec, lerr)
-		}
-		if images == "" {
-			return nil, fmt.Errorf("--dataset %s: no image folder found in %s", name, dir)
-		}
-		ds, err = dataset.Load(name, labels, images)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("--dataset: %w", err)
-	}
+// perfSamples preprocesses the first --samples images (and prompts) of ds
+// the way the model's config asks, before any load.
+func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, ds *dataset.Dataset, target string) ([]perf.Sample, error) {
 	c, err := dialServer(ctx, target)
 	if err != nil {
 		return nil, err

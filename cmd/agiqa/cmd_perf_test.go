@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/native"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
@@ -197,9 +198,7 @@ func TestPerfEmbeddedOutputs(t *testing.T) {
 }
 
 func TestPerfTableRateSharedMemory(t *testing.T) {
-	if _, err := os.Stat("/dev/shm"); err != nil {
-		t.Skip("no /dev/shm")
-	}
+	testenv.ShmDir(t)
 	stdout, _, err := runCLI(t, perfArgs("--repo", perfRepo(t), "--model", "sum", "--rate", "100,200", "--arrival", "poisson",
 		"--shared-memory", "system", "--batch", "2")...)
 	if err != nil {

@@ -66,8 +66,9 @@ infers nothing twice.
 
 Datasets: agiqa-1k=DIR, agiqa-3k=DIR (labels and images found inside DIR),
 csv=DIR (a folder holding one image,prompt,mos[,mos_align] CSV and the images),
-sample (the built-in one). --labels NAME=FILE takes a dataset's label file from
-elsewhere (DIR then only needs the images).
+sample (the built-in one, generated in $AGIQA_CACHE/sample, or sample=DIR).
+--labels NAME=FILE takes a dataset's label file from elsewhere (DIR then only
+needs the images). data, splits, eval and perf read --dataset the same way.
 
 Example:
   agiqa tables
@@ -155,14 +156,17 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	// and one of them dropped from the tables.
 	seen := map[string]bool{}
 	for _, spec := range f.datasets {
-		name, _, _ := strings.Cut(spec, "=")
-		if err := checkDatasetName(spec, name); err != nil {
+		src, err := parseDatasetSpec(spec)
+		if err != nil {
 			return err
 		}
-		if seen[name] {
-			return usagef("--dataset: %s given twice", name)
+		if err := src.check(); err != nil {
+			return err
 		}
-		seen[name] = true
+		if seen[src.name] {
+			return usagef("--dataset: %s given twice", src.name)
+		}
+		seen[src.name] = true
 	}
 	if f.models != "" {
 		names := modelList(f.models)
@@ -244,9 +248,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	}
 	var results []*runner.ModelResult
 	var runErr error
-	nsplits := 0
+	nsplits := map[string]int{} // per dataset: each has its own splits file
 	for _, d := range datasets {
-		nsplits = len(d.splits.Splits)
+		nsplits[d.ds.Name] = len(d.splits.Splits)
 		for _, m := range models {
 			if why := unservable[[2]string{m.Name, d.ds.Name}]; why != "" {
 				fmt.Fprintf(io.stderr, "%s on %s: skipped (%s)\n", m.Name, d.ds.Name, why)
@@ -303,7 +307,7 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 }
 
 // renderTables writes the --tables selection (and --timing) in f.format.
-func renderTables(w io.Writer, f *tablesFlags, which []int, results []*runner.ModelResult, nsplits int) error {
+func renderTables(w io.Writer, f *tablesFlags, which []int, results []*runner.ModelResult, nsplits map[string]int) error {
 	ms := runner.Measurements(results)
 	topt := table.Options{Paper: f.paper, Splits: nsplits}
 	// JSON and CSV documents follow one another without a blank line.
@@ -363,31 +367,12 @@ func loadDatasets(ctx context.Context, io cmdIO, f *tablesFlags) ([]evalDataset,
 	}
 	var out []evalDataset
 	for _, spec := range specs {
-		name, dir, _ := strings.Cut(spec, "=")
-		var ds *dataset.Dataset
-		var err error
-		switch {
-		case name == dataset.Sample:
-			sdir := dir
-			if sdir == "" {
-				sdir = filepath.Join(f.cache, "..", "sample")
-			}
-			ds, err = sample.Generate(ctx, sdir, f.sampleSize)
-		case dir == "":
-			return nil, usagef("--dataset %q: want NAME=DIR (names: %s) or sample", spec, strings.Join(nonSample(dataset.Names()), ", "))
-		case labelFiles[name] != "":
-			images := dataset.FindImages(expandHome(dir))
-			if images == "" {
-				return nil, fmt.Errorf("--dataset %s: no image folder found in %s", spec, dir)
-			}
-			ds, err = dataset.Load(name, labelFiles[name], images)
-		default:
-			labels, images, lerr := dataset.Locate(name, expandHome(dir))
-			if lerr != nil {
-				return nil, fmt.Errorf("--dataset %s: %w", spec, lerr)
-			}
-			ds, err = dataset.Load(name, labels, images)
+		src, err := parseDatasetSpec(spec)
+		if err != nil {
+			return nil, err
 		}
+		src.labels = labelFiles[src.name]
+		ds, err := src.resolve(ctx, f.sampleSize, true)
 		if err != nil {
 			return nil, err
 		}
@@ -663,7 +648,8 @@ func writePlots(dir string, results []*runner.ModelResult, stderr io.Writer) err
 	return err
 }
 
-// timingTable reports the speed of the very requests that produced the scores.
+// timingTable reports the speed of the very requests that produced the
+// scores; its percentiles are agiqa perf's (nearest rank, metrics.Percentile).
 func timingTable(results []*runner.ModelResult) *table.Table {
 	t := &table.Table{
 		ID:    "timing",
@@ -699,24 +685,10 @@ func timingTable(results []*runner.ModelResult) *table.Table {
 		v := func(x float64, decimals int) table.Cell { return table.Cell{Value: &x, Decimals: &decimals} }
 		row.Cells = []table.Cell{
 			v(float64(images)/secs, 1), v(float64(len(lat)), 0),
-			v(quantile(lat, 0.50), 2), v(quantile(lat, 0.90), 2), v(quantile(lat, 0.99), 2), v(lat[len(lat)-1], 2),
+			v(metrics.Percentile(lat, 50), 2), v(metrics.Percentile(lat, 90), 2), v(metrics.Percentile(lat, 99), 2), v(lat[len(lat)-1], 2),
 		}
 		rows = append(rows, row)
 	}
 	t.RowGroups = []table.RowGroup{{Rows: rows}}
 	return t
-}
-
-// quantile of sorted values, linear interpolation between closest ranks.
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 1 {
-		return sorted[0]
-	}
-	pos := q * float64(len(sorted)-1)
-	lo := int(pos)
-	if lo >= len(sorted)-1 {
-		return sorted[len(sorted)-1]
-	}
-	frac := pos - float64(lo)
-	return sorted[lo]*(1-frac) + sorted[lo+1]*frac
 }

@@ -9,7 +9,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/agiqa-bench/agiqa/bench/metrics"
+	"github.com/agiqa-bench/agiqa/bench/perf"
 	"github.com/agiqa-bench/agiqa/bench/runner"
 	"github.com/agiqa-bench/agiqa/bench/table"
 )
@@ -100,7 +103,7 @@ func TestTablesReportPlotsAndJSON(t *testing.T) {
 			t.Fatalf("%s: timing counts %v requests; the report has %d requests carrying %d images for %d scores",
 				row.Model, cells["requests"], len(lat), batched, r.Runs[0].Inferred)
 		}
-		want := map[string]float64{"p50": quantile(lat, 0.5), "p90": quantile(lat, 0.9), "p99": quantile(lat, 0.99), "max": lat[len(lat)-1],
+		want := map[string]float64{"p50": metrics.Percentile(lat, 50), "p90": metrics.Percentile(lat, 90), "p99": metrics.Percentile(lat, 99), "max": lat[len(lat)-1],
 			"images_per_s": float64(r.Runs[0].Inferred) / r.Runs[0].ElapsedSeconds}
 		for k, v := range want {
 			if math.Abs(cells[k]-v) > 1e-9*math.Abs(v) {
@@ -113,13 +116,25 @@ func TestTablesReportPlotsAndJSON(t *testing.T) {
 	}
 }
 
-// quantile (linear between closest ranks, numpy's default) against values
-// numpy.quantile gives for the same data.
-func TestTimingQuantile(t *testing.T) {
-	v := []float64{1, 2, 3, 4, 10}
-	for _, c := range []struct{ q, want float64 }{{0.5, 3}, {0.9, 7.6}, {0.99, 9.76}, {0, 1}, {1, 10}} {
-		if got := quantile(v, c.q); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("quantile(%v) = %v, numpy %v", c.q, got, c.want)
+// tables --timing and perf give the same figures for the same latencies
+// (nearest rank; an interpolated p50 of 1, 2, 3, 4 would be 2.5).
+func TestTimingPercentilesArePerfs(t *testing.T) {
+	for _, lat := range [][]float64{{1, 2, 3, 4}, {4, 1, 3, 2, 10}, {7}, {0.5, 0.25, 8, 8, 8, 1, 2, 3, 30, 0.75, 12}} {
+		m := perf.NewMetrics(time.Second, len(lat))
+		for _, ms := range lat {
+			m.Add(&perf.Result{Latency: time.Duration(ms * float64(time.Millisecond)), Batch: 1})
+		}
+		m.Close()
+		res := &runner.ModelResult{Model: "m", Dataset: "d", Runs: []*runner.Report{{RequestLatencyMS: lat, Inferred: len(lat), ElapsedSeconds: 1}}}
+		tt := timingTable([]*runner.ModelResult{res})
+		cells := map[string]float64{}
+		for i, c := range tt.Columns {
+			cells[c.Key] = *tt.RowGroups[0].Rows[0].Cells[i].Value
+		}
+		for k, want := range map[string]float64{"p50": m.Latency.P50US, "p90": m.Latency.P90US, "p99": m.Latency.P99US, "max": m.Latency.MaxUS} {
+			if got := cells[k]; math.Abs(got-want/1e3) > 1e-9 {
+				t.Errorf("%v: tables --timing %s = %v ms, perf %v ms", lat, k, got, want/1e3)
+			}
 		}
 	}
 }
@@ -249,5 +264,57 @@ func TestTablesLabelsFlagAndForeignSplits(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: err = %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+// Two datasets run with different splits files: each cell's "n=K splits"
+// note compares with its own dataset's count (3 for the sample, 2 for csv),
+// not with the last dataset's.
+func TestTablesSplitNotePerDataset(t *testing.T) {
+	// The csv dataset is a sample generated elsewhere: images whose
+	// sharpness varies, so every split's correlations are defined.
+	images := t.TempDir()
+	dir := t.TempDir()
+	sp3, sp2 := filepath.Join(dir, "sample.json"), filepath.Join(dir, "csv.json")
+	for _, args := range [][]string{
+		{"data", "--dataset", "sample=" + images, "--sample-size", "120", "--limit", "1"},
+		{"splits", "--dataset", "sample", "--sample-size", "40", "--n", "3", "-o", sp3},
+		{"splits", "--dataset", "csv=" + images, "--n", "2", "-o", sp2},
+	} {
+		if _, stderr, err := runCLI(t, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stderr)
+		}
+	}
+	out, stderr, err := runCLI(t, "tables", "--cache", filepath.Join(dir, "p"), "--sample-size", "40", "--models", "sharpness_laplacian",
+		"--dataset", "sample", "--dataset", "csv="+images, "--splits", "sample="+sp3+",csv="+sp2,
+		"--tables", "1", "--format", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var t1 table.Table
+	if err := json.Unmarshal([]byte(out), &t1); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, g := range t1.RowGroups {
+		for _, r := range g.Rows {
+			if r.Kind != table.KindMeasured {
+				continue
+			}
+			for i, c := range r.Cells {
+				key := t1.Columns[i].Key
+				if c.Stat == nil {
+					continue
+				}
+				checked++
+				want := map[string]int{"sample": 3, "csv": 2}[strings.Split(key, "/")[0]]
+				if c.Stat.N != want || strings.Contains(c.Note, "n=") {
+					t.Errorf("%s %s: N %d note %q; want N %d and no split-count note", r.Model, key, c.Stat.N, c.Note, want)
+				}
+			}
+		}
+	}
+	if checked != 6 {
+		t.Errorf("checked %d measured cells, want 6 (3 metrics x 2 datasets):\n%s", checked, out)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -11,6 +13,21 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// TestMain points the agiqa cache (where the sample dataset and, by
+// default, predictions go) at a fresh folder, so that tests neither read
+// nor write the user's cache; a test that needs its own sets AGIQA_CACHE.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "agiqa-cmd-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("AGIQA_CACHE", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // checkGolden compares got with testdata/<name>.golden, or rewrites it with -update.
 func checkGolden(t *testing.T, name string, got []byte) {

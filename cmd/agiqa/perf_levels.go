@@ -1,4 +1,4 @@
-package perf
+package main
 
 import (
 	"fmt"
@@ -7,15 +7,18 @@ import (
 	"strings"
 )
 
+// The perf flags' list syntax, parsed here so that bench/perf takes typed
+// values (perf.Config.Concurrency, Rates, Batches) and knows no flag syntax.
+
 // maxLevels bounds how many load levels one flag may expand to, so a typo
 // such as 1:1000000 is refused instead of sweeping for days.
 const maxLevels = 1000
 
-// ParseInts parses a load-level list for the flag named flag (used in every
+// parseIntLevels parses a load-level list for the flag named flag (used in every
 // error): comma-separated items, each a value ("8"), a range with an additive
 // step ("1:8" = 1..8, "4:32:4") or with a multiplicative one ("1:64:x2" = 1, 2,
 // 4, ..., 64). Every value must be >= 1; duplicates are kept in order given.
-func ParseInts(flag, s string) ([]int, error) {
+func parseIntLevels(flag, s string) ([]int, error) {
 	vals, err := parseLevels(flag, s, true)
 	if err != nil {
 		return nil, err
@@ -27,10 +30,10 @@ func ParseInts(flag, s string) ([]int, error) {
 	return out, nil
 }
 
-// ParseRates parses a request-rate list (requests per second) in the same
-// syntax as ParseInts; values may be fractional ("0.5,1,2" or "100:1000:100")
+// parseRateLevels parses a request-rate list (requests per second) in the same
+// syntax as parseIntLevels; values may be fractional ("0.5,1,2" or "100:1000:100")
 // and must be > 0.
-func ParseRates(flag, s string) ([]float64, error) {
+func parseRateLevels(flag, s string) ([]float64, error) {
 	return parseLevels(flag, s, false)
 }
 
