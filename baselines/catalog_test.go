@@ -1,6 +1,8 @@
 package baselines
 
 import (
+	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -235,8 +237,8 @@ func TestCatalogStructure(t *testing.T) {
 	if got := len(ForTable(2)); got != 5 {
 		t.Errorf("table 2 has %d entries, want 5", got)
 	}
-	if got := len(ForTable(3)); got != 5 {
-		t.Errorf("table 3 has %d entries, want 5", got)
+	if got := len(ForTable(3)); got != 8 { // the paper's 5 + the three QA-token combinations it lacks
+		t.Errorf("table 3 has %d entries, want 8", got)
 	}
 	for _, name := range []string{"sharpness_laplacian", "contrast_rms"} {
 		sh := ByServed(name)
@@ -274,4 +276,43 @@ func TestSwitchesString(t *testing.T) {
 	if s := (Switches{Image2Prompt: true, QAToken: true}).String(); s != "Image2prompt + QA token" {
 		t.Errorf("switches = %q", s)
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current catalogue")
+
+// table3Row is one line of testdata/table3_rows.json.golden, which the export's tests read
+// (modelrepo/python/tests/test_export_names.py): the row key a model of these switches is exported under.
+type table3Row struct {
+	Key string `json:"key"`
+	Switches
+	InPaper bool `json:"in_paper"`
+}
+
+// Table 3 has one row per switch combination, all eight, and the Python export names them from the
+// same list: a row added, renamed or re-switched here fails this test until the file is regenerated
+// (go test ./baselines -run Table3Rows -update), and then the Python test until the export agrees.
+func TestTable3RowsGolden(t *testing.T) {
+	var rows []table3Row
+	seen := map[Switches]string{}
+	for _, e := range ForTable(3) {
+		if prev, dup := seen[*e.Switches]; dup {
+			t.Errorf("Table 3 rows %q and %q have the same switches %v", prev, e.Key, *e.Switches)
+		}
+		seen[*e.Switches] = e.Key
+		if e.InPaper != (len(e.Paper) > 0) {
+			t.Errorf("Table 3 %q: in_paper %v with paper numbers for %d datasets", e.Key, e.InPaper, len(e.Paper))
+		}
+		rows = append(rows, table3Row{Key: e.Key, Switches: *e.Switches, InPaper: e.InPaper})
+	}
+	if len(seen) != 8 {
+		t.Errorf("Table 3 covers %d of the 8 switch combinations", len(seen))
+	}
+	if full := seen[Switches{Image2Prompt: true, IntegralPrompt: true, QAToken: true}]; full != "ipiqa" {
+		t.Errorf("the full model's Table 3 key is %q, want ipiqa (the key of Tables 1 and 2)", full)
+	}
+	b, err := json.MarshalIndent(rows, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Golden(t, "table3_rows.json", append(b, '\n'), *update)
 }

@@ -13,6 +13,7 @@ CLIP's RN50 weights given to ``build_model(clip_state=...)``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -223,3 +224,18 @@ def load_model_state(model: nn.Module, state_dict, strict: bool = True) -> LoadR
         return load_official_ipiqa(model, src, strict=strict)
     name = getattr(model, "name", type(model).__name__)
     return _apply(model, src, f"checkpoint for model {name}", (), strict, [])
+
+
+# The format image2prompt.py writes and train --init-image2prompt reads.
+I2P_FORMAT = "agiqa-image2prompt-v1"
+
+
+def read_image2prompt_checkpoint(path: str) -> dict:
+    """An Image2Prompt checkpoint (image2prompt.py's image2prompt.pt), checked to be one."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError("image2prompt checkpoint %s not found" % path)
+    ckpt = torch.load(path, map_location="cpu")
+    if not isinstance(ckpt, dict) or ckpt.get("format") != I2P_FORMAT:
+        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError("%s is not an image2prompt checkpoint (format %r, want %r)" % (path, got, I2P_FORMAT))
+    return ckpt

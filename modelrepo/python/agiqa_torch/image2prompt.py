@@ -21,11 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from . import data as D
-from .train import (add_common_args, amp_step, build, cli_main, default_labels, epoch_train_loader, image_dataset,
-                    loader_workers, log, make_loader, model_kwargs, save_atomic, setup_torch, split_digest)
+from .checkpoints import I2P_FORMAT, read_image2prompt_checkpoint
+from .runs import (add_common_args, amp_step, build, cli_main, default_labels, epoch_train_loader, image_dataset,
+                   loader_workers, log, make_loader, model_kwargs, save_atomic, setup_torch, split_digest)
 
-I2P_FORMAT = "agiqa-image2prompt-v1"
 CHECKPOINT = "image2prompt.pt"
+read_checkpoint = read_image2prompt_checkpoint  # the reader of what this command writes
 
 
 def parse_args(argv):
@@ -43,17 +44,6 @@ def parse_args(argv):
         p.error("--epochs and --batch-size must be >= 1 and --lr > 0")
     default_labels(p, args)
     return args
-
-
-def read_checkpoint(path):
-    """An image2prompt checkpoint, checked to be one (clear error otherwise)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError("image2prompt checkpoint %s not found" % path)
-    ckpt = torch.load(path, map_location="cpu")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != I2P_FORMAT:
-        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError("%s is not an image2prompt checkpoint (format %r, want %r)" % (path, got, I2P_FORMAT))
-    return ckpt
 
 
 def _cosines(model, images, tokens):

@@ -44,7 +44,8 @@ def _exporting() -> bool:
 
 class Normalize(nn.Module):
     """0..255 pixels (any dtype) -> float32 (x/255 - mean) / std, per channel, in the order of
-    torchvision's ToTensor + Normalize so that results match the official pipelines bit for bit."""
+    torchvision's ToTensor + Normalize so that results match the official pipelines bit for bit. A
+    double() copy (the export's fp64 reference) computes in float64 throughout."""
 
     def __init__(self, mean, std):
         super().__init__()
@@ -52,7 +53,7 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1), persistent=False)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return (image.to(torch.float32) / 255.0 - self.mean) / self.std
+        return (image.to(self.mean.dtype) / 255.0 - self.mean) / self.std
 
 
 class AGIQAModel(nn.Module):
@@ -178,16 +179,18 @@ class IPIQA(AGIQAModel):
     - ``image2prompt``: the image branch starts from an Image2Prompt-pretrained checkpoint instead of
       CLIP's image tower (``build_model(image2prompt=True, image2prompt_state=...)``).
 
-    One deliberate difference from the official code: there, ``txt_pos`` and ``text_projection``
-    stay trainable because its freeze helper sets ``requires_grad = True`` on bare Parameters; here
-    the whole text tower except (with qa_token) the token table is frozen, as the paper describes.
+    Frozen text tower, as the official code trains it: its freeze helper sets ``requires_grad = True``
+    on bare Parameters, so the text positional embedding and the text projection (77 x 512 + 512 x
+    1024 = 563,712 parameters at full size) train with the image branch; the transformer, ln_final and
+    (without qa_token) the token table are frozen. ``freeze_text_extras=True`` freezes those two as
+    well, the whole tower but the token table, as the paper's text describes it.
     """
 
     uses_prompt = True
 
     def __init__(self, num_outputs: int = 1, image_size: int = 512, width: int = 64, text_width: int = 512,
                  text_layers: int = 12, integral_prompt: bool = True, qa_token: bool = True,
-                 clip: Optional[clip_rn50.CLIPRN50] = None, max_parts: int = 8):
+                 clip: Optional[clip_rn50.CLIPRN50] = None, max_parts: int = 8, freeze_text_extras: bool = False):
         super().__init__("ipiqa", num_outputs, image_size)
         given = clip
         clip = clip or clip_rn50.CLIPRN50(width=width, image_size=image_size, text_width=text_width,
@@ -207,9 +210,12 @@ class IPIQA(AGIQAModel):
         self.image2prompt = False
         # Whether the text tower holds CLIP weights; official checkpoints omit the frozen ones.
         self.text_initialised = given is not None
+        self.freeze_text_extras = freeze_text_extras
         for p in self.text.parameters():
             p.requires_grad = False
         self.text.token_embedding.weight.requires_grad = qa_token
+        for p in (self.text.positional_embedding, self.text.text_projection):
+            p.requires_grad = not freeze_text_extras
 
     def image_encoder(self, image: torch.Tensor) -> torch.Tensor:
         """0..255 image -> CLIP image feature [B, D] (the Image2Prompt regression output)."""
@@ -348,7 +354,8 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
                 text_layers: int = 12, clip_state: Optional[Dict[str, torch.Tensor]] = None,
                 image2prompt: bool = False, integral_prompt: bool = True, qa_token: bool = True,
                 seed: Optional[int] = None, *, antonym_tokens: Optional[torch.Tensor] = None,
-                image2prompt_state: Optional[Dict[str, torch.Tensor]] = None) -> AGIQAModel:
+                image2prompt_state: Optional[Dict[str, torch.Tensor]] = None,
+                freeze_text_extras: bool = False) -> AGIQAModel:
     """Build one of MODEL_NAMES.
 
     clip_state: pretrained backbone weights: OpenAI's RN50 state dict (key names as in RN50.pt) for
@@ -359,6 +366,8 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
         (see checkpoints.load_image_branch); otherwise the caller loads it after building, as the
         trainer does, or the weights come from a trained checkpoint anyway (export).
     antonym_tokens: clipiqa only; [2, 77] token ids of "Good photo." and "Bad photo.".
+    freeze_text_extras: ipiqa only; also freeze the text positional embedding and projection, which
+        the official code trains (see IPIQA).
     seed: seeds the random initialisation (the global RNG state is restored afterwards).
     """
     if name not in MODEL_NAMES:
@@ -371,6 +380,8 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
         raise ValueError(f"model {name}: image2prompt applies to ipiqa only")
     if image2prompt_state is not None and not image2prompt:
         raise ValueError("model ipiqa: image2prompt_state given but image2prompt=False")
+    if name != "ipiqa" and freeze_text_extras:
+        raise ValueError(f"model {name}: freeze_text_extras applies to ipiqa only")
     if name != "clipiqa" and antonym_tokens is not None:
         raise ValueError(f"model {name}: antonym_tokens applies to clipiqa only")
 
@@ -395,7 +406,7 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
         else:
             clip = _clip_for(name, clip_state, image_size, width, text_width, text_layers)
             model = IPIQA(num_outputs, image_size, width, text_width, text_layers, integral_prompt=integral_prompt,
-                          qa_token=qa_token, clip=clip)
+                          qa_token=qa_token, clip=clip, freeze_text_extras=freeze_text_extras)
             model.text_initialised = clip_state is not None
             model.image2prompt = image2prompt
             if image2prompt_state is not None:

@@ -48,7 +48,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # The same arguments through the same builder give the weights just exported.
     ns = export._parser().parse_args(export_args)
     model, kw, _ = export.build_for_export(ns)
-    name = export._default_name(ns, kw)
+    name = export._default_name(ns, kw, model)
 
     with open(args.inputs, encoding="utf-8") as f:
         spec = json.load(f)

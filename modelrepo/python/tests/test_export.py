@@ -46,7 +46,7 @@ def ipiqa_repo(tmp_path_factory):
 
 
 def test_ipiqa_graph_follows_the_contract(ipiqa_repo):
-    path = ipiqa_repo / "ipiqa_agiqa3k_tiny" / "2" / "model.onnx"
+    path = ipiqa_repo / "ipiqa_prompt_qa_agiqa3k_tiny" / "2" / "model.onnx"
     assert path.is_file()
     import onnx
 
@@ -62,8 +62,8 @@ def test_ipiqa_graph_follows_the_contract(ipiqa_repo):
 
 
 def test_ipiqa_config(ipiqa_repo):
-    text = (ipiqa_repo / "ipiqa_agiqa3k_tiny" / "config.pbtxt").read_text()
-    assert 'name: "ipiqa_agiqa3k_tiny"' in text
+    text = (ipiqa_repo / "ipiqa_prompt_qa_agiqa3k_tiny" / "config.pbtxt").read_text()
+    assert 'name: "ipiqa_prompt_qa_agiqa3k_tiny"' in text
     assert 'platform: "onnxruntime_onnx"' in text
     assert "max_batch_size: 32" in text
     assert re.search(r'name: "IMAGE" data_type: TYPE_UINT8 dims: \[ 3, 64, 64 \]', text)
@@ -71,7 +71,7 @@ def test_ipiqa_config(ipiqa_repo):
     assert re.search(r'name: "ALIGNMENT" data_type: TYPE_FP32 dims: \[ 1 \]', text)
     assert "version_policy: { all { } }" in text and "dynamic_batching" in text and "KIND_GPU" in text
     for k, v in (("agiqa.preprocess", "resize"), ("agiqa.per_split", "true"), ("agiqa.higher_is_better", "true"),
-                 ("agiqa.catalog", "ipiqa"), ("agiqa.dataset", "agiqa-3k")):
+                 ("agiqa.catalog", "ipiqa_prompt_qa"), ("agiqa.dataset", "agiqa-3k")):
         assert f'key: "{k}" value: {{ string_value: "{v}" }}' in text
 
 
@@ -91,7 +91,7 @@ def test_reference_file_matches_the_model(ipiqa_repo):
 def test_ipiqa_onnx_matches_eager_on_another_batch_size(ipiqa_repo):
     need_ort()
     m = build_model("ipiqa", 2, 64, seed=3, **TINY).eval()
-    res = E.compare_with_eager(str(ipiqa_repo / "ipiqa_agiqa3k_tiny" / "2" / "model.onnx"), m, batch=5, seed=9)
+    res = E.compare_with_eager(str(ipiqa_repo / "ipiqa_prompt_qa_agiqa3k_tiny" / "2" / "model.onnx"), m, batch=5, seed=9)
     assert res["batch"] == 5 and res["max_abs_diff"] <= 1e-4
 
 
@@ -100,7 +100,7 @@ def test_export_reexport_keeps_a_matching_config_and_rejects_a_stale_one(ipiqa_r
             "--out", str(ipiqa_repo)]
     rc, out, err = run_main(args, capsys)
     assert rc == 0, err
-    assert "kept" in out and (ipiqa_repo / "ipiqa_agiqa3k_tiny" / "3" / "model.onnx").is_file()
+    assert "kept" in out and (ipiqa_repo / "ipiqa_prompt_qa_agiqa3k_tiny" / "3" / "model.onnx").is_file()
     if HAVE_ORT:
         assert re.search(r"numeric check: .* matches eager PyTorch on batch 3", out)
     else:
@@ -108,7 +108,7 @@ def test_export_reexport_keeps_a_matching_config_and_rejects_a_stale_one(ipiqa_r
     # agiqa-1k has one output: the existing 2-output config must be refused, naming the file, before
     # anything is written.
     before = {p: p.stat().st_mtime_ns for p in ipiqa_repo.rglob("*")}
-    rc, out, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-1k", "--tiny", "--name", "ipiqa_agiqa3k_tiny",
+    rc, out, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-1k", "--tiny", "--name", "ipiqa_prompt_qa_agiqa3k_tiny",
                              "--version", "3", "--out", str(ipiqa_repo)], capsys)
     assert rc == 1
     assert "config.pbtxt does not describe the exported model" in err and "ALIGNMENT" in err
@@ -166,7 +166,7 @@ def test_export_from_a_training_checkpoint(tmp_path, capsys):
     rc, out, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-3k", "--checkpoint", str(ckpt),
                              "--version", "4", "--out", str(tmp_path / "repo")], capsys)
     assert rc == 0, err
-    path = tmp_path / "repo" / "ipiqa_agiqa3k_tiny" / "4" / "model.onnx"
+    path = tmp_path / "repo" / "ipiqa_prompt_qa_agiqa3k_tiny" / "4" / "model.onnx"
     import onnx
     from onnx import numpy_helper
 
@@ -234,19 +234,19 @@ COMMITTED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 def test_committed_configs_are_where_export_writes_and_describe_its_models():
     # Every model export writes at full size has its committed config under export's default name, and
     # that config is one export keeps (names, tensors, image size, per-split policy); every committed
-    # ONNX model is one of them.
+    # ONNX model is one of them. IP-IQA's are the paper's model: trained from an Image2Prompt start.
     expected = {}
     for model in E.MODEL_NAMES:
         for dataset in ([None] if model in E.ZERO_SHOT else sorted(E.DATASET_OUTPUTS)):
             args = E._parser().parse_args(["--model", model, "--out", "x"] + (["--dataset", dataset] if dataset else []))
             kw = {"name": model, "num_outputs": 1 if dataset is None else E.outputs_for(model, dataset),
                   "image_size": E.DEFAULT_IMAGE_SIZE[model]}
-            name = E._default_name(args, kw)
             extra = {"antonym_tokens": torch.tensor([[E.SOT_TOKEN, 1, E.EOT_TOKEN] + [0] * 74] * 2)} \
                 if model == "clipiqa" else {}
             # Tiny widths at the full image size: the config check reads names, tensors and sizes only.
-            m = build_model(**dict(kw, **TINY), **extra)
-            expected[name] = (m, model not in E.ZERO_SHOT)
+            m = build_model(**dict(kw, **TINY), **extra, image2prompt=model == "ipiqa")
+            expected[E._default_name(args, kw, m)] = (m, model not in E.ZERO_SHOT)
+    assert {"ipiqa_agiqa1k", "ipiqa_agiqa3k"} <= set(expected)
     committed = {d for d in os.listdir(COMMITTED)
                  if 'platform: "onnxruntime_onnx"' in open(os.path.join(COMMITTED, d, "config.pbtxt")).read()}
     assert committed == set(expected)
@@ -254,17 +254,7 @@ def test_committed_configs_are_where_export_writes_and_describe_its_models():
         E.check_existing_config(os.path.join(COMMITTED, name, "config.pbtxt"), name, m, per_split)
 
 
-def test_ablation_variants_name_their_table3_rows(tmp_path, capsys):
-    # Keys of baselines/catalog.go: the QA token only in the full model; the rest by their switches.
-    def key(**kw):
-        return E.catalog_key(build_model("ipiqa", 1, 32, **TINY, **kw))
-
-    assert key() == "ipiqa" and key(image2prompt=True) == "ipiqa"
-    assert key(qa_token=False, integral_prompt=False) == "ipiqa_base"
-    assert key(qa_token=False, image2prompt=True, integral_prompt=False) == "ipiqa_i2p"
-    assert key(qa_token=False) == "ipiqa_prompt"
-    assert key(qa_token=False, image2prompt=True) == "ipiqa_i2p_prompt"
-    assert E.catalog_key(build_model("resnet50", 1, 32, **TINY)) == "resnet50"
+def test_ablation_checkpoint_is_exported_under_its_row(tmp_path, capsys):
     # Exported from a training checkpoint of an ablation run (train --no-qa-token --init-image2prompt).
     kwargs = dict(name="ipiqa", num_outputs=1, image_size=32, qa_token=False, **TINY)
     ckpt = tmp_path / "best.pt"
@@ -291,10 +281,14 @@ def test_ablation_checkpoint_does_not_take_the_full_models_place(tmp_path, capsy
     assert rc == 0, err
     assert (repo / "ipiqa_base_agiqa1k_tiny" / "1" / "model.onnx").is_file()
     assert not (repo / "ipiqa_agiqa1k_tiny").exists()
-    # Nor, named into it, under a config whose catalogue row is another model's.
-    rc, _, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-1k", "--tiny", "--image-size", "32",
-                           "--out", str(repo)], capsys)
+    # Nor, named into it, under a config whose catalogue row is another model's (the full model's,
+    # exported from a run that started from Image2Prompt).
+    full = dict(kwargs, qa_token=True, integral_prompt=True)
+    torch.save({"model_kwargs": full, "image2prompt": True, "config": {"split": 0, "dataset": "agiqa-1k"},
+                "model": build_model(**full).state_dict()}, tmp_path / "full.pt")
+    rc, _, err = run_main(["--model", "ipiqa", "--checkpoint", str(tmp_path / "full.pt"), "--out", str(repo)], capsys)
     assert rc == 0, err
+    assert 'string_value: "ipiqa" }' in (repo / "ipiqa_agiqa1k_tiny" / "config.pbtxt").read_text()
     before = {p: p.stat().st_mtime_ns for p in repo.rglob("*")}
     rc, _, err = run_main(["--model", "ipiqa", "--checkpoint", str(ckpt), "--name", "ipiqa_agiqa1k_tiny",
                            "--out", str(repo)], capsys)

@@ -98,9 +98,53 @@ def test_clipiqa_is_softmax_over_antonym_similarities():
     assert "text" not in dict(m.named_children())  # image-only at serving time
 
 
+TEXT_EXTRAS = {"text.positional_embedding", "text.text_projection"}
+
+
+def official_trainable(model, qa_token):
+    """Our parameter names the official IP-IQA code trains, by its own rule applied to its own names
+    (checkpoints.to_official_names): freeze_module() on the modules txt_model and ln_final, and on wte
+    without the QA token, turns requires_grad off; on the bare Parameters txt_pos and text_projection
+    it turns it on; nothing else is frozen."""
+    from agiqa_torch import checkpoints as K
+
+    out = set()
+    for ours, _ in model.named_parameters():
+        (official,) = K.to_official_names({ours: torch.zeros(1)})
+        frozen = official.startswith(("txt_model.", "ln_final.")) or (official == "wte.weight" and not qa_token)
+        if not frozen:
+            out.add(ours)
+    return out
+
+
+@pytest.mark.parametrize("qa_token", [True, False])
+def test_text_tower_trains_as_the_official_code_by_default(qa_token):
+    m = build_model("ipiqa", 2, S, qa_token=qa_token, seed=0, **TINY)
+    trainable = {n for n, p in m.named_parameters() if p.requires_grad}
+    assert trainable == official_trainable(m, qa_token)
+    assert TEXT_EXTRAS <= trainable
+    frozen = build_model("ipiqa", 2, S, qa_token=qa_token, seed=0, freeze_text_extras=True, **TINY)
+    assert {n for n, p in frozen.named_parameters() if p.requires_grad} == trainable - TEXT_EXTRAS
+
+
+def test_freeze_text_extras_is_ipiqas():
+    with pytest.raises(ValueError, match="freeze_text_extras applies to ipiqa only"):
+        build_model("resnet50_clip", 1, S, freeze_text_extras=True, **TINY)
+
+
+def test_full_size_text_extras_are_563712_parameters():
+    # 77 x 512 positional embedding + 512 x 1024 projection, the parameters the official code trains
+    # beyond ours (issue 9).
+    def count(**kw):
+        m = build_model("ipiqa", 2, 512, **kw)
+        return sum(p.numel() for p in m.parameters() if p.requires_grad)
+
+    assert count() - count(freeze_text_extras=True) == 77 * 512 + 512 * 1024 == 563712
+
+
 @pytest.mark.parametrize("qa_token", [True, False])
 def test_text_tower_frozen_except_token_table(qa_token):
-    m = build_model("ipiqa", 2, S, qa_token=qa_token, seed=0, **TINY)
+    m = build_model("ipiqa", 2, S, qa_token=qa_token, seed=0, freeze_text_extras=True, **TINY)
     trainable = {n for n, p in m.named_parameters() if p.requires_grad}
     text = {n for n, _ in m.named_parameters() if n.startswith("text.")}
     assert text and len(text) > 5

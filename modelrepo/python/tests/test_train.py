@@ -63,7 +63,7 @@ def test_train_resume_and_outputs(ds, tmp_path, capsys):
     best = torch.load(os.path.join(out, "best.pt"))
     assert best["epoch"] == best_epoch
     assert best["model_kwargs"] == {"name": "ipiqa", "num_outputs": 2, "image_size": 32, "width": 8, "text_width": 64,
-                                    "text_layers": 2}
+                                    "text_layers": 2, "freeze_text_extras": False}
     model = build_model(**best["model_kwargs"])
     model.load_state_dict(best["model"])
     assert model.output_names == best["output_names"] == ["QUALITY", "ALIGNMENT"]
