@@ -66,8 +66,9 @@ type Entry struct {
 	// Group is the row group (Table 1's method families; Table 3: Switches.String()).
 	Group    string    `json:"group"`
 	Switches *Switches `json:"switches,omitempty"` // Table 3 only
-	// Served lists the model names in our repository whose predictions fill this row; empty when we
-	// serve nothing for it (the row can only quote the paper).
+	// Served lists the model names in our repository (modelrepo/models or the built-in one) whose
+	// predictions fill this row; empty when we serve nothing for it (the row can only quote the paper).
+	// TestServedNamesExist holds it to that: a name is added when its model lands, not before.
 	Served      []string `json:"served"`
 	NeedsPrompt bool     `json:"needs_prompt"` // the model takes the TOKENS input
 	InPaper     bool     `json:"in_paper"`     // false for our own additions: all Paper values nil
@@ -132,23 +133,25 @@ func served(names ...string) []string { return names }
 var catalog = []Entry{
 	// Table 1: perceptual quality.
 	t1("ceiq", "CEIQ", "CEIQ", GroupHandcrafted, nil, false, 0.3069, 0.2836, 0.2097, 0.3228, 0.4166),
-	t1("niqe", "NIQE", "NIQE", GroupHandcrafted, served("niqe"), false, -0.5490, -0.5048, -0.3824, 0.5623, 0.5171),
+	t1("niqe", "NIQE", "NIQE", GroupHandcrafted, nil, false, -0.5490, -0.5048, -0.3824, 0.5623, 0.5171),
 	t1("dsiqa", "DSIQA", "DSIQA", GroupHandcrafted, nil, false, -0.3047, -0.0559, -0.2148, 0.4955, 0.5488),
 	t1("sisblim", "SISBLIM", "SISBLIM", GroupHandcrafted, nil, false, -0.1309, -0.3575, -0.0889, 0.5479, 0.6477),
+	{Key: "brisque", Label: "BRISQUE", Name: "BRISQUE (LIVE model)", Table: 1,
+		Group: GroupHandcrafted, InPaper: false, Paper: map[string]Scores{}},
 	{Key: "sharpness", Label: "Sharpness (Laplacian)", Name: "variance of the Laplacian", Table: 1,
 		Group: GroupHandcrafted, Served: served("sharpness_laplacian"), InPaper: false, Paper: map[string]Scores{}},
 	{Key: "contrast", Label: "RMS contrast", Name: "standard deviation of luma", Table: 1,
 		Group: GroupHandcrafted, Served: served("contrast_rms"), InPaper: false, Paper: map[string]Scores{}},
-	t1("gmlf", "GMLF", "GMLF", GroupSVR, served("gmlf"), false, 0.5575, 0.6356, 0.4052, 0.6987, 0.8181),
-	t1("higrade", "HIGRADE", "HIGRADE", GroupSVR, served("higrade"), false, 0.4056, 0.4425, 0.2860, 0.6171, 0.7056),
-	t1("dbcnn", "DBCNN", "DBCNN", GroupDL, served("dbcnn"), false, 0.7491, 0.8211, 0.5618, 0.8207, 0.8759),
-	t1("cnniqa", "CNNIQA", "CNNIQA", GroupDL, served("cnniqa"), false, 0.5800, 0.7139, 0.4095, 0.7478, 0.8469),
+	t1("gmlf", "GMLF", "GMLF", GroupSVR, nil, false, 0.5575, 0.6356, 0.4052, 0.6987, 0.8181),
+	t1("higrade", "HIGRADE", "HIGRADE", GroupSVR, nil, false, 0.4056, 0.4425, 0.2860, 0.6171, 0.7056),
+	t1("dbcnn", "DBCNN", "DBCNN", GroupDL, nil, false, 0.7491, 0.8211, 0.5618, 0.8207, 0.8759),
+	t1("cnniqa", "CNNIQA", "CNNIQA", GroupDL, nil, false, 0.5800, 0.7139, 0.4095, 0.7478, 0.8469),
 	t1("clipiqa", "CLIPQA", "CLIP-IQA", GroupDL, served("clipiqa"), false, 0.8227, 0.8411, 0.6399, 0.8426, 0.8053),
-	t1("hyperiqa", "HyperNet", "HyperIQA", GroupDL, served("hyperiqa"), false, 0.7803, 0.8299, 0.5943, 0.8355, 0.8903),
-	t1("resnet50", "ResNet50", "ResNet50 (ImageNet)", GroupDL, served("resnet50"), false, 0.7136, 0.7576, 0.5254, 0.6744, 0.7365),
-	t1("resnet50_clip", "ResNet50*", "ResNet50 (CLIP RN50)", GroupDL, served("resnet50_clip"), false, 0.7914, 0.8404, 0.6064, 0.8306, 0.8929),
+	t1("hyperiqa", "HyperNet", "HyperIQA", GroupDL, nil, false, 0.7803, 0.8299, 0.5943, 0.8355, 0.8903),
+	t1("resnet50", "ResNet50", "ResNet50 (ImageNet)", GroupDL, served("resnet50_agiqa1k", "resnet50_agiqa3k"), false, 0.7136, 0.7576, 0.5254, 0.6744, 0.7365),
+	t1("resnet50_clip", "ResNet50*", "ResNet50 (CLIP RN50)", GroupDL, served("resnet50_clip_agiqa1k", "resnet50_clip_agiqa3k"), false, 0.7914, 0.8404, 0.6064, 0.8306, 0.8929),
 	func() Entry {
-		e := t1("ipiqa", "Ours", "IP-IQA", GroupOurs, served("ipiqa"), true, 0.8401, 0.8922, 0.6635, 0.8634, 0.9116)
+		e := t1("ipiqa", "Ours", "IP-IQA", GroupOurs, served("ipiqa_agiqa1k", "ipiqa_agiqa3k"), true, 0.8401, 0.8922, 0.6635, 0.8634, 0.9116)
 		// Table 1's AGIQA-3k KRCC is lost for every row, but IP-IQA's equals Table 3's full model.
 		s := e.Paper[AGIQA3k]
 		s.KRCC = f(0.6844)
@@ -157,11 +160,11 @@ var catalog = []Entry{
 	}(),
 
 	// Table 2: image-prompt alignment on AGIQA-3k.
-	t2("clipscore", "CLIPScore", "CLIPScore", GroupAlignment, served("clipscore"), 0.5972, 0.6839, 0.4591),
-	t2("imagereward", "ImageReward", "ImageReward", GroupAlignment, served("imagereward"), 0.7298, 0.7862, 0.5390),
-	t2("hps", "HPS", "HPS v1", GroupAlignment, served("hps"), 0.6349, 0.7000, 0.4580),
+	t2("clipscore", "CLIPScore", "CLIPScore", GroupAlignment, nil, 0.5972, 0.6839, 0.4591),
+	t2("imagereward", "ImageReward", "ImageReward", GroupAlignment, nil, 0.7298, 0.7862, 0.5390),
+	t2("hps", "HPS", "HPS v1", GroupAlignment, nil, 0.6349, 0.7000, 0.4580),
 	t2("stairreward", "StairReward", "StairReward", GroupAlignment, nil, 0.7472, 0.8529, 0.5554),
-	t2("ipiqa", "Ours", "IP-IQA", GroupOurs, served("ipiqa"), 0.7578, 0.8544, 0.5734),
+	t2("ipiqa", "Ours", "IP-IQA", GroupOurs, served("ipiqa_agiqa3k"), 0.7578, 0.8544, 0.5734),
 
 	// Table 3: ablation on perceptual quality. Every switch combination has a row; a trained variant
 	// is exported under <key>_<dataset> (agiqa_torch.export) and fills its row. The three QA-token rows
@@ -174,7 +177,7 @@ var catalog = []Entry{
 	t3ours("ipiqa_i2p_qa", "+Image2prompt +QA token", Switches{Image2Prompt: true, QAToken: true}),
 	t3ours("ipiqa_prompt_qa", "+Integral prompt +QA token", Switches{IntegralPrompt: true, QAToken: true}),
 	func() Entry {
-		e := t3("ipiqa", "Ours", Switches{Image2Prompt: true, IntegralPrompt: true, QAToken: true}, served("ipiqa"), 0.8401, 0.8922, 0.6635, 0.8634, 0.9116, 0.6844)
+		e := t3("ipiqa", "Ours", Switches{Image2Prompt: true, IntegralPrompt: true, QAToken: true}, served("ipiqa_agiqa1k", "ipiqa_agiqa3k"), 0.8401, 0.8922, 0.6635, 0.8634, 0.9116, 0.6844)
 		e.Name = "IP-IQA"
 		return e
 	}(),

@@ -231,8 +231,11 @@ func TestCatalogStructure(t *testing.T) {
 			}
 		}
 	}
-	if got := len(ForTable(1)); got != 15 { // 13 paper rows + our sharpness and contrast baselines
-		t.Errorf("table 1 has %d entries, want 15", got)
+	if got := len(ForTable(1)); got != 16 { // 13 paper rows + our sharpness, contrast and BRISQUE baselines
+		t.Errorf("table 1 has %d entries, want 16", got)
+	}
+	if e, ok := Lookup(1, "brisque"); !ok || e.InPaper || len(e.Paper) != 0 || e.Group != GroupHandcrafted {
+		t.Errorf("brisque entry = %+v, want a handcrafted Table 1 row not in the paper", e)
 	}
 	if got := len(ForTable(2)); got != 5 {
 		t.Errorf("table 2 has %d entries, want 5", got)
@@ -246,8 +249,11 @@ func TestCatalogStructure(t *testing.T) {
 			t.Errorf("%s entries = %+v", name, sh)
 		}
 	}
-	if got := len(ByServed("ipiqa")); got != 3 {
-		t.Errorf("ipiqa fills %d rows, want 3 (one per table)", got)
+	if got := len(ByServed("ipiqa_agiqa3k")); got != 3 {
+		t.Errorf("ipiqa_agiqa3k fills %d rows, want 3 (one per table)", got)
+	}
+	if got := len(ByServed("ipiqa_agiqa1k")); got != 2 {
+		t.Errorf("ipiqa_agiqa1k fills %d rows, want 2 (Table 2 is AGIQA-3k only)", got)
 	}
 	want := []string{GroupHandcrafted, GroupSVR, GroupDL, GroupOurs}
 	if g := Groups(1); strings.Join(g, "|") != strings.Join(want, "|") {

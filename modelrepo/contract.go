@@ -20,7 +20,7 @@ const (
 
 // ContractParameters documents the agiqa.* config parameters the harness reads.
 var ContractParameters = map[string]string{
-	"agiqa.preprocess":       `"resize" (squash to S x S) or "resize_center_crop" (short side to S, centre crop); required`,
+	"agiqa.preprocess":       `"resize" (squash to S x S), "resize_center_crop" (short side to S, centre crop) or "native" (the image at its own size, IMAGE dims [3, -1, -1]); required`,
 	"agiqa.higher_is_better": `"true" (default) or "false" (the harness flips the sign, e.g. NIQE)`,
 	"agiqa.per_split":        `"true": version k+1 was trained on split k (0-based), the version the harness scores split k with (needs version_policy all); default "false"`,
 	"agiqa.prompt_prefix":    `text put before each prompt (CLIPScore: "A photo depicts "); needs a TOKENS input`,
@@ -29,7 +29,7 @@ var ContractParameters = map[string]string{
 }
 
 // ContractCheck lists how a config breaks the model contract: an IMAGE input
-// UINT8 [3,S,S], an optional TOKENS INT64 [77], outputs QUALITY and/or
+// UINT8 [3,S,S] (or [3,-1,-1] with agiqa.preprocess "native"), an optional TOKENS INT64 [77], outputs QUALITY and/or
 // ALIGNMENT FP32 [1], max_batch_size >= 1 and well-formed agiqa.* parameters.
 // An empty list means the harness can use the model.
 func ContractCheck(cfg *pb.ModelConfig) []string {
@@ -41,6 +41,7 @@ func ContractCheck(cfg *pb.ModelConfig) []string {
 		add("max_batch_size is %d; the contract needs batching (>= 1)", cfg.GetMaxBatchSize())
 	}
 	var hasImage, hasTokens bool
+	method, _ := Parameter(cfg, "agiqa.preprocess")
 	for _, in := range cfg.GetInput() {
 		switch in.Name {
 		case InputImage:
@@ -49,8 +50,14 @@ func ContractCheck(cfg *pb.ModelConfig) []string {
 			if in.DataType != pb.DataType_TYPE_UINT8 {
 				add("input IMAGE is %s; the contract needs TYPE_UINT8", in.DataType)
 			}
-			if len(d) != 3 || d[0] != 3 || d[1] < 1 || d[1] != d[2] {
-				add("input IMAGE dims %v; the contract needs [3, S, S] with a fixed S", d)
+			native := len(d) == 3 && d[0] == 3 && d[1] == -1 && d[2] == -1
+			switch {
+			case method == "native" && !native:
+				add(`input IMAGE dims %v; agiqa.preprocess "native" needs [3, -1, -1] (each image at its own size)`, d)
+			case method != "native" && native:
+				add(`input IMAGE dims %v: variable height and width need agiqa.preprocess "native" (resize methods need a fixed S)`, d)
+			case !native && (len(d) != 3 || d[0] != 3 || d[1] < 1 || d[1] != d[2]):
+				add("input IMAGE dims %v; the contract needs [3, S, S] with a fixed S, or [3, -1, -1] with agiqa.preprocess \"native\"", d)
 			}
 		case InputTokens:
 			hasTokens = true
@@ -100,9 +107,9 @@ func ContractCheck(cfg *pb.ModelConfig) []string {
 	}
 	switch v, ok := Parameter(cfg, "agiqa.preprocess"); {
 	case !ok:
-		add(`parameter agiqa.preprocess is missing ("resize" or "resize_center_crop")`)
-	case v != "resize" && v != "resize_center_crop":
-		add(`parameter agiqa.preprocess is %q; want "resize" or "resize_center_crop"`, v)
+		add(`parameter agiqa.preprocess is missing ("resize", "resize_center_crop" or "native")`)
+	case v != "resize" && v != "resize_center_crop" && v != "native":
+		add(`parameter agiqa.preprocess is %q; want "resize", "resize_center_crop" or "native"`, v)
 	}
 	for _, k := range []string{"agiqa.higher_is_better", "agiqa.per_split"} {
 		if v, ok := Parameter(cfg, k); ok && v != "true" && v != "false" {

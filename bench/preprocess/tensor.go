@@ -6,7 +6,7 @@ import (
 	"os"
 )
 
-// Method is how an image is brought to the model's S x S input (config parameter agiqa.preprocess).
+// Method is how an image is brought to the model's IMAGE input (config parameter agiqa.preprocess).
 type Method int
 
 const (
@@ -14,6 +14,9 @@ const (
 	MethodResize Method = iota
 	// MethodResizeCenterCrop scales the short side to S and crops the centre S x S (CLIP's transform).
 	MethodResizeCenterCrop
+	// MethodNative sends the decoded image at its own size, untouched: handcrafted metrics
+	// ([3, -1, -1] inputs) score images as their authors' code does, never after a resize.
+	MethodNative
 )
 
 // String returns the configuration spelling of m.
@@ -23,6 +26,8 @@ func (m Method) String() string {
 		return "resize"
 	case MethodResizeCenterCrop:
 		return "resize_center_crop"
+	case MethodNative:
+		return "native"
 	}
 	return fmt.Sprintf("Method(%d)", int(m))
 }
@@ -34,8 +39,10 @@ func ParseMethod(s string) (Method, error) {
 		return MethodResize, nil
 	case "resize_center_crop":
 		return MethodResizeCenterCrop, nil
+	case "native":
+		return MethodNative, nil
 	}
-	return 0, fmt.Errorf("preprocess: unknown method %q (want \"resize\" or \"resize_center_crop\")", s)
+	return 0, fmt.Errorf("preprocess: unknown method %q (want \"resize\", \"resize_center_crop\" or \"native\")", s)
 }
 
 // CenterCropGeometry returns the intermediate size that torchvision's Resize(size) gives an image of
@@ -52,8 +59,44 @@ func CenterCropGeometry(w, h, size int) (rw, rh, left, top int) {
 	return rw, rh, left, top
 }
 
+// CHW is an IMAGE input tensor: H x W RGB, channel-first, 3*H*W bytes.
+type CHW struct {
+	H, W int
+	Pix  []uint8
+}
+
+// ToCHW brings img to the IMAGE input: size x size by method, or for MethodNative the image at
+// its own size (size must then be 0: a native input has no fixed side).
+func ToCHW(img RGB, size int, method Method) (CHW, error) {
+	if !img.valid() {
+		return CHW{}, fmt.Errorf("preprocess: invalid image %dx%d with %d bytes", img.W, img.H, len(img.Pix))
+	}
+	if method == MethodNative {
+		if size != 0 {
+			return CHW{}, fmt.Errorf("preprocess: method native takes the image at its own size, not %d", size)
+		}
+		return CHW{H: img.H, W: img.W, Pix: planar(img)}, nil
+	}
+	t, err := ToTensor(img, size, method)
+	if err != nil {
+		return CHW{}, err
+	}
+	return CHW{H: size, W: size, Pix: t}, nil
+}
+
+// planar reorders packed RGB into channel-first planes.
+func planar(r RGB) []uint8 {
+	plane := r.W * r.H
+	out := make([]uint8, 3*plane)
+	r0, g0, b0 := out[:plane], out[plane:2*plane], out[2*plane:]
+	for i := 0; i < plane; i++ {
+		r0[i], g0[i], b0[i] = r.Pix[3*i], r.Pix[3*i+1], r.Pix[3*i+2]
+	}
+	return out
+}
+
 // ToTensor resizes img to size x size with method and returns it channel-first (CHW, RGB), the
-// layout of the IMAGE input: 3*size*size bytes.
+// layout of the IMAGE input: 3*size*size bytes. MethodNative needs ToCHW (the size is the image's).
 func ToTensor(img RGB, size int, method Method) ([]uint8, error) {
 	if !img.valid() {
 		return nil, fmt.Errorf("preprocess: invalid image %dx%d with %d bytes", img.W, img.H, len(img.Pix))
@@ -75,17 +118,7 @@ func ToTensor(img RGB, size int, method Method) ([]uint8, error) {
 	default:
 		return nil, fmt.Errorf("preprocess: unknown method %v", method)
 	}
-	out := make([]uint8, 3*size*size)
-	plane := size * size
-	r0, g0, b0 := out[:plane], out[plane:2*plane], out[2*plane:]
-	for y := 0; y < size; y++ {
-		src := r.Pix[3*y*size : 3*(y+1)*size]
-		o := y * size
-		for x := 0; x < size; x++ {
-			r0[o+x], g0[o+x], b0[o+x] = src[3*x], src[3*x+1], src[3*x+2]
-		}
-	}
-	return out, nil
+	return planar(r), nil
 }
 
 // LoadTensor decodes the image at path with the default Decoder and returns ToTensor's result.
@@ -101,13 +134,20 @@ func LoadTensor(path string, size int, method Method) ([]uint8, error) {
 // DecodeTensor is LoadTensor for file content already read (by a caller that
 // also hashes it); name, usually the path, is used in errors.
 func DecodeTensor(data []byte, name string, size int, method Method) ([]uint8, error) {
+	t, err := DecodeCHW(data, name, size, method)
+	return t.Pix, err
+}
+
+// DecodeCHW decodes data (JPEG or PNG, at most MaxPixels pixels) and returns ToCHW's result:
+// for MethodNative the image at its own size. name, usually the path, is used in errors.
+func DecodeCHW(data []byte, name string, size int, method Method) (CHW, error) {
 	img, err := Decode(data, name)
 	if err != nil {
-		return nil, err
+		return CHW{}, err
 	}
-	t, err := ToTensor(img, size, method)
+	t, err := ToCHW(img, size, method)
 	if err != nil {
-		return nil, fmt.Errorf("preprocess: image %s: %w", name, err)
+		return CHW{}, fmt.Errorf("preprocess: image %s: %w", name, err)
 	}
 	return t, nil
 }

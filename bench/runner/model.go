@@ -32,7 +32,7 @@ const (
 type Model struct {
 	Name           string
 	Versions       []string // as the server lists them
-	ImageSize      int
+	ImageSize      int      // S of [3,S,S]; 0 for native models ([3,-1,-1]: each image at its own size)
 	Preprocess     preprocess.Method
 	Prompt         bool // has a TOKENS input
 	PromptPrefix   string
@@ -115,7 +115,8 @@ func fromConfig(cfg *pb.ModelConfig) (*Model, error) {
 
 // fromMetadata reads the contract from metadata shapes, which include the batch
 // dimension (-1) when the model batches. The agiqa.* parameters are not in
-// metadata, so a model served this way is taken as zero-shot, resize, higher is better.
+// metadata, so a model served this way is taken as zero-shot, resize (native
+// when IMAGE is [3,-1,-1], the only method such an input admits), higher is better.
 func fromMetadata(meta *pb.ModelMetadataResponse) (*Model, error) {
 	m := &Model{Name: meta.GetName(), Versions: meta.GetVersions(), Preprocess: preprocess.MethodResize, HigherIsBetter: true, Catalog: catalogKey(meta.GetName())}
 	var ins, outs []tensorSpec
@@ -155,14 +156,15 @@ func (m *Model) checkContract(ins, outs []tensorSpec, batchDim bool) error {
 		}
 		return d
 	}
+	hasImage := false
 	for _, in := range ins {
 		d := strip(in.dims)
+		hasImage = hasImage || in.name == InputImage
 		switch in.name {
 		case InputImage:
-			if in.datatype != "UINT8" || len(d) != 3 || d[0] != 3 || d[1] != d[2] || d[1] <= 0 {
-				return fmt.Errorf("model %s: input IMAGE is %s %v, the contract wants UINT8 [3,S,S]", m.Name, in.datatype, d)
+			if err := m.imageInput(in.datatype, d, batchDim); err != nil {
+				return err
 			}
-			m.ImageSize = int(d[1])
 		case InputTokens:
 			if in.datatype != "INT64" || len(d) != 1 || d[0] != TokenLength {
 				return fmt.Errorf("model %s: input TOKENS is %s %v, the contract wants INT64 [77]", m.Name, in.datatype, d)
@@ -172,7 +174,7 @@ func (m *Model) checkContract(ins, outs []tensorSpec, batchDim bool) error {
 			return fmt.Errorf("model %s: input %q is not part of the contract (IMAGE, TOKENS)", m.Name, in.name)
 		}
 	}
-	if m.ImageSize == 0 {
+	if !hasImage {
 		return fmt.Errorf("model %s: no IMAGE input", m.Name)
 	}
 	for _, out := range outs {
@@ -187,6 +189,28 @@ func (m *Model) checkContract(ins, outs []tensorSpec, batchDim bool) error {
 	}
 	if len(m.Outputs) == 0 {
 		return fmt.Errorf("model %s: neither QUALITY nor ALIGNMENT among its outputs", m.Name)
+	}
+	return nil
+}
+
+// imageInput checks the IMAGE input: UINT8 [3,S,S] for the resize methods,
+// [3,-1,-1] for native models. fromMetadata (fromMeta) has no agiqa.preprocess
+// to read, so there [3,-1,-1] itself means native.
+func (m *Model) imageInput(datatype string, d []int64, fromMeta bool) error {
+	native := len(d) == 3 && d[0] == 3 && d[1] == -1 && d[2] == -1
+	if native && fromMeta {
+		m.Preprocess = preprocess.MethodNative
+	}
+	switch {
+	case datatype != "UINT8" || len(d) != 3 || d[0] != 3:
+		return fmt.Errorf("model %s: input IMAGE is %s %v, the contract wants UINT8 [3,S,S] or [3,-1,-1]", m.Name, datatype, d)
+	case m.Preprocess == preprocess.MethodNative && !native:
+		return fmt.Errorf("model %s: input IMAGE is %v; agiqa.preprocess \"native\" needs [3,-1,-1]", m.Name, d)
+	case m.Preprocess != preprocess.MethodNative && (d[1] != d[2] || d[1] <= 0):
+		return fmt.Errorf("model %s: input IMAGE is %v; agiqa.preprocess %q needs [3,S,S] with a fixed S", m.Name, d, m.Preprocess)
+	}
+	if !native {
+		m.ImageSize = int(d[1])
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ var ErrServerGone = errors.New("server unavailable")
 type prepared struct {
 	item   dataset.Item
 	input  string // inputKey of the bytes that were decoded
-	image  []uint8
+	image  preprocess.CHW
 	tokens []int64
 }
 
@@ -204,30 +204,11 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 	}
 	go func() { prepWG.Wait(); close(ready) }()
 
-	// Stage 2: group into batches.
+	// Stage 2: group into batches of one image size.
 	batches := make(chan []prepared)
 	go func() {
 		defer close(batches)
-		var cur []prepared
-		flush := func() bool {
-			if len(cur) == 0 {
-				return true
-			}
-			select {
-			case batches <- cur:
-				cur = nil
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		for p := range ready {
-			cur = append(cur, p)
-			if len(cur) == batch && !flush() {
-				return
-			}
-		}
-		flush()
+		groupBySize(ctx, ready, batches, batch)
 	}()
 
 	// Stage 3: bounded concurrent requests.
@@ -409,7 +390,7 @@ func prepare(m *Model, it dataset.Item, tok *clip.Tokenizer) (prepared, error) {
 	}
 	// Hashed from the bytes that are decoded: one read per image.
 	p := prepared{item: it, input: inputKeyOf(bytes.NewReader(data), m, it)}
-	if p.image, err = preprocess.DecodeTensor(data, it.Path, m.ImageSize, m.Preprocess); err != nil {
+	if p.image, err = preprocess.DecodeCHW(data, it.Path, m.ImageSize, m.Preprocess); err != nil {
 		return p, err
 	}
 	if m.Prompt {
@@ -448,15 +429,20 @@ func inferWithRetry(ctx context.Context, c *client.Client, m *Model, version str
 
 func inferBatch(ctx context.Context, c *client.Client, m *Model, version string, b []prepared) ([]Prediction, time.Duration, error) {
 	n := int64(len(b))
-	S := int64(m.ImageSize)
-	imgShape := []int64{n, 3, S, S}
+	H, W := int64(b[0].image.H), int64(b[0].image.W)
+	imgShape := []int64{n, 3, H, W}
 	tokShape := []int64{n, TokenLength}
 	if m.MaxBatch == 0 {
 		imgShape, tokShape = imgShape[1:], tokShape[1:]
 	}
-	pix := make([]uint8, 0, n*3*S*S)
+	pix := make([]uint8, 0, n*3*H*W)
 	for _, p := range b {
-		pix = append(pix, p.image...)
+		if int64(p.image.H) != H || int64(p.image.W) != W {
+			// groupBySize never does this; a request holds one shape.
+			return nil, 0, fmt.Errorf("model %s: image %s is %dx%d, image %s in the same request %dx%d",
+				m.Name, p.item.Image, p.image.W, p.image.H, b[0].item.Image, W, H)
+		}
+		pix = append(pix, p.image.Pix...)
 	}
 	img, err := tensor.NewUint8(InputImage, imgShape, pix)
 	if err != nil {

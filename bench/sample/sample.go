@@ -4,13 +4,16 @@
 // fresh machine without downloading AGIQA.
 //
 // Each prompt names an object and a scene ("a red circle on a beach"). Ten
-// images are rendered per prompt, each with its own layout and a degradation
-// drawn from a seeded stream: Gaussian blur, Gaussian noise, JPEG
-// compression and contrast loss. The quality MOS is a fixed function of the
-// degradation levels (QualityMOS, blur weighing most), so a sharpness
-// measure correlates with it. Two images per prompt are rendered from the
-// wrong prompt (another object, another scene or both); the alignment MOS
-// (AlignMOS) says how well the rendered content matches the prompt.
+// images are rendered per prompt, each at its own size (width and height
+// each 192, 224 or 256 px) with its own layout and a degradation drawn from
+// a seeded stream: Gaussian blur, Gaussian noise, JPEG compression and
+// contrast loss. Two images per prompt are rendered from the wrong prompt
+// (another object, another scene or both). The quality MOS is not a formula
+// of the degradations: a simulated rater panel scores a latent quality of
+// which the degradations are one part, beside content appeal, prompt match
+// and per-image idiosyncrasy (mos.go), so handcrafted metrics recover it
+// only in part. The alignment MOS (AlignMOS) says how well the rendered
+// content matches the prompt.
 //
 // Everything is a function of the image's index: the same n gives the same
 // bytes on every run with the same Go toolchain (the JPEG encoder is Go's).
@@ -24,8 +27,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
-	"image/jpeg"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -45,8 +46,6 @@ const (
 	DefaultImages = 300
 	// ImagesPerPrompt is how many images share a prompt (one split group).
 	ImagesPerPrompt = 10
-	// Size is the images' width and height in pixels.
-	Size = 256
 	// LabelFile is the generic-CSV label file Generate writes into its folder.
 	LabelFile = "labels.csv"
 	// sumsFile records the sha256 of every image written, for reuse.
@@ -54,8 +53,12 @@ const (
 	// versionFile holds generatorVersion; images from another version are redrawn.
 	versionFile = "VERSION"
 	// generatorVersion changes whenever rendering or scoring changes.
-	generatorVersion = "agiqa-sample 1"
+	generatorVersion = "agiqa-sample 2"
 )
+
+// Sizes are the widths and heights images are drawn with: at least 192 px,
+// so NIQE's 96 px blocks fit at both of its scales.
+var Sizes = []int{192, 224, 256}
 
 var (
 	objectNames = []string{"red circle", "blue square", "green triangle", "yellow star", "purple ring", "orange cross", "white diamond", "pink heart"}
@@ -81,16 +84,6 @@ type Degradation struct {
 
 // Pristine is the degradation of an undamaged image.
 var Pristine = Degradation{JPEGQuality: 95, Contrast: 1}
-
-// QualityMOS is the quality score (0..5) of an image with degradation d:
-// 5*exp(-s) with s a weighted sum of the damage, so it falls strictly as
-// any one degradation grows. Per unit of its range, blur weighs most (sigma
-// 4 alone takes a pristine 4.6 down to about 0.9).
-func QualityMOS(d Degradation) float64 {
-	q := math.Min(95, math.Max(1, float64(d.JPEGQuality)))
-	s := 0.08 + 0.40*d.Blur + 0.03*d.Noise + 0.015*(95-q) + 1.5*(1-d.Contrast)
-	return 5 * math.Exp(-s)
-}
 
 // AlignMOS is the alignment score (0..5): high when the rendered object and
 // scene both match the prompt, lower when the scene is wrong, lower still
@@ -119,8 +112,13 @@ type Spec struct {
 	// RenderObject and RenderScene are what was drawn.
 	PromptIndex, Object, Scene, RenderObject, RenderScene int
 	// Variant is the image's index within its prompt (0..ImagesPerPrompt-1).
-	Variant  int
-	Deg      Degradation
+	Variant int
+	// W and H are the image's size in pixels (each one of Sizes).
+	W, H int
+	Deg  Degradation
+	// Latent is the quality the simulated raters perceive (mos.go); MOS is
+	// their rescaled mean z-score.
+	Latent   float64
 	MOS      float64
 	MOSAlign float64
 }
@@ -149,7 +147,9 @@ func Specs(n int) ([]Spec, error) {
 	if n > MaxImages {
 		return nil, fmt.Errorf("sample dataset: %d images requested, at most %d", n, MaxImages)
 	}
-	specs := make([]Spec, n)
+	// The whole plan is drawn and rated, so an image's MOS is the same for every n.
+	specs := make([]Spec, MaxImages)
+	latent := make([]float64, MaxImages)
 	for i := range specs {
 		p, j := i/ImagesPerPrompt, i%ImagesPerPrompt
 		o, s := promptParts(p)
@@ -190,11 +190,19 @@ func Specs(n int) ([]Spec, error) {
 			sp.RenderObject = (o + 5) % len(objectNames)
 			sp.RenderScene = (s + 3) % len(sceneNames)
 		}
-		sp.MOS = round4(QualityMOS(sp.Deg))
+		// Size and idiosyncrasy come from their own stream, so adding them
+		// left the degradation draws as they were.
+		own := rand.New(rand.NewPCG(uint64(i), 0x51e5))
+		sp.W, sp.H = Sizes[own.IntN(len(Sizes))], Sizes[own.IntN(len(Sizes))]
+		sp.Latent = latentQuality(sp, own.NormFloat64())
+		latent[i] = sp.Latent
 		sp.MOSAlign = round4(AlignMOS(sp.RenderObject == o, sp.RenderScene == s, sp.Deg.Blur))
 		specs[i] = sp
 	}
-	return specs, nil
+	for i, m := range panelMOS(latent) {
+		specs[i].MOS = m
+	}
+	return specs[:n], nil
 }
 
 // round4 keeps the scores as written to labels.csv, so the returned dataset
@@ -278,11 +286,13 @@ feed:
 func labelsCSV(specs []Spec) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
-	w.Write([]string{"image", "prompt", "mos", "mos_align", "group", "blur", "noise", "jpeg_quality", "contrast", "rendered_object", "rendered_scene"})
+	w.Write([]string{"image", "prompt", "mos", "mos_align", "group", "width", "height", "blur", "noise", "jpeg_quality", "contrast",
+		"rendered_object", "rendered_scene", "latent_quality"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, s := range specs {
-		w.Write([]string{s.Image, s.Prompt, f(s.MOS), f(s.MOSAlign), s.Group, f(s.Deg.Blur), f(s.Deg.Noise),
-			strconv.Itoa(s.Deg.JPEGQuality), f(s.Deg.Contrast), objectNames[s.RenderObject], sceneNames[s.RenderScene]})
+		w.Write([]string{s.Image, s.Prompt, f(s.MOS), f(s.MOSAlign), s.Group, strconv.Itoa(s.W), strconv.Itoa(s.H),
+			f(s.Deg.Blur), f(s.Deg.Noise), strconv.Itoa(s.Deg.JPEGQuality), f(s.Deg.Contrast),
+			objectNames[s.RenderObject], sceneNames[s.RenderScene], strconv.FormatFloat(s.Latent, 'f', 4, 64)})
 	}
 	w.Flush()
 	return b.Bytes()
@@ -345,309 +355,4 @@ func writeAtomic(path string, b []byte) error {
 		return fmt.Errorf("sample dataset: %w", err)
 	}
 	return nil
-}
-
-// Render draws one image of the plan and returns its JPEG bytes.
-func Render(sp Spec) ([]byte, error) {
-	img := newPlanes(Size, Size)
-	rng := rand.New(rand.NewPCG(uint64(sp.PromptIndex)<<8|uint64(sp.Variant), 0x7e11))
-	drawScene(img, sp.RenderScene, rng)
-	drawObject(img, sp.RenderObject, rng)
-	d := sp.Deg
-	if d.Contrast != 1 {
-		img.contrast(d.Contrast)
-	}
-	if d.Blur > 0 {
-		img.gaussianBlur(d.Blur)
-	}
-	if d.Noise > 0 {
-		img.addNoise(d.Noise, rng)
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img.rgba(), &jpeg.Options{Quality: d.JPEGQuality}); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// planes is a float RGB image, one slice per channel, values 0..255.
-type planes struct {
-	w, h int
-	c    [3][]float32
-}
-
-func newPlanes(w, h int) *planes {
-	p := &planes{w: w, h: h}
-	for k := range p.c {
-		p.c[k] = make([]float32, w*h)
-	}
-	return p
-}
-
-func (p *planes) set(x, y int, rgb [3]float64) {
-	i := y*p.w + x
-	for k := 0; k < 3; k++ {
-		p.c[k][i] = float32(rgb[k])
-	}
-}
-
-func (p *planes) rgba() *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, p.w, p.h))
-	for i := 0; i < p.w*p.h; i++ {
-		for k := 0; k < 3; k++ {
-			img.Pix[4*i+k] = uint8(min(max(p.c[k][i]+0.5, 0), 255)) // round half up, clamp
-		}
-		img.Pix[4*i+3] = 255
-	}
-	return img
-}
-
-func (p *planes) contrast(c float64) {
-	for k := range p.c {
-		for i, v := range p.c[k] {
-			p.c[k][i] = float32(128 + c*(float64(v)-128))
-		}
-	}
-}
-
-// gaussianBlur convolves with a sampled Gaussian (radius ceil(3 sigma),
-// weights normalised), separably, clamping at the borders.
-func (p *planes) gaussianBlur(sigma float64) {
-	r := int(math.Ceil(3 * sigma))
-	kern := make([]float32, 2*r+1)
-	var sum float64
-	for i := -r; i <= r; i++ {
-		v := math.Exp(-float64(i*i) / (2 * sigma * sigma))
-		kern[i+r] = float32(v)
-		sum += v
-	}
-	for i := range kern {
-		kern[i] = float32(float64(kern[i]) / sum)
-	}
-	pad := make([]float32, p.w+2*r) // one row, edges repeated
-	tmp := make([]float32, p.w*p.h)
-	for k := range p.c {
-		src := p.c[k]
-		for y := 0; y < p.h; y++ {
-			row := src[y*p.w : (y+1)*p.w]
-			for i := range pad {
-				pad[i] = row[min(max(i-r, 0), p.w-1)]
-			}
-			out := tmp[y*p.w : (y+1)*p.w]
-			for x := range out {
-				var acc float32
-				for t, kv := range kern {
-					acc += kv * pad[x+t]
-				}
-				out[x] = acc
-			}
-		}
-		// Vertical pass row by row, so the inner loop runs along memory.
-		for y := 0; y < p.h; y++ {
-			out := src[y*p.w : (y+1)*p.w]
-			clear(out)
-			for t, kv := range kern {
-				sy := min(max(y+t-r, 0), p.h-1)
-				in := tmp[sy*p.w : (sy+1)*p.w]
-				for x := range out {
-					out[x] += kv * in[x]
-				}
-			}
-		}
-	}
-}
-
-func (p *planes) addNoise(sigma float64, rng *rand.Rand) {
-	for k := range p.c {
-		for i := range p.c[k] {
-			p.c[k][i] += float32(sigma * rng.NormFloat64())
-		}
-	}
-}
-
-func mix(a, b [3]float64, t float64) [3]float64 {
-	return [3]float64{a[0] + (b[0]-a[0])*t, a[1] + (b[1]-a[1])*t, a[2] + (b[2]-a[2])*t}
-}
-
-// hash2 is a per-pixel pseudo-random value in [-1, 1): fine texture that
-// blur removes, which is what makes sharpness measurable.
-func hash2(x, y int, seed uint64) float64 {
-	h := uint64(x)*0x9E3779B97F4A7C15 ^ uint64(y)*0xC2B2AE3D27D4EB4F ^ seed
-	h ^= h >> 29
-	h *= 0xBF58476D1CE4E5B9
-	h ^= h >> 32
-	return float64(h>>11)/float64(1<<52) - 1
-}
-
-// drawScene paints one of the scenes with a layout drawn from rng.
-func drawScene(p *planes, scene int, rng *rand.Rand) {
-	seed := rng.Uint64()
-	W, H := p.w, p.h
-	switch scene {
-	case 0: // beach: sky, sea with waves, sand
-		horizon := int(float64(H) * (0.35 + 0.1*rng.Float64()))
-		shore := horizon + H/5
-		phase := rng.Float64() * 6
-		for y := 0; y < H; y++ {
-			for x := 0; x < W; x++ {
-				var c [3]float64
-				switch {
-				case y < horizon:
-					c = mix([3]float64{90, 160, 235}, [3]float64{220, 235, 250}, float64(y)/float64(horizon))
-				case float64(y) < float64(shore)+6*math.Sin(float64(x)/14+phase):
-					c = [3]float64{30, 100, 170}
-					if int(float64(y)+4*math.Sin(float64(x)/9+phase))%9 == 0 {
-						c = [3]float64{200, 225, 240} // wave crest
-					}
-				default:
-					c = [3]float64{225, 200, 150}
-				}
-				t := 10 * hash2(x, y, seed)
-				p.set(x, y, [3]float64{c[0] + t, c[1] + t, c[2] + t})
-			}
-		}
-	case 1: // forest: green gradient, trunks, leaf speckle
-		for y := 0; y < H; y++ {
-			for x := 0; x < W; x++ {
-				c := mix([3]float64{60, 140, 60}, [3]float64{20, 70, 25}, float64(y)/float64(H))
-				t := 18 * hash2(x/2, y/2, seed)
-				p.set(x, y, [3]float64{c[0] + t, c[1] + 1.5*t, c[2] + t})
-			}
-		}
-		for n := 0; n < 7; n++ {
-			x0, w := rng.IntN(W), 6+rng.IntN(12)
-			fillRect(p, x0, 0, x0+w, H, [3]float64{80, 55, 30})
-		}
-	case 2: // city: grey sky, buildings with lit windows
-		for y := 0; y < H; y++ {
-			for x := 0; x < W; x++ {
-				c := mix([3]float64{170, 180, 195}, [3]float64{210, 210, 215}, float64(y)/float64(H))
-				p.set(x, y, c)
-			}
-		}
-		for x := 0; x < W; {
-			w := 25 + rng.IntN(35)
-			top := H/5 + rng.IntN(H/2)
-			shade := 50 + 40*rng.Float64()
-			fillRect(p, x, top, x+w-2, H, [3]float64{shade, shade, shade + 10})
-			for wy := top + 6; wy < H-8; wy += 12 {
-				for wx := x + 4; wx < x+w-8; wx += 9 {
-					if rng.Float64() < 0.6 {
-						fillRect(p, wx, wy, wx+5, wy+6, [3]float64{250, 220, 120})
-					}
-				}
-			}
-			x += w
-		}
-	case 3: // night: dark sky, stars, moon
-		for y := 0; y < H; y++ {
-			for x := 0; x < W; x++ {
-				c := mix([3]float64{8, 12, 40}, [3]float64{25, 30, 70}, float64(y)/float64(H))
-				if hash2(x, y, seed) > 0.985 {
-					c = [3]float64{255, 255, 230}
-				}
-				p.set(x, y, c)
-			}
-		}
-		mx, my, mr := 30+rng.Float64()*60, 30+rng.Float64()*30, 18.0
-		fillShape(p, mx, my, mr, func(x, y float64) bool { return math.Hypot(x-mx, y-my) < mr }, [3]float64{240, 240, 210})
-	case 4: // snow: white slope, blue-grey shadows, flakes
-		slope := rng.Float64() * 0.4
-		for y := 0; y < H; y++ {
-			for x := 0; x < W; x++ {
-				c := [3]float64{200, 215, 235}
-				if float64(y) > float64(H)*0.4+slope*float64(x) {
-					c = [3]float64{245, 248, 252}
-				}
-				t := 8 * hash2(x, y, seed)
-				if t > 7.5 {
-					c = [3]float64{150, 165, 190}
-				}
-				p.set(x, y, [3]float64{c[0] + t, c[1] + t, c[2] + t})
-			}
-		}
-	default: // desert: pale sky, dunes with ripples
-		phase := rng.Float64() * 6
-		for y := 0; y < H; y++ {
-			for x := 0; x < W; x++ {
-				fx := float64(x)
-				dune := float64(H)*0.45 + 18*math.Sin(fx/40+phase) + 8*math.Sin(fx/13)
-				var c [3]float64
-				if float64(y) < dune {
-					c = [3]float64{235, 225, 190}
-				} else {
-					shade := 0.85 + 0.15*math.Sin(float64(y)/3+fx/25)
-					c = [3]float64{225 * shade, 165 * shade, 90 * shade}
-				}
-				t := 6 * hash2(x, y, seed)
-				p.set(x, y, [3]float64{c[0] + t, c[1] + t, c[2] + t})
-			}
-		}
-	}
-}
-
-func fillRect(p *planes, x0, y0, x1, y1 int, c [3]float64) {
-	for y := max(y0, 0); y < min(y1, p.h); y++ {
-		for x := max(x0, 0); x < min(x1, p.w); x++ {
-			p.set(x, y, c)
-		}
-	}
-}
-
-// fillShape paints the pixels whose centres are inside, looking only within
-// radius r of (cx, cy).
-func fillShape(p *planes, cx, cy, r float64, inside func(x, y float64) bool, c [3]float64) {
-	for y := max(int(cy-r)-1, 0); y < min(int(cy+r)+2, p.h); y++ {
-		for x := max(int(cx-r)-1, 0); x < min(int(cx+r)+2, p.w); x++ {
-			if inside(float64(x)+0.5, float64(y)+0.5) {
-				p.set(x, y, c)
-			}
-		}
-	}
-}
-
-// drawObject draws the object with a dark outline at a position and size
-// drawn from rng.
-func drawObject(p *planes, object int, rng *rand.Rand) {
-	r := 40 + 20*rng.Float64()
-	cx := float64(p.w)/2 + (rng.Float64()-0.5)*60
-	cy := float64(p.h)/2 + (rng.Float64()-0.5)*50
-	in := shapeFunc(object)
-	outline := func(x, y float64) bool { return in((x-cx)/(r+3), (y-cy)/(r+3)) }
-	fill := func(x, y float64) bool { return in((x-cx)/r, (y-cy)/r) }
-	fillShape(p, cx, cy, r+3, outline, [3]float64{20, 20, 20})
-	fillShape(p, cx, cy, r, fill, objectRGB[object])
-}
-
-// shapeFunc returns the unit shape of an object (coordinates scaled so the
-// shape fits in [-1, 1]).
-func shapeFunc(object int) func(x, y float64) bool {
-	switch object {
-	case 0: // circle
-		return func(x, y float64) bool { return x*x+y*y < 1 }
-	case 1: // square
-		return func(x, y float64) bool { return math.Abs(x) < 0.8 && math.Abs(y) < 0.8 }
-	case 2: // triangle, apex up
-		return func(x, y float64) bool { return y < 0.8 && y > -1 && math.Abs(x) < (y+1)/1.8 }
-	case 3: // five-pointed star
-		return func(x, y float64) bool {
-			a := math.Atan2(y, x) + math.Pi/2
-			return math.Hypot(x, y) < 0.45+0.55*math.Pow(0.5+0.5*math.Cos(5*a), 2)
-		}
-	case 4: // ring
-		return func(x, y float64) bool { d := math.Hypot(x, y); return d < 1 && d > 0.55 }
-	case 5: // cross
-		return func(x, y float64) bool {
-			ax, ay := math.Abs(x), math.Abs(y)
-			return (ax < 0.3 && ay < 1) || (ay < 0.3 && ax < 1)
-		}
-	case 6: // diamond
-		return func(x, y float64) bool { return math.Abs(x)+math.Abs(y) < 1 }
-	default: // heart: (x^2 + y^2 - 1)^3 - x^2 y^3 < 0, y up
-		return func(x, y float64) bool {
-			x, y = 1.15*x, -1.15*y+0.2
-			q := x*x + y*y - 1
-			return q*q*q-x*x*y*y*y < 0
-		}
-	}
 }

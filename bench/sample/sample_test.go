@@ -70,58 +70,6 @@ func TestSpecs(t *testing.T) {
 	}
 }
 
-func TestQualityMOSMonotoneInBlur(t *testing.T) {
-	for _, noise := range []float64{0, 8, 28} {
-		for _, q := range []int{95, 30} {
-			for _, c := range []float64{1, 0.5} {
-				prev := math.Inf(1)
-				for b := 0.0; b <= 6; b += 0.25 {
-					m := QualityMOS(Degradation{Blur: b, Noise: noise, JPEGQuality: q, Contrast: c})
-					if !(m < prev) || m <= 0 || m > 5 {
-						t.Fatalf("noise %g q %d contrast %g: MOS %g at blur %g after %g", noise, q, c, m, b, prev)
-					}
-					prev = m
-				}
-			}
-		}
-	}
-	// Blur's strongest level costs more than any other degradation's.
-	blur := QualityMOS(Degradation{Blur: blurLevels[len(blurLevels)-1], JPEGQuality: 95, Contrast: 1})
-	for _, d := range []Degradation{
-		{Noise: noiseLevels[len(noiseLevels)-1], JPEGQuality: 95, Contrast: 1},
-		{JPEGQuality: qualityLevels[len(qualityLevels)-1], Contrast: 1},
-		{JPEGQuality: 95, Contrast: contrastLevels[len(contrastLevels)-1]},
-	} {
-		if QualityMOS(d) <= blur {
-			t.Errorf("%+v scores %g, not above strongest blur's %g", d, QualityMOS(d), blur)
-		}
-	}
-	// In the generated plan, MOS never rises with blur among images that
-	// differ only in blur.
-	specs, _ := Specs(0)
-	type rest struct {
-		n, c float64
-		q    int
-	}
-	byRest := map[rest]map[float64]float64{}
-	for _, s := range specs {
-		k := rest{s.Deg.Noise, s.Deg.Contrast, s.Deg.JPEGQuality}
-		if byRest[k] == nil {
-			byRest[k] = map[float64]float64{}
-		}
-		byRest[k][s.Deg.Blur] = s.MOS
-	}
-	for k, m := range byRest {
-		for b1, m1 := range m {
-			for b2, m2 := range m {
-				if b1 < b2 && m1 <= m2 {
-					t.Errorf("%+v: blur %g scores %g, blur %g scores %g", k, b1, m1, b2, m2)
-				}
-			}
-		}
-	}
-}
-
 // gradientEnergy is the mean squared horizontal+vertical difference of the
 // luma: a plain sharpness measure.
 func gradientEnergy(t *testing.T, b []byte) float64 {
@@ -215,9 +163,11 @@ func TestGenerateDeterministic(t *testing.T) {
 	if rep := dataset.Preflight(context.Background(), dsA, 2); !rep.OK() {
 		t.Errorf("preflight: %v", rep.Error())
 	}
-	img, err := jpeg.DecodeConfig(bytes.NewReader(fa[specs[0].Image]))
-	if err != nil || img.Width != Size || img.Height != Size {
-		t.Errorf("image config %+v %v", img, err)
+	for _, sp := range specs {
+		img, err := jpeg.DecodeConfig(bytes.NewReader(fa[sp.Image]))
+		if err != nil || img.Width != sp.W || img.Height != sp.H {
+			t.Errorf("%s: image config %+v %v, planned %dx%d", sp.Image, img, err, sp.W, sp.H)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,21 +23,28 @@ func init() {
 func runFetch(ctx context.Context, io cmdIO, args []string) error {
 	fs := newFlags(io, "fetch", `
 Usage: agiqa fetch [--cache DIR] [--mirror URL] [--list] [NAME ...]
+       agiqa fetch [--cache DIR] NAME --from FILE
 
-Downloads the published weights the models start from (OpenAI CLIP RN50,
-torchvision ResNet50 ImageNet, the CLIP BPE vocabulary) into the cache, resuming
+Downloads the published weights and parameters the models use (OpenAI CLIP
+RN50, torchvision ResNet50 ImageNet, the CLIP BPE vocabulary, NIQE's pristine
+model, BRISQUE's LIVE model and ranges, CEIQ's model) into the cache, resuming
 partial downloads. Each file is checked against its published sha256; a file
 with another checksum is deleted and reported. With no NAME, fetches all.
 A server that sends nothing for 30 s is given up on (no network: the error
 names the URL at once).
+--from installs a copy obtained elsewhere (an offline machine, a mirror, a
+manual download) after checking its sha256; a mismatch installs nothing.
+--list names every asset with its size, sha256 and source URL.
 The cache defaults to $AGIQA_CACHE, $XDG_CACHE_HOME/agiqa or ~/.cache/agiqa.
 
 Example:
   agiqa fetch clip-rn50 clip-vocab
+  agiqa fetch niqe-params --from ~/Downloads/modelparameters.mat
   agiqa fetch --list`)
 	cache := fs.String("cache", fetch.DefaultCacheDir(), "cache `dir`")
 	mirror := fs.String("mirror", "", "fetch from this base `URL` instead (files at URL/<cache path>)")
-	list := fs.Bool("list", false, "list the assets and exit")
+	list := fs.Bool("list", false, "list the assets (name, size, sha256, source URL) and exit")
+	from := fs.String("from", "", "install NAME from this local `file` instead of downloading it (sha256-checked)")
 	retries := fs.Int("retries", 3, "resumed attempts after a dropped or stalled connection")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -50,15 +58,16 @@ Example:
 		}
 	}
 	if *list {
-		tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tPATH\tSHA256\tABOUT")
-		for _, a := range fetch.Catalog {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.Path, a.SHA256[:12]+"…", a.About)
-		}
-		return tw.Flush()
+		return listAssets(io)
 	}
 	if err := checkOutputDir("--cache", *cache); err != nil {
 		return err
+	}
+	if *from != "" {
+		if fs.NArg() != 1 || *mirror != "" {
+			return usagef("--from %s: give exactly one asset NAME and no --mirror (agiqa fetch NAME --from FILE)", *from)
+		}
+		return installFrom(ctx, io, *cache, fs.Arg(0), *from)
 	}
 	assets := fetch.Catalog
 	if fs.NArg() > 0 {
@@ -127,4 +136,37 @@ func interruptedFetch(name, part string, rest []fetch.Asset) error {
 		msg += "; not fetched: " + strings.Join(names, ", ")
 	}
 	return errors.New(msg + "; run the same command again to resume")
+}
+
+// listAssets prints every asset: name, size (where published), full
+// sha256, source URL, and what it is for.
+func listAssets(io cmdIO) error {
+	tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE\tSHA256\tSOURCE\tABOUT")
+	for _, a := range fetch.Catalog {
+		size := "unknown"
+		if a.Size > 0 {
+			size = strconv.FormatInt(a.Size, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, size, a.SHA256, a.URL, a.About)
+	}
+	return tw.Flush()
+}
+
+// installFrom puts a local copy of one asset into the cache.
+func installFrom(ctx context.Context, io cmdIO, cache, name, file string) error {
+	a, err := fetch.Lookup(name)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	res, err := (&fetch.Fetcher{Dir: cache}).Install(ctx, a, file)
+	if err != nil {
+		return err
+	}
+	state := "cached (already installed)"
+	if res.Downloaded {
+		state = "installed from " + file
+	}
+	fmt.Fprintf(io.stdout, "%s\t%s\tsha256 ok\t%s\n", a.Name, res.Path, state)
+	return nil
 }

@@ -49,7 +49,7 @@ func TestFetchFromLocalMirror(t *testing.T) {
 
 func TestFetchUnknownAsset(t *testing.T) {
 	_, _, err := runCLI(t, "fetch", "--cache", t.TempDir(), "nope")
-	if err == nil || !strings.Contains(err.Error(), `unknown asset "nope" (known: clip-rn50, clip-vocab, resnet50-imagenet)`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown asset "nope" (known: brisque-model, brisque-range, ceiq-model, clip-rn50, clip-vocab, niqe-params, resnet50-imagenet)`) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -158,6 +158,79 @@ func TestCacheFlagThatIsAFile(t *testing.T) {
 		var ue *usageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--cache "+args[2]+": ") || !strings.Contains(err.Error(), file) {
 			t.Errorf("%q: err = %v (stderr %q), want a usage error naming --cache and %s", args, err, stderr, file)
+		}
+	}
+}
+
+// --from installs the shared copy of NIQE's parameters; a file with another
+// checksum is refused naming both digests, and nothing is left behind.
+func TestFetchFromFile(t *testing.T) {
+	src := testenv.Shared(t, "data", "niqe", "modelparameters.mat")
+	cache := t.TempDir()
+	out, _, err := runCLI(t, "fetch", "--cache", cache, "niqe-params", "--from", src)
+	dest := filepath.Join(cache, "niqe", "modelparameters.mat")
+	if err != nil || !strings.Contains(out, "niqe-params\t"+dest+"\tsha256 ok\tinstalled from "+src) {
+		t.Fatalf("err %v, stdout %q", err, out)
+	}
+	out, _, err = runCLI(t, "fetch", "--cache", cache, "niqe-params", "--from", src)
+	if err != nil || !strings.Contains(out, "cached") {
+		t.Errorf("second install: err %v, stdout %q", err, out)
+	}
+
+	wrong := testenv.Shared(t, "data", "brisque", "allrange")
+	cache = t.TempDir()
+	_, _, err = runCLI(t, "fetch", "--cache", cache, "niqe-params", "--from", wrong)
+	if err == nil || !strings.Contains(err.Error(), "e47d753d96b631e1aa2dbac8c4e51ade767f2def8ce678c7130b6b3f90ee915f") ||
+		!strings.Contains(err.Error(), "fa2aa4d12dd9595c3fb6bf8b4e1a15c79d5d1469238d0901c88dead195be578d") || !strings.Contains(err.Error(), "nothing installed") {
+		t.Errorf("mismatch: err = %v, want both digests named", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(cache, "niqe"))
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".lock") {
+			t.Errorf("left in the cache after a refused install: %s", e.Name())
+		}
+	}
+
+	for _, args := range [][]string{
+		{"--from", src},
+		{"niqe-params", "ceiq-model", "--from", src},
+		{"niqe-params", "--from", src, "--mirror", "http://127.0.0.1:1"},
+	} {
+		_, _, err := runCLI(t, append([]string{"fetch", "--cache", t.TempDir()}, args...)...)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "exactly one asset NAME") {
+			t.Errorf("%q: err = %v, want a usage error", args, err)
+		}
+	}
+}
+
+// --list names every asset with its size, full sha256 and source URL.
+func TestFetchList(t *testing.T) {
+	out, _, err := runCLI(t, "fetch", "--list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range [][]string{
+		{"niqe-params", "8347", "fa2aa4d12dd9595c3fb6bf8b4e1a15c79d5d1469238d0901c88dead195be578d",
+			"https://raw.githubusercontent.com/utlive/niqe/d80aead297ff48b0254c39806f3a277b3ecbfc8d/modelparameters.mat"},
+		{"brisque-model", "353497", "8b04d6045f1b27261610c8ab1730fdcc14ec80bfab0f1ab5f703bbc2927314de", "utlive/BRISQUE/"},
+		{"brisque-range", "741", "e47d753d96b631e1aa2dbac8c4e51ade767f2def8ce678c7130b6b3f90ee915f", "/MATLAB/allrange"},
+		{"ceiq-model", "22821", "f2c2300adbf6fbe09dfa46c5b05e47e8fb96c810f7b582344f6c3bf201e93d6d",
+			"https://raw.githubusercontent.com/mtobeiyf/CEIQ/c92b6a19ccf45d783928e00ae4262cb9f289fed2/data/model.mat"},
+		{"clip-rn50", "unknown", "afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762", "https://openaipublic.azureedge.net/"},
+		{"resnet50-imagenet", "102530333", "https://download.pytorch.org/models/resnet50-0676ba61.pth"},
+		{"clip-vocab", "1356917", "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"},
+	} {
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, want[0]+" ") {
+				line = l
+			}
+		}
+		for _, w := range want {
+			if !strings.Contains(line, w) {
+				t.Errorf("--list line for %s lacks %q: %q", want[0], w, line)
+			}
 		}
 	}
 }

@@ -57,7 +57,49 @@ var Catalog = []Asset{
 		Path:   "clip/bpe_simple_vocab_16e6.txt.gz",
 		About:  "CLIP BPE vocabulary for the prompt tokenizer",
 	},
+	// The handcrafted rows' published parameters, at pinned commits of the
+	// authors' repositories; the checksums are of those files as committed.
+	{
+		Name:   NIQEParams,
+		URL:    "https://raw.githubusercontent.com/utlive/niqe/d80aead297ff48b0254c39806f3a277b3ecbfc8d/modelparameters.mat",
+		SHA256: "fa2aa4d12dd9595c3fb6bf8b4e1a15c79d5d1469238d0901c88dead195be578d",
+		Size:   8347,
+		Path:   "niqe/modelparameters.mat",
+		About:  "NIQE pristine model (mu_prisparam, cov_prisparam), utlive/niqe",
+	},
+	{
+		Name:   BRISQUEModel,
+		URL:    "https://raw.githubusercontent.com/utlive/BRISQUE/bd088c3f6b745629caa02f663e4665cb51591ac0/MATLAB/allmodel",
+		SHA256: "8b04d6045f1b27261610c8ab1730fdcc14ec80bfab0f1ab5f703bbc2927314de",
+		Size:   353497,
+		Path:   "brisque/allmodel",
+		About:  "BRISQUE libsvm model trained on LIVE, utlive/BRISQUE",
+	},
+	{
+		Name:   BRISQUERange,
+		URL:    "https://raw.githubusercontent.com/utlive/BRISQUE/bd088c3f6b745629caa02f663e4665cb51591ac0/MATLAB/allrange",
+		SHA256: "e47d753d96b631e1aa2dbac8c4e51ade767f2def8ce678c7130b6b3f90ee915f",
+		Size:   741,
+		Path:   "brisque/allrange",
+		About:  "BRISQUE svm-scale ranges (svm-scale -r), utlive/BRISQUE",
+	},
+	{
+		Name:   CEIQModel,
+		URL:    "https://raw.githubusercontent.com/mtobeiyf/CEIQ/c92b6a19ccf45d783928e00ae4262cb9f289fed2/data/model.mat",
+		SHA256: "f2c2300adbf6fbe09dfa46c5b05e47e8fb96c810f7b582344f6c3bf201e93d6d",
+		Size:   22821,
+		Path:   "ceiq/model.mat",
+		About:  "CEIQ published SVR model, mtobeiyf/CEIQ",
+	},
 }
+
+// Names of the parameter assets other packages look up with Path.
+const (
+	NIQEParams   = "niqe-params"
+	BRISQUEModel = "brisque-model"
+	BRISQUERange = "brisque-range"
+	CEIQModel    = "ceiq-model"
+)
 
 // Lookup finds a catalogue entry by name.
 func Lookup(name string) (Asset, error) {
