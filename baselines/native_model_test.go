@@ -3,11 +3,15 @@ package baselines
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -39,10 +43,11 @@ func servedPixel(kind string, seed uint32, ch, r, c, h, w int) uint8 {
 	panic("unknown kind " + kind)
 }
 
-// Go and the Triton Python backend must give the same QUALITY bit for bit at
-// the served size. The reference is computed with plain IEEE double
-// arithmetic, one rounding per operation, summed in index order; a compiler
-// that fuses a*b+c into one FMA (arm64, GOAMD64=v3) changes the last bits.
+// At the served size the Go functions (which Triton runs too, through
+// libagiqa.so: modelrepo/triton's test) equal, bit for bit, a reference
+// computed with plain IEEE double arithmetic, one rounding per operation,
+// summed in index order; a compiler that fuses a*b+c into one FMA (arm64,
+// GOAMD64=v3) changes the last bits.
 // Check the FMA case with: GOAMD64=v3 go test ./baselines -run ServedSize
 func TestServedSizeMatchesReferenceExactly(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "served_ref.json"))
@@ -132,8 +137,8 @@ func TestPerImageModelCancelled(t *testing.T) {
 	}
 }
 
-// The Triton Python-backend twins in modelrepo/models serve what the built-in
-// models serve: same tensors, batch size, batching, instances and parameters
+// The Triton Python-backend twins in modelrepo/models (the generic model.py
+// over libagiqa.so) serve what the built-in models serve: same tensors, batch size, batching, instances and parameters
 // (the backend aside), and each names the catalogue row it fills.
 func TestTritonTwinsMatchBuiltin(t *testing.T) {
 	builtin, err := modelrepo.OpenFS(BuiltinRepository(), "builtin")
@@ -161,5 +166,37 @@ func TestTritonTwinsMatchBuiltin(t *testing.T) {
 		if e, ok := Lookup(1, key); !ok || !e.HasServed(name) {
 			t.Errorf("%s: agiqa.catalog %q is not a Table 1 row served by it", name, key)
 		}
+	}
+}
+
+// perImageLoader builds each version's scorer from that version's files.
+func TestPerImageLoaderReadsVersionFiles(t *testing.T) {
+	l := perImageLoader("test_offset", func(_ context.Context, files fs.FS) (func([]uint8, int, int) (float64, error), error) {
+		data, err := fs.ReadFile(files, "offset.txt")
+		if err != nil {
+			return nil, err
+		}
+		off, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
+		if err != nil {
+			return nil, fmt.Errorf("offset.txt: %w", err)
+		}
+		return func(img []uint8, h, w int) (float64, error) { return float64(img[0]) + off, nil }, nil
+	})
+	in, _ := tensor.NewUint8("IMAGE", []int64{2, 3, 1, 1}, []uint8{1, 0, 0, 7, 0, 0})
+	for off, want := range map[string][]float32{"0.5": {1.5, 7.5}, "-1": {0, 6}} {
+		f, err := l(context.Background(), fstest.MapFS{"offset.txt": {Data: []byte(off)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := f(context.Background(), []*tensor.Tensor{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := out[0].Float32s(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] || out[0].Name != "QUALITY" {
+			t.Errorf("offset %s: %s %v, want QUALITY %v", off, out[0].Name, got, want)
+		}
+	}
+	if _, err := l(context.Background(), fstest.MapFS{}); err == nil || !strings.Contains(err.Error(), "offset.txt") {
+		t.Errorf("missing file: error %v does not name it", err)
 	}
 }

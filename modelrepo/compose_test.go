@@ -34,8 +34,18 @@ func TestDockerComposeGPUDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`^nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-py3$`).MatchString(triton.Image) {
-		t.Errorf("triton image %q is not a pinned nvcr.io/nvidia/tritonserver:<yy.mm>-py3", triton.Image)
+	// Built from the pinned Triton image plus libagiqa.so (modelrepo/triton/dockerfile_test.go checks
+	// the Dockerfile), tagged apart so that the build never overwrites the base image's tag.
+	if triton.Build == nil || triton.Build.Dockerfile != "modelrepo/triton/Dockerfile" {
+		t.Errorf("triton is not built from modelrepo/triton/Dockerfile: %+v", triton.Build)
+	} else if df, err := os.ReadFile(filepath.Join(triton.Build.Context, triton.Build.Dockerfile)); err != nil {
+		t.Error(err)
+	} else if froms := regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllSubmatch(df, -1); len(froms) == 0 ||
+		!regexp.MustCompile(`^nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-py3$`).Match(froms[len(froms)-1][1]) {
+		t.Errorf("triton's Dockerfile does not end on a pinned nvcr.io/nvidia/tritonserver:<yy.mm>-py3 stage")
+	}
+	if strings.HasPrefix(triton.Image, "nvcr.io/") {
+		t.Errorf("triton image %q would overwrite the base image's tag", triton.Image)
 	}
 	if !hasGPU(triton) {
 		t.Error("triton has no GPU device reservation")

@@ -1,60 +1,39 @@
-"""Triton Python-backend model: RMS contrast of BT.601 luma.
+"""Triton Python-backend entry of a native Go model. Copied verbatim into the version folder of every
+model that Triton serves through libagiqa.so (modelrepo/models/*/1/model.py; a test checks the copies).
 
-Same definition as baselines/contrast.go (population standard deviation of
-Y = 0.299 R + 0.587 G + 0.114 B over the whole image, 0..255 scale), and the
-same arithmetic: every operation rounded on its own, sums taken in index
-order. So Triton and the embedded server give the same QUALITY, bit for bit,
-for the same IMAGE (baselines/testdata/served_ref.json checks both).
+The scoring is the Go code the embedded server runs (baselines/capi); this file only finds the library
+(the model's native.library parameter, else $AGIQA_NATIVE_LIB, else /opt/agiqa/libagiqa.so where the
+Triton image of modelrepo/triton/Dockerfile installs it) and imports agiqa_native.py from its folder.
 """
-import numpy as np
+import json
+import os
+import sys
+
+DEFAULT_LIBRARY = "/opt/agiqa/libagiqa.so"
 
 
-def _variance(x: np.ndarray) -> np.ndarray:
-    """Population variance of each row of float64 [B, N], two passes (mean, then squared deviations),
-    each summed in index order like the Go loop; numpy's own sum is pairwise and differs in the last bits."""
-    n = x.shape[1]
-    mean = np.cumsum(x, axis=1)[:, -1] / n
-    d = x - mean[:, None]
-    return np.cumsum(d * d, axis=1)[:, -1] / n
-
-
-def rms_contrast_f64(images: np.ndarray) -> np.ndarray:
-    """images: uint8 [B, 3, H, W] with H, W >= 1 -> float64 [B]."""
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3 or min(images.shape[2:], default=0) < 1:
-        raise ValueError(f"IMAGE must be UINT8 [B,3,H,W] with H, W >= 1, got {images.dtype} {list(images.shape)}")
-    x = images.astype(np.float64)
-    y = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
-    return np.sqrt(_variance(y.reshape(y.shape[0], -1)))
-
-
-def rms_contrast(images: np.ndarray) -> np.ndarray:
-    """images: uint8 [B, 3, H, W] -> QUALITY float32 [B, 1]."""
-    return rms_contrast_f64(images).astype(np.float32).reshape(-1, 1)
+def library_path(config):
+    value = ((config.get("parameters") or {}).get("native.library") or {}).get("string_value")
+    return value or os.environ.get("AGIQA_NATIVE_LIB") or DEFAULT_LIBRARY
 
 
 class TritonPythonModel:
     def initialize(self, args):
         import triton_python_backend_utils as pb_utils  # only inside Triton
 
-        self.pb = pb_utils
-        self.name = args.get("model_name", "contrast_rms")  # errors name the model as served
+        lib = os.path.abspath(library_path(json.loads(args["model_config"])))
+        folder = os.path.dirname(lib)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        try:
+            import agiqa_native
+        except ImportError as exc:
+            raise RuntimeError(f"model {args.get('model_name')!r}: agiqa_native.py is not beside {lib}: {exc}") from None
+        self._impl = agiqa_native.TritonModel(pb_utils, lib)
+        self._impl.initialize(args)
 
     def execute(self, requests):
-        # One response per request, in order; Triton does not merge requests into one array.
-        responses = []
-        for request in requests:
-            try:
-                image = self.pb.get_input_tensor_by_name(request, "IMAGE")  # None when not sent
-                if image is None:
-                    raise ValueError("request has no IMAGE input")
-                out = self.pb.Tensor("QUALITY", rms_contrast(image.as_numpy()))
-                responses.append(self.pb.InferenceResponse(output_tensors=[out]))
-            except ValueError as exc:  # the request's fault: INVALID_ARG, as the embedded server says
-                responses.append(self._error(exc, self.pb.TritonError.INVALID_ARG))
-            except Exception as exc:  # one failing request must not fail the others
-                responses.append(self._error(exc, self.pb.TritonError.INTERNAL))
-        return responses
+        return self._impl.execute(requests)
 
-    def _error(self, exc, code):
-        # TritonError's code argument needs Triton 23.09+ (docker-compose.yml pins 24.12).
-        return self.pb.InferenceResponse(output_tensors=[], error=self.pb.TritonError(f"{self.name}: {exc}", code))
+    def finalize(self):
+        self._impl.finalize()
