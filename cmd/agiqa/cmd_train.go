@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/agiqa-bench/agiqa/baselines"
 	"github.com/agiqa-bench/agiqa/baselines/extractor"
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/bench/splits"
@@ -88,7 +89,7 @@ Example:
 	}
 	opt := svrtrain.Options{
 		Extractor: ex.ForCache(), Dataset: ds, Splits: sp, FeatureCache: filepath.Join(*cache, "features"),
-		Repo: *repo, Name: *name, Catalog: ex.Catalog, Preprocess: preprocess.MethodNative.String(), Function: "svr_" + ex.Name,
+		Repo: *repo, Name: *name, Catalog: ex.Catalog, Preprocess: preprocess.MethodNative.String(), Function: baselines.SVRFunction,
 		Folds: *folds, Workers: *workers, Log: io.stderr,
 	}
 	if !*quiet {
