@@ -1,0 +1,36 @@
+package brisque
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/agiqa-bench/agiqa/baselines/matlab"
+)
+
+// benchImage is a 1024x1024 RGB image of smooth structure plus noise.
+func benchImage(n int) *matlab.RGB8 {
+	r := rand.New(rand.NewPCG(1, 2))
+	im := &matlab.RGB8{H: n, W: n, Pix: make([]uint8, 3*n*n)}
+	for c := 0; c < 3; c++ {
+		for y := 0; y < n; y++ {
+			for x := 0; x < n; x++ {
+				v := 128 + 0.05*float64((x*x+y*y*(c+1))%2000) + 20*r.NormFloat64()
+				im.Pix[c*n*n+y*n+x] = uint8(max(0, min(255, v)))
+			}
+		}
+	}
+	return im
+}
+
+// BenchmarkFeatures1024 is the 36 features of one 1024x1024 image on one
+// core (go test -bench Features1024 -cpu 1).
+func BenchmarkFeatures1024(b *testing.B) {
+	im := benchImage(1024)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Features(im); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
