@@ -231,8 +231,13 @@ func TestCatalogStructure(t *testing.T) {
 			}
 		}
 	}
-	if got := len(ForTable(1)); got != 16 { // 13 paper rows + our sharpness, contrast and BRISQUE baselines
-		t.Errorf("table 1 has %d entries, want 16", got)
+	if got := len(ForTable(1)); got != 18 { // 13 paper rows + our sharpness, contrast, BRISQUE and two retrained-SVR rows
+		t.Errorf("table 1 has %d entries, want 18", got)
+	}
+	for _, key := range []string{"ceiq_svr", "brisque_svr"} {
+		if e, ok := Lookup(1, key); !ok || e.InPaper || e.Group != GroupSVR {
+			t.Errorf("%s entry = %+v, want an SVR-based Table 1 row not in the paper", key, e)
+		}
 	}
 	if e, ok := Lookup(1, "brisque"); !ok || e.InPaper || len(e.Paper) != 0 || e.Group != GroupHandcrafted {
 		t.Errorf("brisque entry = %+v, want a handcrafted Table 1 row not in the paper", e)
@@ -270,7 +275,7 @@ func TestCatalogReturnsCopies(t *testing.T) {
 	*e.Paper[AGIQA1k].SRCC = 42
 	e.Served = append(e.Served, "x")
 	again, _ := Lookup(1, "ceiq")
-	if *again.Paper[AGIQA1k].SRCC != 0.3069 || len(again.Served) != 0 {
+	if *again.Paper[AGIQA1k].SRCC != 0.3069 || len(again.Served) != 1 {
 		t.Errorf("catalogue was modified through a returned entry: %+v", again)
 	}
 }

@@ -21,6 +21,10 @@ type Options struct {
 	// listed, or 0, means 10, the paper protocol); a cell of that dataset averaged over another number
 	// gets an "n=K splits" note. Per dataset: two datasets may be run with different splits files.
 	Splits map[string]int
+	// Unserved maps a catalogue key to why the model serving its row could not run (not ready: its
+	// published parameters are not installed, say). Such a row is shown with that reason instead of
+	// silently falling back to the paper's numbers.
+	Unserved map[string]string
 }
 
 func (o Options) splits(ds string) int {
@@ -220,12 +224,16 @@ func (b builder) entryRows(e baselines.Entry) []Row {
 		}
 	}
 	if !measured {
+		var rows []Row
+		if why := b.opt.Unserved[e.Key]; why != "" {
+			rows = append(rows, b.unservedRow(e, why))
+		}
 		if !e.InPaper {
-			return nil
+			return rows
 		}
 		r := b.paperRow(e)
 		r.Kind = KindQuoted
-		return []Row{r}
+		return append(rows, r)
 	}
 	m := b.measuredRow(e.Label, e.Key, e.Switches)
 	if !b.opt.Paper || !e.InPaper {
@@ -248,6 +256,17 @@ func (b builder) entryRows(e baselines.Entry) []Row {
 		}
 	}
 	return []Row{m, p, d}
+}
+
+// unservedRow is the measured row of an entry whose model could not run: every cell not measured,
+// each carrying the reason (a footnote in text and Markdown, a note column in CSV).
+func (b builder) unservedRow(e baselines.Entry, why string) Row {
+	r := Row{Label: e.Label, Model: e.Key, Kind: KindMeasured, Cells: b.switchCells(e.Switches)}
+	for range b.datasets {
+		c := Cell{Text: NotMeasured, Note: "not measured: " + why}
+		r.Cells = append(r.Cells, c, c, c)
+	}
+	return r
 }
 
 // numeric reports whether column i holds correlations (not a switch).

@@ -433,3 +433,42 @@ func TestSplitNotePerDataset(t *testing.T) {
 		t.Errorf("agiqa-1k over 10 splits with no count given: note %q", r.Cells[col(t, tab, "agiqa-1k/srcc")].Note)
 	}
 }
+
+// A paper row whose model could not run says why, in its own row, above the quoted paper numbers; a
+// row the paper lacks (BRISQUE) appears only with its reason.
+func TestUnservedRowSaysWhy(t *testing.T) {
+	why := "niqe-params is not installed (run agiqa fetch niqe-params)"
+	tb := Table1(nil, Options{Unserved: map[string]string{"niqe": why, "brisque": "brisque-model missing"}})
+	var niqe, brisque []Row
+	for _, g := range tb.RowGroups {
+		for _, r := range g.Rows {
+			switch r.Model {
+			case "niqe":
+				niqe = append(niqe, r)
+			case "brisque":
+				brisque = append(brisque, r)
+			}
+		}
+	}
+	if len(niqe) != 2 || niqe[0].Kind != KindMeasured || niqe[1].Kind != KindQuoted {
+		t.Fatalf("niqe rows %+v, want a not-measured row then the quoted paper row", niqe)
+	}
+	for _, c := range niqe[0].Cells {
+		if c.Value != nil || c.Text != NotMeasured || c.Note != "not measured: "+why {
+			t.Errorf("niqe cell %+v", c)
+		}
+	}
+	if niqe[1].Cells[0].Value == nil || *niqe[1].Cells[0].Value != -0.5490 {
+		t.Errorf("the quoted NIQE row lost the paper's AGIQA-1k SRCC: %+v", niqe[1].Cells[0])
+	}
+	if len(brisque) != 1 || brisque[0].Cells[0].Note != "not measured: brisque-model missing" {
+		t.Errorf("brisque rows %+v", brisque)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, tb, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), why) {
+		t.Errorf("the text table does not show the reason:\n%s", buf.String())
+	}
+}

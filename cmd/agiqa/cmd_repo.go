@@ -138,7 +138,7 @@ func runRepoCheck(ctx context.Context, io cmdIO, args []string) error {
 					onnxNote = "; ONNX signature not checked"
 				}
 			case "native", "python":
-				err = nativeFunctionPresent(m, v)
+				err = nativeFunctionPresent(ctx, m, v)
 			default:
 				// Triton may serve it; this binary cannot look inside.
 				if v == m.Selected[0] {
@@ -225,14 +225,19 @@ func onnxFilePresent(m *modelrepo.Model, version int64) error {
 }
 
 // nativeFunctionPresent checks that the function a native version names is
-// compiled into this binary.
-func nativeFunctionPresent(m *modelrepo.Model, version int64) error {
+// compiled into this binary and that the version loads: a loader reads the
+// version's own files (an SVR's model and range), so a broken file is found
+// here rather than when the server starts.
+func nativeFunctionPresent(ctx context.Context, m *modelrepo.Model, version int64) error {
 	name, err := server.NativeBackend{}.FunctionName(m, version)
 	if err != nil {
 		return fmt.Errorf("version %d: %w", version, err)
 	}
-	if _, ok := native.Lookup(name); !ok {
+	if !native.Registered(name) {
 		return fmt.Errorf("version %d: native function %q is not registered in this binary", version, name)
+	}
+	if err := (server.NativeBackend{}).Check(ctx, m, version); err != nil {
+		return fmt.Errorf("version %d: %w", version, err)
 	}
 	return nil
 }

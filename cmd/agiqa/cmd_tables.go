@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agiqa-bench/agiqa/baselines"
 	"github.com/agiqa-bench/agiqa/bench/clip"
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/metrics"
@@ -192,13 +194,21 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		return err
 	}
 
-	c, stop, err := connect(ctx, io, []string(f.servers), f.repo)
+	// The embedded default measures Table 1's SVR rows on the sample: they are trained here, per
+	// split, once (later runs keep them).
+	var trained string
+	if len(f.servers) == 0 && f.repo == "" {
+		if trained, err = trainSampleModels(ctx, io, filepath.Dir(f.cache), datasets, modelList(f.models)); err != nil {
+			return err
+		}
+	}
+	c, stop, err := connect(ctx, io, []string(f.servers), f.repo, trained)
 	if err != nil {
 		return err
 	}
 	defer stop()
 
-	models, err := selectModels(ctx, c, f.models, io.stderr)
+	models, unserved, err := selectModels(ctx, c, f.models, io.stderr)
 	if err != nil {
 		return err
 	}
@@ -292,7 +302,7 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		}
 	}
 	var buf bytes.Buffer
-	if err := renderTables(&buf, f, which, results, nsplits); err != nil {
+	if err := renderTables(&buf, f, which, results, nsplits, unserved); err != nil {
 		errs = append(errs, err)
 	}
 	if f.out == "" {
@@ -307,9 +317,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 }
 
 // renderTables writes the --tables selection (and --timing) in f.format.
-func renderTables(w io.Writer, f *tablesFlags, which []int, results []*runner.ModelResult, nsplits map[string]int) error {
+func renderTables(w io.Writer, f *tablesFlags, which []int, results []*runner.ModelResult, nsplits map[string]int, unserved map[string]string) error {
 	ms := runner.Measurements(results)
-	topt := table.Options{Paper: f.paper, Splits: nsplits}
+	topt := table.Options{Paper: f.paper, Splits: nsplits, Unserved: unserved}
 	// JSON and CSV documents follow one another without a blank line.
 	sep := f.format != "json" && f.format != "csv"
 	for i, n := range which {
@@ -498,14 +508,21 @@ func modelList(names string) []string {
 // out of the default selection is named on warn with the server's reason: a
 // repository whose ONNX files are missing (or whose ONNX Runtime is) must not
 // look like one that holds only the models that did run.
-func selectModels(ctx context.Context, c *client.Client, names string, warn io.Writer) ([]*runner.Model, error) {
+// loadPrefix is what the server puts before a native load error ("instance 1 of 2: model "niqe"
+// version 1: native loader "niqe": "); a table note keeps only the cause.
+var loadPrefix = regexp.MustCompile(`^instance \d+ of \d+: model "[^"]*" version \d+: native loader "[^"]*": `)
+
+// selectModels returns the models to run and, for each paper-table row whose served model is not
+// ready, why (table.Options.Unserved).
+func selectModels(ctx context.Context, c *client.Client, names string, warn io.Writer) ([]*runner.Model, map[string]string, error) {
+	unserved := map[string]string{}
 	var list []string
 	if names != "" {
 		list = modelList(names)
 	} else {
 		idx, err := c.RepositoryIndex(ctx, false)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// A model is ready when one of its versions is; otherwise the
 		// first reason the index gives is its reason.
@@ -539,23 +556,26 @@ func selectModels(ctx context.Context, c *client.Client, names string, warn io.W
 		}
 		if len(list) == 0 {
 			if len(notReady) == 0 {
-				return nil, errors.New("the server has no model")
+				return nil, nil, errors.New("the server has no model")
 			}
 			reasons := make([]string, len(notReady))
 			for i, n := range notReady {
 				reasons[i] = n + ": " + why[n]
 			}
-			return nil, fmt.Errorf("the server has no ready model: %s", strings.Join(reasons, "; "))
+			return nil, nil, fmt.Errorf("the server has no ready model: %s", strings.Join(reasons, "; "))
 		}
 		for _, n := range notReady {
 			fmt.Fprintf(warn, "note: model %s: not ready, left out: %s\n", n, why[n])
+			for _, e := range baselines.ByServed(n) {
+				unserved[e.Key] = n + ": " + loadPrefix.ReplaceAllString(why[n], "")
+			}
 		}
 	}
 	var models []*runner.Model
 	for _, n := range list {
 		ready, err := c.ModelReady(ctx, n, "")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !ready {
 			// ModelReady says only false; the metadata call says why (an
@@ -567,15 +587,15 @@ func selectModels(ctx context.Context, c *client.Client, names string, warn io.W
 					why = ce.Message
 				}
 			}
-			return nil, fmt.Errorf("model %s: %s (see 'agiqa models')", n, why)
+			return nil, nil, fmt.Errorf("model %s: %s (see 'agiqa models')", n, why)
 		}
 		m, err := runner.Describe(ctx, c, n)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		models = append(models, m)
 	}
-	return models, nil
+	return models, unserved, nil
 }
 
 // missingSplitVersions lists, for a per-split model that will score ds, the

@@ -15,6 +15,7 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/perf"
 	"github.com/agiqa-bench/agiqa/bench/runner"
 	"github.com/agiqa-bench/agiqa/bench/table"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 // A small run of the main job: built-in sample dataset, embedded server,
@@ -45,7 +46,7 @@ func TestTablesEmbeddedSampleGolden(t *testing.T) {
 func TestTablesReportPlotsAndJSON(t *testing.T) {
 	dir := t.TempDir()
 	out, _, err := runCLI(t, "tables", "--cache", filepath.Join(dir, "c"), "--sample-size", "40", "--splits", "2",
-		"--format", "json", "--report", filepath.Join(dir, "report.json"), "--plots", filepath.Join(dir, "plots"), "--timing")
+		"--models", "contrast_rms,sharpness_laplacian", "--format", "json", "--report", filepath.Join(dir, "report.json"), "--plots", filepath.Join(dir, "plots"), "--timing")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestTablesBadInput(t *testing.T) {
 		{[]string{"--splits", "agiqa-3k=/x.json", "--sample-size", "40"}, "names no splits file for dataset sample"},
 		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, "nope"},
 		// An unknown model is called unknown (with the server's list), not "not ready".
-		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, `unknown model "nope" (models: contrast_rms, sharpness_laplacian)`},
+		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, `unknown model "nope" (models: brisque, ceiq, contrast_rms, niqe, sharpness_laplacian)`},
 		{[]string{"--batch", "0"}, "--batch 0: want at least 1"},
 		{[]string{"--concurrency", "-1"}, "--concurrency -1: want at least 1"},
 		{[]string{"--retries", "-1"}, "--retries -1"},
@@ -316,5 +317,46 @@ func TestTablesSplitNotePerDataset(t *testing.T) {
 	}
 	if checked != 6 {
 		t.Errorf("checked %d measured cells, want 6 (3 metrics x 2 datasets):\n%s", checked, out)
+	}
+}
+
+// With the published parameter files installed offline (agiqa fetch NAME --from FILE), the default
+// run measures NIQE, BRISQUE and CEIQ with the authors' models: their rows hold numbers, beside the
+// paper's, instead of the reason they could not run.
+func TestTablesMeasuresPublishedModels(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("AGIQA_CACHE", cache)
+	for name, file := range map[string][]string{
+		"niqe-params": {"niqe", "modelparameters.mat"}, "brisque-model": {"brisque", "allmodel"},
+		"brisque-range": {"brisque", "allrange"}, "ceiq-model": {"ceiq", "model.mat"},
+	} {
+		if _, _, err := runCLI(t, "fetch", name, "--from", testenv.Shared(t, append([]string{"data"}, file...)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report := filepath.Join(cache, "report.json")
+	out, stderr, err := runCLI(t, "tables", "--cache", filepath.Join(cache, "predictions"), "--sample-size", "40", "--splits", "2",
+		"--models", "niqe,brisque,ceiq", "--paper", "--report", report)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if strings.Contains(out, "not measured:") {
+		t.Errorf("a row says it was not measured:\n%s", out)
+	}
+	var results []runner.ModelResult
+	b, _ := os.ReadFile(report)
+	if err := json.Unmarshal(b, &results); err != nil || len(results) != 3 {
+		t.Fatalf("report: %v %s", err, b)
+	}
+	for _, r := range results {
+		s := r.Summary["quality"]
+		if r.Failed != 0 || s.Splits != 2 || math.IsNaN(s.SRCC.Mean) {
+			t.Errorf("%s: %d failed, summary %+v", r.Model, r.Failed, s)
+		}
+	}
+	for _, row := range []string{"| NIQE (diff)", "| CEIQ (diff)", "| BRISQUE "} {
+		if !strings.Contains(out, row) {
+			t.Errorf("no %q row:\n%s", row, out)
+		}
 	}
 }

@@ -5,33 +5,52 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
 	"time"
 
 	"github.com/agiqa-bench/agiqa/baselines"
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
+	"github.com/agiqa-bench/agiqa/internal/overlayfs"
 	"github.com/agiqa-bench/agiqa/modelrepo"
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
 )
 
-// openRepository opens dir, or the built-in repository when dir is empty.
-func openRepository(dir string) (*modelrepo.Repository, error) {
-	if dir == "" {
-		return modelrepo.OpenFS(baselines.BuiltinRepository(), "built-in models")
+// openRepository opens dir, or the built-in repository when dir is empty, with the model folders
+// of each trained folder (the SVRs tables trains on the sample) beside the built-in ones.
+func openRepository(dir string, trained ...string) (*modelrepo.Repository, error) {
+	if dir != "" {
+		return modelrepo.Open(dir)
 	}
-	return modelrepo.Open(dir)
+	layers := []fs.FS{baselines.BuiltinRepository()}
+	label := "built-in models"
+	for _, t := range trained {
+		if t == "" {
+			continue
+		}
+		if _, err := os.Stat(t); err != nil {
+			continue // nothing was trained
+		}
+		layers = append(layers, os.DirFS(t))
+		label += " + " + t
+	}
+	if len(layers) == 1 {
+		return modelrepo.OpenFS(layers[0], label)
+	}
+	return modelrepo.OpenFS(overlayfs.New(layers...), label)
 }
 
 // newEmbeddedServer builds the in-process server: native Go models, Triton
 // Python-backend models that name a native.function (the sharpness and
 // contrast baselines have both forms), and ONNX models through ONNX Runtime
 // when its library loads.
-func newEmbeddedServer(repoDir string, logw io.Writer) (*server.Server, error) {
+func newEmbeddedServer(repoDir string, logw io.Writer, trained ...string) (*server.Server, error) {
 	if err := checkRepoDir(repoDir); err != nil {
 		return nil, err
 	}
-	repo, err := openRepository(repoDir)
+	repo, err := openRepository(repoDir, trained...)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +88,7 @@ func dialServer(ctx context.Context, target string, opts ...client.Option) (*cli
 
 // connect returns a client for the given servers, or starts an embedded server
 // on a loopback port and connects to it. stop shuts down what was started.
-func connect(ctx context.Context, io cmdIO, servers []string, repoDir string) (c *client.Client, stop func(), err error) {
+func connect(ctx context.Context, io cmdIO, servers []string, repoDir string, trained ...string) (c *client.Client, stop func(), err error) {
 	if len(servers) > 0 {
 		c, err := dialServer(ctx, servers[0], client.WithTargets(servers[1:]...))
 		if err != nil {
@@ -81,7 +100,7 @@ func connect(ctx context.Context, io cmdIO, servers []string, repoDir string) (c
 		}
 		return c, func() { c.Close() }, nil
 	}
-	srv, err := newEmbeddedServer(repoDir, nil)
+	srv, err := newEmbeddedServer(repoDir, nil, trained...)
 	if err != nil {
 		return nil, nil, err
 	}

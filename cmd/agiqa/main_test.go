@@ -30,8 +30,10 @@ func TestMain(m *testing.M) {
 }
 
 // checkGolden compares got with testdata/<name>.golden, or rewrites it with -update.
+// The test cache folder (TestMain's AGIQA_CACHE, named in messages) reads as $AGIQA_CACHE.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
+	got = bytes.ReplaceAll(got, []byte(os.Getenv("AGIQA_CACHE")), []byte("$AGIQA_CACHE"))
 	testenv.Golden(t, name, got, *update)
 }
 
