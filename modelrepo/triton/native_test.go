@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -21,6 +22,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/agiqa-bench/agiqa/baselines"
+	"github.com/agiqa-bench/agiqa/baselines/brisque"
+	"github.com/agiqa-bench/agiqa/baselines/ceiq"
+	"github.com/agiqa-bench/agiqa/baselines/niqe"
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
 	"github.com/agiqa-bench/agiqa/client/tensor"
 	"github.com/agiqa-bench/agiqa/internal/testenv"
@@ -30,6 +34,11 @@ import (
 
 // nativeModels are the modelrepo/models entries Triton serves through libagiqa.so.
 var nativeModels = map[string]string{"sharpness_laplacian": baselines.LaplacianVarianceFunc, "contrast_rms": baselines.RMSContrastFunc}
+
+// publishedModels are the native entries that also need published parameter files (fetched into
+// $AGIQA_CACHE): each must be the generic loader too. Their scores are checked against Octave in
+// their packages; the Python path is the same library call as for nativeModels.
+var publishedModels = map[string]string{"niqe": niqe.NativeName, "brisque": brisque.NativeName, "ceiq": ceiq.NativeName}
 
 // Every native model's 1/model.py is the generic loader, byte for byte: no
 // model keeps a Python re-implementation of its Go function.
@@ -43,7 +52,7 @@ func TestModelPyIsTheGenericLoader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, fn := range nativeModels {
+	for name, fn := range merged(nativeModels, publishedModels) {
 		m := repo.Model(name)
 		if m == nil {
 			t.Fatalf("modelrepo/models/%s does not load", name)
@@ -320,6 +329,12 @@ func TestPythonBackendRunsTheGoCode(t *testing.T) {
 	}
 	checkErrors(t, res)
 	checkTriton(t, res, want)
+}
+
+func merged(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
 }
 
 func equal(a, b []uint32) bool {
