@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // glibcRand reproduces glibc's rand() (the TYPE_3 additive feedback generator behind random()):
@@ -192,19 +194,50 @@ func GridSearch(ctx context.Context, x [][]float64, y []float64, folds int, grid
 		return GridResult{}, fmt.Errorf("svr: %d folds, want >= 2", folds)
 	}
 	perm, start := foldPerm(len(x), min(folds, len(x)), seed)
-	best := GridResult{MSE: math.Inf(1)}
+	// The points are independent: they run in parallel, then are compared in grid order, so the
+	// winner (and its tie-breaking) is the serial search's.
+	type point struct {
+		lc, lg, mse float64
+		p           Params
+		err         error
+	}
+	points := make([]point, 0, len(cs)*len(gs))
 	for _, lc := range cs {
 		for _, lg := range gs {
 			p := base
 			p.C, p.Gamma = math.Exp2(lc), math.Exp2(lg)
-			pred, err := crossValidate(ctx, x, y, perm, start, p)
-			if err != nil {
-				return GridResult{}, fmt.Errorf("svr: grid point log2c=%v log2g=%v: %w", lc, lg, err)
+			points = append(points, point{lc: lc, lg: lg, p: p})
+		}
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(points)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				pt := &points[i]
+				pred, err := crossValidate(ctx, x, y, perm, start, pt.p)
+				if err != nil {
+					pt.err = fmt.Errorf("svr: grid point log2c=%v log2g=%v: %w", pt.lc, pt.lg, err)
+					continue
+				}
+				pt.mse = MSE(pred, y)
 			}
-			mse := MSE(pred, y)
-			if mse < best.MSE || (mse == best.MSE && lg == best.Log2G && lc < best.Log2C) {
-				best = GridResult{Params: p, Log2C: lc, Log2G: lg, MSE: mse}
-			}
+		}()
+	}
+	for i := range points {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	best := GridResult{MSE: math.Inf(1)}
+	for _, pt := range points {
+		if pt.err != nil {
+			return GridResult{}, pt.err
+		}
+		if pt.mse < best.MSE || (pt.mse == best.MSE && pt.lg == best.Log2G && pt.lc < best.Log2C) {
+			best = GridResult{Params: pt.p, Log2C: pt.lc, Log2G: pt.lg, MSE: pt.mse}
 		}
 	}
 	if math.IsInf(best.MSE, 1) {
