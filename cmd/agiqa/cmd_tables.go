@@ -66,6 +66,13 @@ sample dataset is generated, so the command works on a fresh machine.
 Predictions are cached (--cache): an interrupted run resumes, a second run
 infers nothing twice.
 
+The embedded default (no --server, no --repo) measures Table 1's handcrafted
+and SVR rows: it downloads the published NIQE, BRISQUE and CEIQ parameters the
+cache lacks (not with AGIQA_OFFLINE=1; offline, install them with 'agiqa fetch
+NAME --from FILE', else their rows say why they were not measured) and trains
+GMLF, HIGRADE and SVRs on CEIQ's and BRISQUE's features per split on the
+sample, into the folder above --cache (sample-models/, features/), once.
+
 Datasets: agiqa-1k=DIR, agiqa-3k=DIR (labels and images found inside DIR),
 csv=DIR (a folder holding one image,prompt,mos[,mos_align] CSV and the images),
 sample (the built-in one, generated in $AGIQA_CACHE/sample, or sample=DIR).
@@ -198,6 +205,7 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	// split, once (later runs keep them).
 	var trained string
 	if len(f.servers) == 0 && f.repo == "" {
+		fetchPublishedParams(ctx, io)
 		if trained, err = trainSampleModels(ctx, io, filepath.Dir(f.cache), datasets, modelList(f.models)); err != nil {
 			return err
 		}

@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/agiqa-bench/agiqa/baselines"
 	"github.com/agiqa-bench/agiqa/baselines/extractor"
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/bench/svrtrain"
+	"github.com/agiqa-bench/agiqa/modelrepo/fetch"
 )
 
 // sampleSVRModel is the repository name of the SVR on extractor ex's features trained on the sample.
@@ -52,4 +56,38 @@ func trainSampleModels(ctx context.Context, io cmdIO, cacheRoot string, datasets
 		}
 	}
 	return dir, nil
+}
+
+// publishedParams are the parameter files the built-in NIQE, BRISQUE and CEIQ models load.
+var publishedParams = []string{fetch.NIQEParams, fetch.BRISQUEModel, fetch.BRISQUERange, fetch.CEIQModel}
+
+// EnvOffline, set to "1", keeps the embedded default from downloading anything (tests set it).
+const EnvOffline = "AGIQA_OFFLINE"
+
+// fetchPublishedParams downloads the published parameter files the built-in models need and the cache
+// lacks, each within a minute; one that cannot be had (an offline machine) is reported, and its model's
+// row then says why it was not measured.
+func fetchPublishedParams(ctx context.Context, io cmdIO) {
+	if os.Getenv(EnvOffline) == "1" {
+		return
+	}
+	dir := fetch.DefaultCacheDir()
+	f := &fetch.Fetcher{Dir: dir, Client: &http.Client{Timeout: time.Minute}}
+	for _, name := range publishedParams {
+		if _, err := fetch.Path(dir, name); err == nil {
+			continue
+		}
+		a, err := fetch.Lookup(name)
+		if err != nil {
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, time.Minute)
+		_, err = f.Fetch(actx, a)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(io.stderr, "note: %s could not be downloaded (%v); its model is left out\n", name, err)
+		} else {
+			fmt.Fprintf(io.stderr, "fetched %s into %s\n", name, dir)
+		}
+	}
 }

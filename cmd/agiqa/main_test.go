@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("AGIQA_CACHE", dir)
+	os.Setenv(EnvOffline, "1") // the tests never download; the goldens show the offline rows
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
