@@ -1,14 +1,13 @@
 package brisque
 
 import (
-	"encoding/json"
 	"errors"
-	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/baselines/internal/reftest"
 
 	"github.com/agiqa-bench/agiqa/baselines/matlab"
 	"github.com/agiqa-bench/agiqa/internal/testenv"
@@ -28,41 +27,12 @@ type fixture struct {
 var calibraNames = []string{"I03", "I04", "I06", "I08", "I19", "G0", "G1", "G2", "G3", "G4", "G5"}
 
 func loadFixture(t testing.TB) *fixture {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/features.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f fixture
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
+	reftest.ReadJSON(t, "features.json", &f)
 	return &f
 }
 
-func readPNG(t testing.TB, path string) *matlab.RGB8 {
-	t.Helper()
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	img, err := png.Decode(fh)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	b := img.Bounds()
-	h, w := b.Dy(), b.Dx()
-	out := &matlab.RGB8{H: h, W: w, Pix: make([]uint8, 3*h*w)}
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			i := y*w + x
-			out.Pix[i], out.Pix[h*w+i], out.Pix[2*h*w+i] = uint8(r>>8), uint8(g>>8), uint8(bl>>8)
-		}
-	}
-	return out
-}
+func readPNG(t testing.TB, path string) *matlab.RGB8 { return reftest.ReadPNG(t, path) }
 
 // The 36 features of the calibration images against brisque_feature.m in
 // Octave, from Octave's rgb2gray as the reference ran: relative 1e-12, and

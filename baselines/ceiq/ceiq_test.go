@@ -1,15 +1,13 @@
 package ceiq
 
 import (
-	"encoding/json"
 	"errors"
-	"image"
-	"image/png"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agiqa-bench/agiqa/baselines/internal/reftest"
 
 	"github.com/agiqa-bench/agiqa/baselines/matfile"
 	"github.com/agiqa-bench/agiqa/baselines/matlab"
@@ -33,57 +31,9 @@ type fixture struct {
 	} `json:"images"`
 }
 
-func readFixture(t testing.TB) fixture {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "ceiq.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f fixture
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("testdata/ceiq.json: %v", err)
-	}
+func readFixture(t testing.TB) (f fixture) {
+	reftest.ReadJSON(t, "ceiq.json", &f)
 	return f
-}
-
-// loadPNG reads a fixture image: calibra/NAME from ../shared/data/calibra, others from testdata.
-func loadPNG(t testing.TB, file string) *matlab.RGB8 {
-	t.Helper()
-	path := filepath.Join("testdata", file)
-	if rest, ok := strings.CutPrefix(file, "calibra/"); ok {
-		path = testenv.Shared(t, "data", "calibra", rest)
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	img, err := png.Decode(fh)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return toRGB8(img)
-}
-func toRGB8(img image.Image) *matlab.RGB8 {
-	b := img.Bounds()
-	h, w := b.Dy(), b.Dx()
-	out := &matlab.RGB8{H: h, W: w, Pix: make([]uint8, 3*h*w)}
-	n := h * w
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			out.Pix[y*w+x], out.Pix[n+y*w+x], out.Pix[2*n+y*w+x] = uint8(r>>8), uint8(g>>8), uint8(bl>>8)
-		}
-	}
-	return out
-}
-
-func relErr(got, want float64) float64 {
-	d := math.Abs(got - want)
-	if want == 0 {
-		return d
-	}
-	return d / math.Abs(want)
 }
 
 func TestFeaturesMatchOctave(t *testing.T) {
@@ -98,7 +48,7 @@ func TestFeaturesMatchOctave(t *testing.T) {
 				t.Fatalf("%d features, fixture %d, want %d", len(got), len(c.Features), NumFeatures)
 			}
 			for i, want := range c.Features {
-				e := relErr(got[i], want)
+				e := reftest.RelErr(got[i], want)
 				worst = max(worst, e)
 				if e > relTol {
 					t.Errorf("f%d = %.17g, Octave %.17g (relative error %.3g)", i+1, got[i], want, e)
@@ -131,7 +81,7 @@ func TestPublishedScoreMatchesSVMPredict(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
-		e := relErr(got, c.Score)
+		e := reftest.RelErr(got, c.Score)
 		worst = max(worst, e)
 		if e > scoreTol {
 			t.Errorf("%s: score %.17g, Octave + svm-predict %.17g (relative error %.3g)", c.Name, got, c.Score, e)
@@ -201,3 +151,6 @@ func BenchmarkFeatures1024(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+// loadPNG reads a fixture image: calibra/NAME from ../shared/data/calibra, others from testdata.
+func loadPNG(t testing.TB, file string) *matlab.RGB8 { return reftest.LoadImage(t, file) }

@@ -1,18 +1,14 @@
 package gmlf
 
 import (
-	"encoding/json"
 	"errors"
-	"image"
-	"image/png"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/agiqa-bench/agiqa/baselines/internal/reftest"
+
 	"github.com/agiqa-bench/agiqa/baselines/matlab"
-	"github.com/agiqa-bench/agiqa/internal/testenv"
 )
 
 // relTol is the largest relative error allowed against the Octave run of the authors' code
@@ -31,51 +27,12 @@ type fixture struct {
 	} `json:"images"`
 }
 
-func readFixture(t testing.TB) fixture {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "gmlf.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f fixture
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("testdata/gmlf.json: %v", err)
-	}
+func readFixture(t testing.TB) (f fixture) {
+	reftest.ReadJSON(t, "gmlf.json", &f)
 	return f
 }
 
-// loadPNG reads a fixture image: calibra/NAME from ../shared/data/calibra, others from testdata.
-func loadPNG(t testing.TB, file string) *matlab.RGB8 {
-	t.Helper()
-	path := filepath.Join("testdata", file)
-	if rest, ok := strings.CutPrefix(file, "calibra/"); ok {
-		path = testenv.Shared(t, "data", "calibra", rest)
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	img, err := png.Decode(fh)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return toRGB8(img)
-}
-
-func toRGB8(img image.Image) *matlab.RGB8 {
-	b := img.Bounds()
-	h, w := b.Dy(), b.Dx()
-	out := &matlab.RGB8{H: h, W: w, Pix: make([]uint8, 3*h*w)}
-	n := h * w
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			out.Pix[y*w+x], out.Pix[n+y*w+x], out.Pix[2*n+y*w+x] = uint8(r>>8), uint8(g>>8), uint8(bl>>8)
-		}
-	}
-	return out
-}
+func loadPNG(t testing.TB, file string) *matlab.RGB8 { return reftest.LoadImage(t, file) }
 
 func TestFeaturesMatchOctave(t *testing.T) {
 	f := readFixture(t)
