@@ -218,6 +218,11 @@ def load_image_branch(model: nn.Module, state_dict) -> LoadReport:
 
 def load_model_state(model: nn.Module, state_dict, strict: bool = True) -> LoadReport:
     """Load a checkpoint of ours (keys as in ``model.state_dict()``) or, for ipiqa, an official one."""
+    if getattr(model, "name", None) == "cnniqa":  # ours, lidq92's and pyiqa's names
+        from .cnniqa import load_cnniqa_state
+
+        load_cnniqa_state(model, state_dict, "checkpoint for model cnniqa")
+        return LoadReport(loaded=sorted(model.state_dict()))
     src = unwrap_state_dict(state_dict)
     own = model.state_dict()
     if getattr(model, "name", None) == "ipiqa" and src and not any(k in own for k in src):

@@ -90,12 +90,18 @@ class Bottleneck(nn.Module):
 
 class AttentionPool2d(nn.Module):
     """CLIP's attention pooling: the mean of the HxW feature tokens, with a learned positional
-    embedding on all HW+1 tokens, is the single query of one multi-head attention over them."""
+    embedding on all HW+1 tokens, is the single query of one multi-head attention over them.
+
+    ``add_positional_embedding = False`` leaves the embedding out (the parameter stays, so
+    checkpoints load unchanged): the mean token is still prepended and is still the query, and the
+    feature map may then have any height and width. This is how CLIP-IQA's official code
+    (IceClear/CLIP-IQA, ``pos_embedding=False``) scores images at their own size."""
 
     def __init__(self, grid: int, embed_dim: int, heads: int, output_dim: int):
         super().__init__()
         self.grid = grid
         self.heads = heads
+        self.add_positional_embedding = True
         self.positional_embedding = nn.Parameter(torch.randn(grid * grid + 1, embed_dim) / embed_dim ** 0.5)
         self.k_proj = nn.Linear(embed_dim, embed_dim)
         self.q_proj = nn.Linear(embed_dim, embed_dim)
@@ -104,7 +110,9 @@ class AttentionPool2d(nn.Module):
 
     def forward(self, fmap: torch.Tensor) -> torch.Tensor:
         x = fmap.flatten(2).transpose(1, 2)  # N,HW,C
-        x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1) + self.positional_embedding
+        x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1)
+        if self.add_positional_embedding:
+            x = x + self.positional_embedding
         out = attend(self.q_proj(x[:, :1]), self.k_proj(x), self.v_proj(x), self.heads)
         return self.c_proj(out[:, 0])
 
@@ -154,7 +162,8 @@ class ModifiedResNet(nn.Module):
             nn.init.normal_(lin.weight, std=std)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised image [N,3,S,S] -> last-stage feature map [N, 32*width, S/32, S/32]."""
+        """Normalised image [N,3,H,W] -> last-stage feature map [N, 32*width, ~H/32, ~W/32] (average
+        pools floor odd sides, as OpenAI's)."""
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
         x = F.relu(self.bn3(self.conv3(x)))

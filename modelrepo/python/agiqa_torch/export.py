@@ -44,7 +44,7 @@ from .tritonconfig import ABLATION_KEYS, ConfigError, catalog_key, check_existin
 # IP-IQA's outputs per dataset (AGIQA-3k has quality and alignment MOS). The ResNet50 / ResNet50*
 # baselines are Table 1 rows and regress quality only (train.py trains them so).
 DATASET_OUTPUTS = {"agiqa-1k": 1, "agiqa-3k": 2}
-DEFAULT_IMAGE_SIZE = {"ipiqa": 512, "resnet50": 512, "resnet50_clip": 512, "clipiqa": 224}
+DEFAULT_IMAGE_SIZE = {"ipiqa": 512, "resnet50": 512, "resnet50_clip": 512, "clipiqa": 224, "cnniqa": 512}
 TINY = dict(width=8, text_width=64, text_layers=2)
 TINY_IMAGE_SIZE = 64
 ZERO_SHOT = ("clipiqa",)
@@ -83,11 +83,25 @@ class _Graph(nn.Module):
         return tuple(out[:, i:i + 1] for i in range(out.shape[1]))
 
 
-def sample_inputs(model: AGIQAModel, batch: int, seed: int = 0) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """Random uint8 images and prompt-like token rows (SOT, ids with commas, EOT, zero padding)."""
-    g = torch.Generator().manual_seed(seed)
+def is_native(model: AGIQAModel) -> bool:
+    """Whether the model takes each image at its own size (IMAGE [B, 3, H, W], agiqa.preprocess native)."""
+    return model.preprocess == "native"
+
+
+def sample_sizes(model: AGIQAModel) -> List[Tuple[int, int]]:
+    """The (height, width) the numeric check runs at: S x S, and for native-size models also a
+    non-square size whose sides are not multiples of 32 (floor-rounding pools, a non-square grid)."""
     s = model.image_size
-    image = torch.randint(0, 256, (batch, 3, s, s), generator=g, dtype=torch.int64).to(torch.uint8)
+    return [(s, s)] + ([(s - s // 4 + 5, s + s // 2 - 3)] if is_native(model) else [])
+
+
+def sample_inputs(model: AGIQAModel, batch: int, seed: int = 0,
+                  size: Optional[Tuple[int, int]] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Random uint8 images (S x S, or ``size`` = (height, width)) and prompt-like token rows (SOT, ids
+    with commas, EOT, zero padding)."""
+    g = torch.Generator().manual_seed(seed)
+    h, w = size or (model.image_size, model.image_size)
+    image = torch.randint(0, 256, (batch, 3, h, w), generator=g, dtype=torch.int64).to(torch.uint8)
     if not model.uses_prompt:
         return image, None
     tokens = torch.zeros(batch, CONTEXT_LENGTH, dtype=torch.int64)
@@ -117,11 +131,14 @@ def eval_mode(model: nn.Module):
 
 
 def export_onnx(model: AGIQAModel, path: str, opset: int = OPSET) -> None:
-    """Trace ``model`` in eval mode into ``path`` with a dynamic batch axis; the caller's module modes
-    are left as they were."""
-    image, tokens = sample_inputs(model, 2)
+    """Trace ``model`` in eval mode into ``path`` with a dynamic batch axis (and dynamic height and width
+    for native-size models, traced at a non-square size); the caller's module modes are left as they
+    were."""
+    image, tokens = sample_inputs(model, 2, size=sample_sizes(model)[-1])
     inputs = ["IMAGE"] + (["TOKENS"] if model.uses_prompt else [])
     axes = {n: {0: "batch"} for n in inputs + list(model.output_names)}
+    if is_native(model):
+        axes["IMAGE"] = {0: "batch", 2: "height", 3: "width"}
     args = (image, tokens) if model.uses_prompt else (image,)
     with eval_mode(model), torch.no_grad():
         torch.onnx.export(_Graph(model).eval(), args, path, input_names=inputs,
@@ -152,7 +169,7 @@ def graph_signature(path: str) -> Dict[str, List[Tuple[str, str, Tuple]]]:
 
 def expected_signature(model: AGIQAModel) -> Dict[str, List[Tuple[str, str, Tuple]]]:
     s = model.image_size
-    inputs = [("IMAGE", "UINT8", ("batch", 3, s, s))]
+    inputs = [("IMAGE", "UINT8", ("batch", 3, "height", "width") if is_native(model) else ("batch", 3, s, s))]
     if model.uses_prompt:
         inputs.append(("TOKENS", "INT64", ("batch", CONTEXT_LENGTH)))
     return {"inputs": inputs, "outputs": [(n, "FLOAT", ("batch", 1)) for n in model.output_names]}
@@ -199,8 +216,16 @@ def gate_tolerances(out32: np.ndarray, out64: np.ndarray) -> np.ndarray:
 
 def compare_with_eager(path: str, model: AGIQAModel, batch: int = 3, seed: int = 1) -> Dict[str, object]:
     """Run ONNX Runtime on a sample batch and judge it against the fp64 eager reference (see GATE_K);
-    ExportError when an output is farther from it than the gate allows."""
-    image, tokens = sample_inputs(model, batch, seed)
+    ExportError when an output is farther from it than the gate allows. Native-size models are
+    checked at every size of sample_sizes (a square and a non-square one); the result is the worst."""
+    results = [_compare_at(path, model, batch, seed, size) for size in sample_sizes(model)]
+    worst = max(results, key=lambda r: r["max_abs_diff"])
+    return dict(worst, fp32_error=max(r["fp32_error"] for r in results),
+                tolerance=min(r["tolerance"] for r in results), sizes=[r["size"] for r in results])
+
+
+def _compare_at(path: str, model: AGIQAModel, batch: int, seed: int, size: Tuple[int, int]) -> Dict[str, object]:
+    image, tokens = sample_inputs(model, batch, seed, size=size)
     out32, out64 = eager_outputs(model, image, tokens)
     tol = gate_tolerances(out32, out64)
     feeds = {"IMAGE": image.numpy()}
@@ -219,10 +244,10 @@ def compare_with_eager(path: str, model: AGIQAModel, batch: int = 3, seed: int =
             raise ExportError(f"{path}: output {name} is up to {diff:.3g} from an fp64 eager run, more than the "
                               f"{tol[i]:.3g} allowed ({GATE_K:g} x max(fp32 eager's own error {e32:.3g}, "
                               f"{GATE_REL_FLOOR:g} x |ref|) + {GATE_ATOL:g}); ort {g.ravel().tolist()} "
-                              f"fp64 {r.ravel().tolist()}")
+                              f"fp64 {r.ravel().tolist()} (images {size[0]}x{size[1]})")
         worst, err32 = max(worst, diff), max(err32, e32)
     return {"runtime": runtime, "batch": batch, "max_abs_diff": worst, "fp32_error": err32,
-            "tolerance": float(tol.min())}
+            "tolerance": float(tol.min()), "size": list(size)}
 
 
 # --- command line ---------------------------------------------------------------------------------
@@ -249,9 +274,15 @@ def _parser() -> argparse.ArgumentParser:
                         "is the paper's model, exported as ipiqa_<dataset>")
     p.add_argument("--tiny", action="store_true", help="tiny random model for tests (width 8, 64 px)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random initialisation")
-    p.add_argument("--image-size", type=int, help="input side S (default 512; clipiqa 224; --tiny 64)")
+    p.add_argument("--image-size", type=int, help="input side S (default 512; --tiny 64); for clipiqa, which scores "
+                                                   "images at their own size, the side the export traces and checks "
+                                                   "at (default 224)")
     p.add_argument("--max-batch-size", type=int, default=32)
     p.add_argument("--opset", type=int, default=OPSET)
+    p.add_argument("--clipiqa-positional-224", action="store_true",
+                   help="clipiqa: the earlier variant instead of the official one: CLIP's attention-pool positional "
+                        "embedding, images resized and centre-cropped to --image-size (default 224); exported as "
+                        "clipiqa_pos224. Default: no positional embedding, each image at its own size (native)")
     p.add_argument("--vocab", help="CLIP BPE vocabulary (clipiqa's antonym prompts); default ../shared/data/clip")
     p.add_argument("--reference", help="also write eager-PyTorch outputs on sample inputs to this JSON file")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -305,6 +336,10 @@ def _model_kwargs(args, ckpt: Optional[dict]) -> dict:
         raise ExportError(f"--dataset is required for {args.model} (it names the model and, for ipiqa, fixes the "
                           "outputs: agiqa-1k QUALITY; agiqa-3k QUALITY, ALIGNMENT)")
     kw["image_size"] = args.image_size or (TINY_IMAGE_SIZE if args.tiny else DEFAULT_IMAGE_SIZE[args.model])
+    if getattr(args, "clipiqa_positional_224", False):
+        if args.model != "clipiqa":
+            raise ExportError("--clipiqa-positional-224 applies to clipiqa only")
+        kw["positional_224"] = True
     if args.tiny:
         kw.update(TINY)
     return kw
@@ -317,7 +352,7 @@ def _default_name(args, kw: dict, model: AGIQAModel) -> str:
     if args.name:
         return args.name
     if args.model in ZERO_SHOT:
-        base = args.model
+        base = args.model + ("_pos224" if kw.get("positional_224") else "")
     else:
         ds = args.dataset
         if ds is None and args.model == "ipiqa":
@@ -373,8 +408,8 @@ def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
     if args.clip_weights:
         if not os.path.isfile(args.clip_weights):
             raise ExportError(f"--clip-weights {args.clip_weights}: no such file")
-        if args.model == "resnet50":
-            raise ExportError("--clip-weights does not apply to resnet50 (torchvision weights come with --checkpoint)")
+        if args.model in ("resnet50", "cnniqa"):
+            raise ExportError(f"--clip-weights does not apply to {args.model} (its weights come with --checkpoint)")
         clip_state = read_rn50_file(args.clip_weights)
     extra = {}
     if args.model == "clipiqa":
@@ -492,7 +527,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"{n} {t}{list(d)}" for part in graph_signature(path).values() for n, t, d in part))
             try:
                 res = compare_with_eager(path, model)
-                print(f"numeric check: {res['runtime']} matches eager PyTorch on batch {res['batch']} "
+                sizes = ", ".join(f"{h}x{w}" for h, w in res["sizes"])
+                print(f"numeric check: {res['runtime']} matches eager PyTorch on batch {res['batch']} at {sizes} "
                       f"(max |diff| from fp64 {res['max_abs_diff']:.2e}; eager fp32's {res['fp32_error']:.2e})")
             except ExportError as err:
                 if str(err).startswith(NO_RUNTIME):

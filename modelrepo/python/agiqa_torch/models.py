@@ -8,7 +8,7 @@ Every model maps ``(image, tokens)`` to ``[B, num_outputs]`` float32 scores:
 
 Attributes shared by all models: ``name``, ``uses_prompt``, ``head`` (the randomly initialised
 regression head; the trainer gives it 10x the learning rate), ``output_names``, ``preprocess``
-("resize" or "resize_center_crop", the harness's resize method), ``image_size``, ``num_outputs``,
+("resize", "resize_center_crop" or "native": the harness's preprocessing method), ``image_size``, ``num_outputs``,
 ``feature_dim`` (width of ``image_encoder``'s output), ``higher_is_better``.
 
 Widths: ``width`` scales every image-side width by ``width / 64`` (64 = the published sizes; 8 builds
@@ -29,13 +29,17 @@ from .clip_rn50 import CLIP_MEAN, CLIP_STD, CONTEXT_LENGTH, EOT_TOKEN, SOT_TOKEN
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-MODEL_NAMES = ("ipiqa", "resnet50", "resnet50_clip", "clipiqa")
+MODEL_NAMES = ("ipiqa", "resnet50", "resnet50_clip", "clipiqa", "cnniqa")
 
 # CLIP BPE id of a stand-alone comma (",</w>"): byte symbols come first in the vocabulary, in
 # bytes_to_unicode order starting at "!" (33), so "," (44) is symbol 11 and its word-final form is
 # 256 + 11. The tokenizer's pattern always splits punctuation from letters, so a prompt's commas
 # appear as this id.
 COMMA_TOKEN = 267
+
+# Smallest side a native-size (agiqa.preprocess "native") CLIP model takes: RN50's stem and stages
+# downsample by 32 with floor rounding, so a side under 31 px leaves no feature map; 32 is the bound.
+NATIVE_MIN_SIDE = 32
 
 
 def _exporting() -> bool:
@@ -78,7 +82,11 @@ class AGIQAModel(nn.Module):
             return
         if image.dim() != 4 or image.shape[1] != 3:
             raise ValueError(f"model {self.name}: input IMAGE must be [B, 3, S, S], got {tuple(image.shape)}")
-        if tuple(image.shape[2:]) != (self.image_size, self.image_size):
+        if self.preprocess == "native":
+            if min(image.shape[2:]) < NATIVE_MIN_SIDE:
+                raise ValueError(f"model {self.name}: input IMAGE is {image.shape[2]}x{image.shape[3]}; "
+                                 f"images at their own size need both sides >= {NATIVE_MIN_SIDE} px")
+        elif tuple(image.shape[2:]) != (self.image_size, self.image_size):
             raise ValueError(f"model {self.name}: input IMAGE is {image.shape[2]}x{image.shape[3]}, "
                              f"the model was built for {self.image_size}x{self.image_size}")
         if self.uses_prompt:
@@ -303,14 +311,17 @@ class CLIPIQA(AGIQAModel):
     ("Good photo.", "Bad photo."); the score is the probability of the first. The two text features
     are computed once at build time and kept as a buffer, so the module needs images only.
 
-    Run as CLIP itself is (``resize_center_crop``, 224 by default in the export); CLIP-IQA's
-    original code also drops the attention-pool positional embedding to score images at native
-    size, which a fixed-size serving contract cannot do."""
+    As the authors compute it (IceClear/CLIP-IQA, ``CLIPIQAFixed`` with ``pos_embedding=False``): the
+    attention pool adds no positional embedding, and each image is scored at its own size (CLIP
+    mean/std, no resize): ``preprocess`` is "native" and ``image_size`` is only the side the export
+    traces and checks at. ``positional_224=True`` builds the earlier variant instead: CLIP's
+    positional embedding, images brought to ``image_size`` by ``resize_center_crop``."""
 
-    preprocess = "resize_center_crop"
-
-    def __init__(self, image_size: int, clip: clip_rn50.CLIPRN50, antonym_tokens: torch.Tensor):
+    def __init__(self, image_size: int, clip: clip_rn50.CLIPRN50, antonym_tokens: torch.Tensor,
+                 positional_224: bool = False):
         super().__init__("clipiqa", 1, image_size)
+        self.positional_224 = bool(positional_224)
+        self.preprocess = "resize_center_crop" if self.positional_224 else "native"
         if not torch.is_tensor(antonym_tokens) or tuple(antonym_tokens.shape) != (2, CONTEXT_LENGTH) \
                 or antonym_tokens.is_floating_point():
             raise ValueError("model clipiqa: antonym_tokens must be an integer tensor [2, 77] "
@@ -318,6 +329,7 @@ class CLIPIQA(AGIQAModel):
                              f"{getattr(antonym_tokens, 'shape', type(antonym_tokens).__name__)}")
         self.normalize = Normalize(CLIP_MEAN, CLIP_STD)
         self.visual = clip.visual
+        self.visual.attnpool.add_positional_embedding = self.positional_224
         self.feature_dim = self.visual.output_dim
         with torch.no_grad():
             text = clip.text.eval()(antonym_tokens.to(torch.int64))
@@ -355,7 +367,7 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
                 image2prompt: bool = False, integral_prompt: bool = True, qa_token: bool = True,
                 seed: Optional[int] = None, *, antonym_tokens: Optional[torch.Tensor] = None,
                 image2prompt_state: Optional[Dict[str, torch.Tensor]] = None,
-                freeze_text_extras: bool = False) -> AGIQAModel:
+                freeze_text_extras: bool = False, positional_224: bool = False) -> AGIQAModel:
     """Build one of MODEL_NAMES.
 
     clip_state: pretrained backbone weights: OpenAI's RN50 state dict (key names as in RN50.pt) for
@@ -366,6 +378,8 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
         (see checkpoints.load_image_branch); otherwise the caller loads it after building, as the
         trainer does, or the weights come from a trained checkpoint anyway (export).
     antonym_tokens: clipiqa only; [2, 77] token ids of "Good photo." and "Bad photo.".
+    positional_224: clipiqa only; the pre-issue-11 variant (positional embedding, fixed image_size,
+        resize_center_crop) instead of the official one (no positional embedding, native size).
     freeze_text_extras: ipiqa only; also freeze the text positional embedding and projection, which
         the official code trains (see IPIQA).
     seed: seeds the random initialisation (the global RNG state is restored afterwards).
@@ -384,13 +398,19 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
         raise ValueError(f"model {name}: freeze_text_extras applies to ipiqa only")
     if name != "clipiqa" and antonym_tokens is not None:
         raise ValueError(f"model {name}: antonym_tokens applies to clipiqa only")
+    if name != "clipiqa" and positional_224:
+        raise ValueError(f"model {name}: positional_224 applies to clipiqa only")
 
     rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
     with rng:
         if seed is not None:
             torch.manual_seed(seed)
-        if name == "resnet50":
-            model: AGIQAModel = ResNet50(num_outputs, image_size, width, state=clip_state)
+        if name == "cnniqa":
+            from .cnniqa import build_cnniqa  # cnniqa imports this module
+
+            model: AGIQAModel = build_cnniqa(num_outputs, image_size, width, state=clip_state)
+        elif name == "resnet50":
+            model = ResNet50(num_outputs, image_size, width, state=clip_state)
         elif name == "resnet50_clip":
             model = ResNet50CLIP(num_outputs, image_size, width,
                                  clip=_clip_for(name, clip_state, image_size, width, text_width, text_layers)
@@ -402,7 +422,7 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
                 raise ValueError("model clipiqa: antonym_tokens ([2, 77] ids of \"Good photo.\", \"Bad photo.\") "
                                  "is required")
             model = CLIPIQA(image_size, _clip_for(name, clip_state, image_size, width, text_width, text_layers),
-                            antonym_tokens)
+                            antonym_tokens, positional_224=positional_224)
         else:
             clip = _clip_for(name, clip_state, image_size, width, text_width, text_layers)
             model = IPIQA(num_outputs, image_size, width, text_width, text_layers, integral_prompt=integral_prompt,

@@ -42,19 +42,33 @@ _RESUME_KEYS = ("dataset", "split", "model", "protocol", "model_kwargs", "batch_
 _RESUME_KEYS_IF_RECORDED = ("split_sha256",)
 
 
+# Each model's recipe where the command line does not say: IP-IQA's for the CLIP / ResNet models;
+# lidq92/CNNIQA's main.py defaults for cnniqa (Adam lr 1e-4, weight decay 0, 500 epochs, one lr for
+# every layer; its L1 loss per patch is in run()).
+RECIPES = {"default": {"epochs": 100, "lr": 1e-5, "head_lr_mult": 10.0},
+           "cnniqa": {"epochs": 500, "lr": 1e-4, "head_lr_mult": 1.0}}
+
+
+def patch_l1(model, images, target):
+    """CNNIQA's loss (lidq92): L1 between every patch score and its image's MOS, averaged over patches."""
+    scores = model.patch_scores(images).float()  # B, P
+    return nn.functional.l1_loss(scores, target[:, :1].expand_as(scores))
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m agiqa_torch.train", description=__doc__.split("\n\n")[0],
                                 epilog="Example: python -m agiqa_torch.train --dataset agiqa-3k --labels data.csv "
                                        "--data AGIQA-3K --splits splits.json --split 0 --model ipiqa --protocol paper "
                                        "--clip-weights RN50.pt --amp --out runs/ipiqa-3k-0")
-    add_common_args(p, epochs=100, lr=1e-5)
+    add_common_args(p, epochs=None, lr=None)
     p.add_argument("--splits", required=True, help="splits JSON written by `agiqa splits`")
     p.add_argument("--split", type=int, required=True,
                    help="0-based index of the split to train on (export it as version split + 1)")
-    p.add_argument("--model", default="ipiqa", choices=("ipiqa", "resnet50", "resnet50_clip"),
+    p.add_argument("--model", default="ipiqa", choices=("ipiqa", "resnet50", "resnet50_clip", "cnniqa"),
                    help="model to train (clipiqa is zero-shot: nothing to train)")
     p.add_argument("--protocol", choices=("paper", "holdout"), default="paper")
-    p.add_argument("--head-lr-mult", type=float, default=10.0)
+    p.add_argument("--head-lr-mult", type=float, default=None,
+                   help="learning-rate factor of the regression head (default 10; cnniqa 1)")
     p.add_argument("--init-image2prompt", help="image2prompt.pt whose image tower initialises the model's")
     p.add_argument("--no-integral-prompt", action="store_true", help="ablation: build_model(integral_prompt=False)")
     p.add_argument("--no-qa-token", action="store_true", help="ablation: keep the token embedding frozen")
@@ -63,6 +77,9 @@ def parse_args(argv):
                         "full size), which the official code trains (its freeze helper leaves bare Parameters "
                         "trainable)")
     args = p.parse_args(argv)
+    for key, value in RECIPES.get(args.model, RECIPES["default"]).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         p.error("--epochs and --batch-size must be >= 1 and --lr > 0")
     default_labels(p, args)
@@ -351,8 +368,10 @@ def run(args):
             tokens = tokens.to(dev, non_blocking=True) if uses_prompt else None
             target = target.to(dev, non_blocking=True)
             with torch.cuda.amp.autocast(enabled=amp):
-                out = net(images, tokens)
-            loss = nn.functional.mse_loss(out.float(), target)
+                if args.model == "cnniqa":
+                    loss = patch_l1(model, images, target)
+                else:
+                    loss = nn.functional.mse_loss(net(images, tokens).float(), target)
             amp_step(optimizer, scaler, loss)
             total += loss.detach() * images.shape[0]
             count += images.shape[0]

@@ -38,7 +38,7 @@ def catalog_key(model: AGIQAModel) -> str:
 
 def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: bool,
                  dataset: Optional[str] = None, writer: str = "python -m agiqa_torch.export") -> str:
-    s = model.image_size
+    s = _image_side(model)
     inputs = [f'  {{ name: "IMAGE" data_type: TYPE_UINT8 dims: [ 3, {s}, {s} ] }}']
     if model.uses_prompt:
         inputs.append(f'  {{ name: "TOKENS" data_type: TYPE_INT64 dims: [ {CONTEXT_LENGTH} ] }}')
@@ -64,6 +64,11 @@ def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: b
     return "\n".join(lines) + "\n"
 
 
+def _image_side(model: AGIQAModel) -> int:
+    """The IMAGE side a config declares: S, or -1 (any height and width) for a native-size model."""
+    return -1 if model.preprocess == "native" else model.image_size
+
+
 def _config_param(text: str, key: str) -> Optional[str]:
     m = re.search(r'key\s*:\s*"' + re.escape(key) + r'"\s*value\s*:\s*\{\s*string_value\s*:\s*"([^"]*)"', text)
     return m.group(1) if m else None
@@ -84,8 +89,12 @@ def check_existing_config(path: str, name: str, model: AGIQAModel, per_split: bo
     want = {"IMAGE"} | ({"TOKENS"} if model.uses_prompt else set()) | set(model.output_names)
     if declared != want:
         problems.append(f"tensors {sorted(declared)}, the model has {sorted(want)}")
-    if re.search(rf"dims\s*:\s*\[\s*3\s*,\s*{model.image_size}\s*,\s*{model.image_size}\s*\]", text) is None:
-        problems.append(f"IMAGE dims are not [ 3, {model.image_size}, {model.image_size} ]")
+    side = _image_side(model)
+    if re.search(rf"dims\s*:\s*\[\s*3\s*,\s*{side}\s*,\s*{side}\s*\]", text) is None:
+        problems.append(f"IMAGE dims are not [ 3, {side}, {side} ]")
+    preprocess = _config_param(text, "agiqa.preprocess")
+    if preprocess is not None and preprocess != model.preprocess:
+        problems.append(f'agiqa.preprocess is "{preprocess}", the model takes "{model.preprocess}"')
     if per_split != bool(re.search(r"version_policy\s*:\s*\{\s*all", text)):
         problems.append("version_policy does not match per-split=" + str(per_split).lower())
     catalog = _config_param(text, "agiqa.catalog")

@@ -139,12 +139,33 @@ def test_clipiqa_is_zero_shot(tmp_path, capsys):
     rc, out, err = run_main(["--model", "clipiqa", "--tiny", "--out", str(tmp_path)], capsys)
     assert rc == 0, err
     cfg = (tmp_path / "clipiqa_tiny" / "config.pbtxt").read_text()
-    assert 'string_value: "resize_center_crop"' in cfg
+    assert 'string_value: "native"' in cfg and "dims: [ 3, -1, -1 ]" in cfg
     assert 'key: "agiqa.per_split" value: { string_value: "false" }' in cfg
     assert "version_policy" not in cfg
     sig = E.graph_signature(str(tmp_path / "clipiqa_tiny" / "1" / "model.onnx"))
-    assert sig == {"inputs": [("IMAGE", "UINT8", ("batch", 3, 64, 64))],
+    assert sig == {"inputs": [("IMAGE", "UINT8", ("batch", 3, "height", "width"))],
                    "outputs": [("QUALITY", "FLOAT", ("batch", 1))]}
+    # The numeric gate ran at a square and a non-square size that is no multiple of 32.
+    assert "at 64x64, 53x93" in out or "numeric check skipped" in out
+
+
+def test_clipiqa_positional_224_flag_keeps_the_earlier_variant(tmp_path, capsys):
+    tk = pytest.importorskip("agiqa_torch.tokenizer")
+    try:
+        tk.default_vocab_path()
+    except FileNotFoundError as err:
+        if os.environ.get("AGIQA_REQUIRE_SHARED") == "1":
+            raise
+        pytest.skip(f"CLIP vocabulary absent: {err}")
+    rc, out, err = run_main(["--model", "clipiqa", "--tiny", "--clipiqa-positional-224", "--out", str(tmp_path)], capsys)
+    assert rc == 0, err
+    cfg = (tmp_path / "clipiqa_pos224_tiny" / "config.pbtxt").read_text()
+    assert 'string_value: "resize_center_crop"' in cfg and "dims: [ 3, 64, 64 ]" in cfg
+    sig = E.graph_signature(str(tmp_path / "clipiqa_pos224_tiny" / "1" / "model.onnx"))
+    assert sig["inputs"] == [("IMAGE", "UINT8", ("batch", 3, 64, 64))]
+    rc, _, err = run_main(["--model", "ipiqa", "--dataset", "agiqa-1k", "--tiny", "--clipiqa-positional-224",
+                           "--out", str(tmp_path)], capsys)
+    assert rc == 1 and "applies to clipiqa only" in err
 
 
 def test_comma_split_graph_runs_in_onnx_runtime(tmp_path):

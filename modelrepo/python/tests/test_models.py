@@ -54,7 +54,7 @@ def test_forward_shapes_and_attributes(name, k):
     torch.testing.assert_close(out, out_float, rtol=0, atol=0)  # uint8 and 0..255 float are the same input
     assert m.output_names == ["QUALITY", "ALIGNMENT"][:k]
     assert m.uses_prompt == (name == "ipiqa")
-    assert m.preprocess == ("resize_center_crop" if name == "clipiqa" else "resize")
+    assert m.preprocess == ("native" if name == "clipiqa" else "resize")
     assert isinstance(m.head, nn.Module)
     with torch.no_grad():
         feat = m.image_encoder(img)
@@ -81,11 +81,14 @@ def test_clipiqa_rejects_two_outputs_and_missing_antonyms():
         build_model("clipiqa", 1, S, antonym_tokens=antonyms()[:1], **TINY)
 
 
-def test_clipiqa_is_softmax_over_antonym_similarities():
+def test_clipiqa_positional_224_is_softmax_over_antonym_similarities():
+    # The earlier variant (--clipiqa-positional-224): CLIP's own image tower, positional embedding included.
     torch.manual_seed(3)
     clip = C.CLIPRN50(image_size=S, **TINY).eval()
     state = {k.replace("text.", "", 1): v for k, v in clip.state_dict().items()}
-    m = build_model("clipiqa", 1, S, antonym_tokens=antonyms(), clip_state=state, **TINY).eval()
+    m = build_model("clipiqa", 1, S, antonym_tokens=antonyms(), clip_state=state, positional_224=True,
+                    **TINY).eval()
+    assert m.preprocess == "resize_center_crop"
     img = images(2)
     with torch.no_grad():
         x = (img.float() / 255 - torch.tensor(C.CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(C.CLIP_STD).view(1, 3, 1, 1)
@@ -96,6 +99,85 @@ def test_clipiqa_is_softmax_over_antonym_similarities():
         got = m(img)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     assert "text" not in dict(m.named_children())  # image-only at serving time
+
+
+def _official_clipiqa(state, image, heads):
+    """CLIP-IQA as IceClear/CLIP-IQA computes it (CLIPIQAFixed, pos_embedding=False), written out here
+    from an OpenAI-layout state dict: CLIP mean/std on the image at its own size; the 3-conv stem in
+    torch functional; the four stages through a separately built ModifiedResNet holding the same
+    weights; the attention pool with torch's F.multi_head_attention_forward over (HW+1, N, C) tokens,
+    mean token prepended and NO positional embedding, output row 0; cosine against the two text
+    features, softmax of exp(logit_scale) x cos, probability of "Good photo."."""
+    v = {k[len("visual."):]: t.double() for k, t in state.items() if k.startswith("visual.")}
+    mean = torch.tensor(C.CLIP_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+    std = torch.tensor(C.CLIP_STD, dtype=torch.float64).view(1, 3, 1, 1)
+    x = (image.double() / 255 - mean) / std
+
+    def bn(x, p):
+        return F.batch_norm(x, v[p + ".running_mean"], v[p + ".running_var"], v[p + ".weight"], v[p + ".bias"],
+                            training=False, eps=1e-5)
+
+    x = F.relu(bn(F.conv2d(x, v["conv1.weight"], stride=2, padding=1), "bn1"))
+    x = F.relu(bn(F.conv2d(x, v["conv2.weight"], padding=1), "bn2"))
+    x = F.relu(bn(F.conv2d(x, v["conv3.weight"], padding=1), "bn3"))
+    x = F.avg_pool2d(x, 2)
+    tower = C.ModifiedResNet(layers=(1, 1, 1, 1), output_dim=v["attnpool.c_proj.weight"].shape[0], heads=heads,
+                             input_resolution=64, width=8).double().eval()
+    tower.load_state_dict(v)
+    x = tower.layer4(tower.layer3(tower.layer2(tower.layer1(x))))
+    n, c = x.shape[:2]
+    x = x.reshape(n, c, -1).permute(2, 0, 1)  # (HW, N, C)
+    x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)  # no positional embedding
+    a = "attnpool."
+    x, _ = F.multi_head_attention_forward(
+        query=x, key=x, value=x, embed_dim_to_check=c, num_heads=heads,
+        in_proj_weight=None, in_proj_bias=torch.cat([v[a + "q_proj.bias"], v[a + "k_proj.bias"], v[a + "v_proj.bias"]]),
+        bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
+        out_proj_weight=v[a + "c_proj.weight"], out_proj_bias=v[a + "c_proj.bias"], training=False,
+        need_weights=False, use_separate_proj_weight=True, q_proj_weight=v[a + "q_proj.weight"],
+        k_proj_weight=v[a + "k_proj.weight"], v_proj_weight=v[a + "v_proj.weight"])
+    f = x[0]
+    return f / f.norm(dim=-1, keepdim=True)
+
+
+def test_clipiqa_matches_the_official_computation_at_two_sizes():
+    torch.manual_seed(5)
+    clip = C.CLIPRN50(image_size=S, layers=(1, 1, 1, 1), **TINY).eval()
+    with torch.no_grad():  # non-trivial BN statistics and positional embedding (which must not be used)
+        for mod in clip.visual.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.2, 0.2)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.weight.uniform_(0.5, 1.5)
+        clip.visual.attnpool.positional_embedding.mul_(20)
+    state = {k.replace("text.", "", 1): t for k, t in clip.state_dict().items()}
+    m = build_model("clipiqa", 1, S, antonym_tokens=antonyms(), clip_state=state, **TINY).eval()
+    assert m.preprocess == "native" and m.visual.attnpool.add_positional_embedding is False
+    with torch.no_grad():
+        t = clip.encode_text(antonyms()).double()
+        t = t / t.norm(dim=-1, keepdim=True)
+        scale = clip.logit_scale.exp().double()
+        for h, w in ((64, 64), (45, 97)):  # square, and non-square with sides no multiple of 32
+            g = torch.Generator().manual_seed(h * w)
+            img = torch.randint(0, 256, (3, 3, h, w), generator=g).to(torch.uint8)
+            want = (scale * _official_clipiqa(state, img, heads=clip.visual.attnpool.heads) @ t.t()).softmax(-1)[:, :1]
+            got = m(img)
+            assert got.shape == (3, 1)
+            torch.testing.assert_close(got.double(), want, rtol=0, atol=2e-6)
+            assert float(want.max() - want.min()) > 1e-3  # the images move the score
+            # With the positional embedding (the 224 variant) the same weights score differently.
+            pos = build_model("clipiqa", 1, S, antonym_tokens=antonyms(), clip_state=state, positional_224=True,
+                              **TINY).eval()
+            if (h, w) == (64, 64):
+                assert not torch.allclose(pos(img), got, atol=1e-4)
+
+
+def test_clipiqa_native_refuses_images_without_a_feature_map():
+    m = tiny("clipiqa")
+    with pytest.raises(ValueError, match=r"20x97.*>= 32"):
+        m(torch.zeros(1, 3, 20, 97, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="positional_224 applies to clipiqa only"):
+        build_model("ipiqa", 1, S, positional_224=True, **TINY)
 
 
 TEXT_EXTRAS = {"text.positional_embedding", "text.text_projection"}
