@@ -397,8 +397,8 @@ func TestCommittedRepositoryDeployment(t *testing.T) {
 			}
 		})
 	}
-	if onnx != 9 {
-		t.Errorf("%d ONNX models, want 9 (IP-IQA, ResNet50, ResNet50*, CNNIQA per dataset and CLIP-IQA)", onnx)
+	if onnx != 13 {
+		t.Errorf("%d ONNX models, want 13 (IP-IQA, ResNet50, ResNet50*, CNNIQA, DBCNN, HyperIQA per dataset and CLIP-IQA)", onnx)
 	}
 }
 

@@ -49,7 +49,7 @@ func TestFetchFromLocalMirror(t *testing.T) {
 
 func TestFetchUnknownAsset(t *testing.T) {
 	_, _, err := runCLI(t, "fetch", "--cache", t.TempDir(), "nope")
-	if err == nil || !strings.Contains(err.Error(), `unknown asset "nope" (known: brisque-model, brisque-range, ceiq-model, clip-rn50, clip-vocab, niqe-params, resnet50-imagenet)`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown asset "nope" (known: brisque-model, brisque-range, ceiq-model, clip-rn50, clip-vocab, dbcnn-scnn, niqe-params, resnet50-imagenet)`) {
 		t.Fatalf("err = %v", err)
 	}
 }

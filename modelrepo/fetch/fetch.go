@@ -50,6 +50,13 @@ var Catalog = []Asset{
 		About:  "torchvision ResNet50 IMAGENET1K_V1; the ResNet50 baseline starts from it",
 	},
 	{
+		Name:   "dbcnn-scnn",
+		URL:    "https://github.com/zwx8981/DBCNN-PyTorch/raw/1035ecbb1a8e5bd3da37613dfbc0e3ac8d1bea1d/pretrained_scnn/scnn.pkl",
+		SHA256: "7ea73d75539cefcf4953800a896e024ea1a3216de2392f242810b113fd940a42",
+		Path:   "dbcnn/scnn.pkl",
+		About:  "DBCNN's S-CNN branch pretrained by the authors on synthetic distortions (train --scnn-weights)",
+	},
+	{
 		Name:   "clip-vocab",
 		URL:    "https://openaipublic.azureedge.net/clip/bpe_simple_vocab_16e6.txt.gz",
 		SHA256: "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a",

@@ -223,6 +223,16 @@ def load_model_state(model: nn.Module, state_dict, strict: bool = True) -> LoadR
 
         load_cnniqa_state(model, state_dict, "checkpoint for model cnniqa")
         return LoadReport(loaded=sorted(model.state_dict()))
+    if getattr(model, "name", None) == "dbcnn":  # ours, the authors' (DataParallel) and pyiqa's names
+        from .dbcnn import load_dbcnn_state
+
+        load_dbcnn_state(model, state_dict, "checkpoint for model dbcnn")
+        return LoadReport(loaded=sorted(model.state_dict()))
+    if getattr(model, "name", None) == "hyperiqa":  # ours, the authors' and pyiqa's names
+        from .hyperiqa import load_hyperiqa_state
+
+        load_hyperiqa_state(model, state_dict, "checkpoint for model hyperiqa")
+        return LoadReport(loaded=sorted(model.state_dict()))
     src = unwrap_state_dict(state_dict)
     own = model.state_dict()
     if getattr(model, "name", None) == "ipiqa" and src and not any(k in own for k in src):

@@ -44,9 +44,12 @@ from .tritonconfig import ABLATION_KEYS, ConfigError, catalog_key, check_existin
 # IP-IQA's outputs per dataset (AGIQA-3k has quality and alignment MOS). The ResNet50 / ResNet50*
 # baselines are Table 1 rows and regress quality only (train.py trains them so).
 DATASET_OUTPUTS = {"agiqa-1k": 1, "agiqa-3k": 2}
-DEFAULT_IMAGE_SIZE = {"ipiqa": 512, "resnet50": 512, "resnet50_clip": 512, "clipiqa": 224, "cnniqa": 512}
+DEFAULT_IMAGE_SIZE = {"ipiqa": 512, "resnet50": 512, "resnet50_clip": 512, "clipiqa": 224, "cnniqa": 512, "dbcnn": 512,
+                      "hyperiqa": 512}
 TINY = dict(width=8, text_width=64, text_layers=2)
 TINY_IMAGE_SIZE = 64
+# Tiny exports of models with fixed-size crops: hyperiqa's 224 crops on a 5 x 5 grid 16 px apart.
+TINY_IMAGE_SIZE_FOR = {"hyperiqa": 288}
 ZERO_SHOT = ("clipiqa",)
 ANTONYMS = ("Good photo.", "Bad photo.")
 OPSET = 14
@@ -335,7 +338,7 @@ def _model_kwargs(args, ckpt: Optional[dict]) -> dict:
     else:
         raise ExportError(f"--dataset is required for {args.model} (it names the model and, for ipiqa, fixes the "
                           "outputs: agiqa-1k QUALITY; agiqa-3k QUALITY, ALIGNMENT)")
-    kw["image_size"] = args.image_size or (TINY_IMAGE_SIZE if args.tiny else DEFAULT_IMAGE_SIZE[args.model])
+    kw["image_size"] = args.image_size or (TINY_IMAGE_SIZE_FOR.get(args.model, TINY_IMAGE_SIZE) if args.tiny else DEFAULT_IMAGE_SIZE[args.model])
     if getattr(args, "clipiqa_positional_224", False):
         if args.model != "clipiqa":
             raise ExportError("--clipiqa-positional-224 applies to clipiqa only")
@@ -408,7 +411,7 @@ def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
     if args.clip_weights:
         if not os.path.isfile(args.clip_weights):
             raise ExportError(f"--clip-weights {args.clip_weights}: no such file")
-        if args.model in ("resnet50", "cnniqa"):
+        if args.model in ("resnet50", "cnniqa", "dbcnn", "hyperiqa"):
             raise ExportError(f"--clip-weights does not apply to {args.model} (its weights come with --checkpoint)")
         clip_state = read_rn50_file(args.clip_weights)
     extra = {}

@@ -29,7 +29,7 @@ from .clip_rn50 import CLIP_MEAN, CLIP_STD, CONTEXT_LENGTH, EOT_TOKEN, SOT_TOKEN
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-MODEL_NAMES = ("ipiqa", "resnet50", "resnet50_clip", "clipiqa", "cnniqa")
+MODEL_NAMES = ("ipiqa", "resnet50", "resnet50_clip", "clipiqa", "cnniqa", "dbcnn", "hyperiqa")
 
 # CLIP BPE id of a stand-alone comma (",</w>"): byte symbols come first in the vocabulary, in
 # bytes_to_unicode order starting at "!" (33), so "," (44) is symbol 11 and its word-final form is
@@ -409,6 +409,14 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
             from .cnniqa import build_cnniqa  # cnniqa imports this module
 
             model: AGIQAModel = build_cnniqa(num_outputs, image_size, width, state=clip_state)
+        elif name == "dbcnn":
+            from .dbcnn import build_dbcnn  # dbcnn imports this module
+
+            model = build_dbcnn(num_outputs, image_size, width, state=clip_state)
+        elif name == "hyperiqa":
+            from .hyperiqa import build_hyperiqa  # hyperiqa imports this module
+
+            model = build_hyperiqa(num_outputs, image_size, width, state=clip_state)
         elif name == "resnet50":
             model = ResNet50(num_outputs, image_size, width, state=clip_state)
         elif name == "resnet50_clip":

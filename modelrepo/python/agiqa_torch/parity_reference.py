@@ -37,7 +37,7 @@ from .tokenizer import tokenize
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agiqa_torch.parity_reference", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="repository to export into")
-    p.add_argument("--model", choices=("ipiqa", "clipiqa", "cnniqa"), default="ipiqa")
+    p.add_argument("--model", choices=("ipiqa", "clipiqa", "cnniqa", "dbcnn", "hyperiqa"), default="ipiqa")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dataset", default="agiqa-3k", help="agiqa-3k: QUALITY and ALIGNMENT; agiqa-1k: QUALITY")
     p.add_argument("--max-batch-size", type=int, default=8)
@@ -49,7 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     export_args = ["--model", args.model, "--tiny", "--seed", str(args.seed),
                    "--out", args.out, "--max-batch-size", str(args.max_batch_size)]
-    if args.model in ("ipiqa", "cnniqa"):  # cnniqa: image only, prompts ignored, tokens written empty
+    if args.model in ("ipiqa", "cnniqa", "dbcnn", "hyperiqa"):  # cnniqa, dbcnn, hyperiqa: image only, prompts ignored, tokens written empty
         export_args += ["--dataset", args.dataset]
     elif args.vocab:
         export_args += ["--vocab", args.vocab]

@@ -39,14 +39,25 @@ TRAIN_FORMAT = "agiqa-train-v1"
 # Settings a resumed run must share with the run that wrote last.pt.
 _RESUME_KEYS = ("dataset", "split", "model", "protocol", "model_kwargs", "batch_size", "lr", "head_lr_mult", "seed")
 # Compared only when last.pt records them (older runs did not).
-_RESUME_KEYS_IF_RECORDED = ("split_sha256",)
+_RESUME_KEYS_IF_RECORDED = ("split_sha256", "optimizer", "weight_decay", "dbcnn_stage")
 
 
 # Each model's recipe where the command line does not say: IP-IQA's for the CLIP / ResNet models;
 # lidq92/CNNIQA's main.py defaults for cnniqa (Adam lr 1e-4, weight decay 0, 500 epochs, one lr for
 # every layer; its L1 loss per patch is in run()).
 RECIPES = {"default": {"epochs": 100, "lr": 1e-5, "head_lr_mult": 10.0},
-           "cnniqa": {"epochs": 500, "lr": 1e-4, "head_lr_mult": 1.0}}
+           "cnniqa": {"epochs": 500, "lr": 1e-4, "head_lr_mult": 1.0},
+           # zwx8981/DBCNN-PyTorch's DBCNN.py, two runs per split (--dbcnn-stage): 1 trains the FC alone
+           # (SGD momentum 0.9, lr 1e-3), 2 every layer from stage 1's best.pt (Adam, lr 1e-5); both
+           # 50 epochs, weight decay 5e-4 (coupled L2, torch's SGD / Adam weight_decay), MSE loss.
+           "dbcnn:1": {"epochs": 50, "lr": 1e-3, "head_lr_mult": 1.0, "optimizer": "sgd", "weight_decay": 5e-4},
+           "dbcnn:2": {"epochs": 50, "lr": 1e-5, "head_lr_mult": 1.0, "optimizer": "adam", "weight_decay": 5e-4},
+           # SSL92/hyperIQA's train_test_IQA.py: Adam, lr 2e-5, the hyper network (the model's head) 10x,
+           # L2 weight decay 5e-4, L1 loss (in run()); their 16 epochs of 25 random crops per image are
+           # 400 epochs of one random crop per image here (hyperiqa.py). Their batch: --batch-size 96.
+           "hyperiqa": {"epochs": 400, "lr": 2e-5, "head_lr_mult": 10.0, "optimizer": "adam", "weight_decay": 5e-4}}
+# What the recipes above do not set: IP-IQA's AdamW without weight decay.
+OPTIMIZER_DEFAULTS = {"optimizer": "adamw", "weight_decay": 0.0}
 
 
 def patch_l1(model, images, target):
@@ -64,7 +75,8 @@ def parse_args(argv):
     p.add_argument("--splits", required=True, help="splits JSON written by `agiqa splits`")
     p.add_argument("--split", type=int, required=True,
                    help="0-based index of the split to train on (export it as version split + 1)")
-    p.add_argument("--model", default="ipiqa", choices=("ipiqa", "resnet50", "resnet50_clip", "cnniqa"),
+    p.add_argument("--model", default="ipiqa", choices=("ipiqa", "resnet50", "resnet50_clip", "cnniqa", "dbcnn",
+                                                              "hyperiqa"),
                    help="model to train (clipiqa is zero-shot: nothing to train)")
     p.add_argument("--protocol", choices=("paper", "holdout"), default="paper")
     p.add_argument("--head-lr-mult", type=float, default=None,
@@ -76,9 +88,26 @@ def parse_args(argv):
                    help="ipiqa: also freeze the text positional embedding and projection (563,712 parameters at "
                         "full size), which the official code trains (its freeze helper leaves bare Parameters "
                         "trainable)")
+    p.add_argument("--dbcnn-stage", type=int, choices=(1, 2), default=None,
+                   help="dbcnn: the authors' stage 1 (FC only; default) or 2 (all layers, from --dbcnn-stage1)")
+    p.add_argument("--dbcnn-stage1", help="dbcnn stage 2: best.pt of this split's stage-1 run")
+    p.add_argument("--scnn-weights", help="dbcnn stage 1: the authors' S-CNN weights (scnn.pkl); --weights takes "
+                                          "torchvision's vgg16-397923af.pth")
     args = p.parse_args(argv)
-    for key, value in RECIPES.get(args.model, RECIPES["default"]).items():
-        if getattr(args, key) is None:
+    recipe = args.model
+    if args.model == "dbcnn":
+        args.dbcnn_stage = args.dbcnn_stage or 1
+        recipe = "dbcnn:%d" % args.dbcnn_stage
+        if args.dbcnn_stage == 2 and not args.dbcnn_stage1:
+            p.error("--dbcnn-stage 2 needs --dbcnn-stage1 (the stage-1 run's best.pt)")
+        if args.dbcnn_stage == 1 and args.dbcnn_stage1:
+            p.error("--dbcnn-stage1 applies to --dbcnn-stage 2")
+        if args.dbcnn_stage == 2 and (args.scnn_weights or args.clip_weights):
+            p.error("--dbcnn-stage 2 starts from --dbcnn-stage1; --weights / --scnn-weights apply to stage 1")
+    elif args.dbcnn_stage or args.dbcnn_stage1 or args.scnn_weights:
+        p.error("--dbcnn-stage, --dbcnn-stage1 and --scnn-weights apply to --model dbcnn only")
+    for key, value in dict(OPTIMIZER_DEFAULTS, **RECIPES.get(recipe, RECIPES["default"])).items():
+        if getattr(args, key, None) is None:
             setattr(args, key, value)
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         p.error("--epochs and --batch-size must be >= 1 and --lr > 0")
@@ -187,6 +216,53 @@ def param_groups(model, lr, head_mult):
     return [g for g in groups if g["params"]]
 
 
+def make_optimizer(args, model):
+    """The recipe's optimizer: AdamW (0.9, 0.999) by default, the authors' SGD / Adam for dbcnn."""
+    groups = param_groups(model, args.lr, args.head_lr_mult)
+    if args.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
+    if args.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=args.lr, betas=(0.9, 0.999), weight_decay=args.weight_decay)
+    return torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), weight_decay=args.weight_decay)
+
+
+def build_dbcnn_start(args, kwargs, split):
+    """DBCNN at the start of a stage: stage 1 from the VGG16 (--weights) and S-CNN (--scnn-weights)
+    files (random where absent), stage 2 from the stage-1 run of the same split."""
+    from . import dbcnn
+    from .models import build_model
+
+    model = build_model(seed=args.seed, **kwargs)
+    if args.dbcnn_stage == 2:
+        path = args.dbcnn_stage1
+        if not os.path.isfile(path):
+            raise FileNotFoundError("--dbcnn-stage1 %s not found" % path)
+        ckpt = torch.load(path, map_location="cpu")
+        cfg = ckpt.get("config", {}) if isinstance(ckpt, dict) else {}
+        if cfg.get("model") != "dbcnn" or cfg.get("dbcnn_stage") != 1:
+            raise ValueError("--dbcnn-stage1 %s is not a dbcnn stage-1 run" % path)
+        if cfg.get("split") != split.index or cfg.get("split_sha256") != split_digest(split):
+            raise ValueError("--dbcnn-stage1 %s was trained on split %r of %s, not split %d of %s: its training "
+                             "images may include this split's test images"
+                             % (path, cfg.get("split"), cfg.get("splits"), split.index, args.splits))
+        if cfg.get("model_kwargs") != kwargs:
+            raise ValueError("--dbcnn-stage1 %s was built with %r, this run with %r" % (path, cfg.get("model_kwargs"), kwargs))
+        dbcnn.load_dbcnn_state(model, ckpt["model"], "--dbcnn-stage1 %s" % path)
+        log("dbcnn stage 2 starts from %s (epoch %s)" % (path, ckpt.get("epoch")))
+        return model
+    for path, loader in ((args.clip_weights, dbcnn.load_vgg16_state), (args.scnn_weights, dbcnn.load_scnn_state)):
+        if not path:
+            log("dbcnn: no %s: that branch starts from random weights"
+                % ("--weights (VGG16)" if loader is dbcnn.load_vgg16_state else "--scnn-weights"))
+            continue
+        if not os.path.isfile(path):
+            raise FileNotFoundError("%s not found" % path)
+        ignored = loader(model, torch.load(path, map_location="cpu"), path)
+        if ignored:
+            log("dbcnn: %s: %d keys not part of DBCNN ignored (%s ...)" % (path, len(ignored), ignored[0]))
+    return model
+
+
 def check_resume(state, config, path):
     old = dict(state.get("config", {}))
     kw = old.get("model_kwargs")
@@ -292,7 +368,8 @@ def run(args):
               "protocol": args.protocol, "model_kwargs": kwargs, "batch_size": args.batch_size, "lr": args.lr,
               "head_lr_mult": args.head_lr_mult, "seed": args.seed, "target_names": target_names,
               "clip_weights": args.clip_weights, "init_image2prompt": args.init_image2prompt,
-              "split_sha256": split_digest(split)}
+              "split_sha256": split_digest(split), "optimizer": args.optimizer, "weight_decay": args.weight_decay,
+              "dbcnn_stage": getattr(args, "dbcnn_stage", None)}
 
     os.makedirs(args.out, exist_ok=True)
     last_path = os.path.join(args.out, "last.pt")
@@ -318,15 +395,18 @@ def run(args):
         from .models import build_model
 
         model = build_model(seed=args.seed, **kwargs)
+    elif args.model == "dbcnn":
+        model = build_dbcnn_start(args, kwargs, split)
     else:
         model = build(kwargs, args.clip_weights, args.seed, args.init_image2prompt, i2p)
+    if args.model == "dbcnn" and args.dbcnn_stage == 1:
+        model.freeze_branches()
     if len(getattr(model, "output_names", target_names)) != len(target_names):
         raise ValueError("model %s has outputs %s, labels %s have targets %s"
                          % (args.model, model.output_names, args.labels, target_names))
     uses_prompt = bool(getattr(model, "uses_prompt", True))
     model.to(dev)
-    optimizer = torch.optim.AdamW(param_groups(model, args.lr, args.head_lr_mult), lr=args.lr,
-                                  betas=(0.9, 0.999), weight_decay=0.0)
+    optimizer = make_optimizer(args, model)
     scaler = torch.cuda.amp.GradScaler(enabled=amp)
     start, best = 1, {"epoch": 0, "score": float("-inf")}
     if state is not None:
@@ -370,6 +450,8 @@ def run(args):
             with torch.cuda.amp.autocast(enabled=amp):
                 if args.model == "cnniqa":
                     loss = patch_l1(model, images, target)
+                elif args.model == "hyperiqa":  # the authors' L1, on one random crop per image
+                    loss = nn.functional.l1_loss(net(images, tokens).float(), target)
                 else:
                     loss = nn.functional.mse_loss(net(images, tokens).float(), target)
             amp_step(optimizer, scaler, loss)

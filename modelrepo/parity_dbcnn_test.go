@@ -1,0 +1,131 @@
+package modelrepo_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/agiqa-bench/agiqa/bench/preprocess"
+	"github.com/agiqa-bench/agiqa/client"
+	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/testenv"
+	"github.com/agiqa-bench/agiqa/modelrepo"
+	"github.com/agiqa-bench/agiqa/modelrepo/ortbackend"
+)
+
+// TestParityDBCNN: a tiny DBCNN (VGG16 and S-CNN branches at width 8) with
+// seeded random weights, exported by the Python code (ImageNet normalisation,
+// bilinear pooling, square root and L2 normalisation inside the graph), served
+// by the embedded server on ONNX Runtime and queried by the Go client with Go
+// preprocessing, scores as eager PyTorch does on Pillow-preprocessed inputs.
+func TestParityDBCNN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the parity test exports a model through Python")
+	}
+	root := testenv.ModuleRoot(t)
+	ort, err := ortbackend.New("", ortbackend.WithIntraOpThreads(2))
+	if err != nil {
+		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
+	}
+	py := pythonWithTorch(t)
+
+	work := t.TempDir()
+	repoDir := filepath.Join(work, "repo")
+	images := parityImages(t, work)
+	prompts := make([]string, len(images))
+	inputs, err := json.Marshal(map[string][]string{"images": images, "prompts": prompts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputsPath, refPath := filepath.Join(work, "inputs.json"), filepath.Join(work, "reference.json")
+	if err := os.WriteFile(inputsPath, inputs, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, "-m", "agiqa_torch.parity_reference", "--model", "dbcnn", "--dataset", "agiqa-1k",
+		"--out", repoDir, "--seed", "7", "--inputs", inputsPath, "--json", refPath)
+	cmd.Dir = filepath.Join(root, "modelrepo", "python")
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+cmd.Dir, "AGIQA_ORT_LIB="+ort.LibraryPath())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	data, err := os.ReadFile(refPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref parityReference
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatalf("%s: %v", refPath, err)
+	}
+	n := len(images)
+	want := ref.Outputs["QUALITY"]
+	if len(ref.Pixels) != n || len(want) != n || len(ref.Outputs) != 1 {
+		t.Fatalf("reference has %d pixels, outputs %v; want %d and QUALITY alone", len(ref.Pixels), ref.Outputs, n)
+	}
+
+	ctx := context.Background()
+	c := serveExported(t, repoDir, ort)
+	cfg, err := c.ModelConfig(ctx, ref.Model, "")
+	if err != nil {
+		t.Fatalf("served model %q: %v", ref.Model, err)
+	}
+	if problems := modelrepo.ContractCheck(cfg); len(problems) > 0 {
+		t.Fatalf("exported config breaks the contract: %v", problems)
+	}
+	if cat, _ := modelrepo.Parameter(cfg, "agiqa.catalog"); cat != "dbcnn" {
+		t.Errorf("agiqa.catalog %q, want dbcnn", cat)
+	}
+	size := cfg.GetInput()[0].GetDims()[1]
+	if size != ref.ImageSize {
+		t.Fatalf("served IMAGE side %d, reference %d", size, ref.ImageSize)
+	}
+	methodName, _ := modelrepo.Parameter(cfg, "agiqa.preprocess")
+	method, err := preprocess.ParseMethod(methodName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spread := slices.Max(want) - slices.Min(want); spread < 3*scoreTol {
+		t.Fatalf("eager QUALITY varies by only %.3g across the images; the check needs inputs that move the score", spread)
+	}
+	for i, path := range images {
+		pixels, err := preprocess.LoadTensor(path, int(size), method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPix, err := base64.StdEncoding.DecodeString(ref.Pixels[i])
+		if err != nil || len(wantPix) != len(pixels) {
+			t.Fatalf("%s: reference pixels: %d bytes, %v; Go has %d", path, len(wantPix), err, len(pixels))
+		}
+		worst := 0
+		for j := range wantPix {
+			d := int(pixels[j]) - int(wantPix[j])
+			worst = max(worst, d, -d)
+		}
+		if worst > pixelTol {
+			t.Errorf("%s: Go preprocessing differs from Pillow by %d grey levels; tolerance %d", path, worst, pixelTol)
+		}
+		img, err := tensor.NewUint8(modelrepo.InputImage, []int64{1, 3, size, size}, pixels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Infer(ctx, client.InferRequest{Model: ref.Model, Inputs: []*tensor.Tensor{img}})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		v, err := res.Float32s("QUALITY")
+		if err != nil || len(v) != 1 {
+			t.Fatalf("%s: QUALITY %v, %v", path, v, err)
+		}
+		d := math.Abs(float64(v[0]) - want[i])
+		t.Logf("%s: served %.7f eager %.7f |diff| %.2g", filepath.Base(path), v[0], want[i], d)
+		if d > scoreTol {
+			t.Errorf("%s: served %.7f, eager PyTorch %.7f: |diff| %.3g > %g", path, v[0], want[i], d, scoreTol)
+		}
+	}
+}
