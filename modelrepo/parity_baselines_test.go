@@ -20,13 +20,19 @@ import (
 	"github.com/agiqa-bench/agiqa/modelrepo/ortbackend"
 )
 
-// TestParityHyperIQA: a tiny HyperIQA (narrow backbone) with seeded random
-// weights, exported by the Python code (ImageNet normalisation, the 5 x 5 grid
-// of 224 crops, the hyper network, the target network it parameterises and the
-// crop average all inside the graph; 288 px, so crops 16 px apart), served by the embedded server on ONNX Runtime
-// and queried by the Go client with Go preprocessing, scores as eager PyTorch
-// does on Pillow-preprocessed inputs.
-func TestParityHyperIQA(t *testing.T) {
+// TestParityBaselines: each Table 1 baseline trained per split (CNNIQA: grey conversion, patches,
+// local normalisation and the patch average; DBCNN: ImageNet normalisation, bilinear pooling, square
+// root and L2 normalisation; HyperIQA: the 5 x 5 grid of 224 crops, the hyper network and the target
+// network it parameterises, the crop average; all inside the graph), tiny and with seeded random
+// weights, exported by the Python code, served by the embedded server on ONNX Runtime and queried by
+// the Go client with Go preprocessing, scores as eager PyTorch does on Pillow-preprocessed inputs.
+func TestParityBaselines(t *testing.T) {
+	for _, model := range []string{"cnniqa", "dbcnn", "hyperiqa"} {
+		t.Run(model, func(t *testing.T) { checkBaselineParity(t, model) })
+	}
+}
+
+func checkBaselineParity(t *testing.T, model string) {
 	if testing.Short() {
 		t.Skip("-short: the parity test exports a model through Python")
 	}
@@ -49,7 +55,7 @@ func TestParityHyperIQA(t *testing.T) {
 	if err := os.WriteFile(inputsPath, inputs, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(py, "-m", "agiqa_torch.parity_reference", "--model", "hyperiqa", "--dataset", "agiqa-1k",
+	cmd := exec.Command(py, "-m", "agiqa_torch.parity_reference", "--model", model, "--dataset", "agiqa-1k",
 		"--out", repoDir, "--seed", "7", "--inputs", inputsPath, "--json", refPath)
 	cmd.Dir = filepath.Join(root, "modelrepo", "python")
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+cmd.Dir, "AGIQA_ORT_LIB="+ort.LibraryPath())
@@ -79,8 +85,8 @@ func TestParityHyperIQA(t *testing.T) {
 	if problems := modelrepo.ContractCheck(cfg); len(problems) > 0 {
 		t.Fatalf("exported config breaks the contract: %v", problems)
 	}
-	if cat, _ := modelrepo.Parameter(cfg, "agiqa.catalog"); cat != "hyperiqa" {
-		t.Errorf("agiqa.catalog %q, want hyperiqa", cat)
+	if cat, _ := modelrepo.Parameter(cfg, "agiqa.catalog"); cat != model {
+		t.Errorf("agiqa.catalog %q, want %s", cat, model)
 	}
 	size := cfg.GetInput()[0].GetDims()[1]
 	if size != ref.ImageSize {
