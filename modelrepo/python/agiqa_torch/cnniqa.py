@@ -30,13 +30,14 @@ under "params" and has an RGB conv1 (3 input channels, no grey conversion or LCN
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .models import AGIQAModel
+from .statedicts import checkpoint_tensors, key_problems
 
 PATCH = 32
 LCN_WINDOW = 3
@@ -111,31 +112,11 @@ class CNNIQA(nn.Module):
         return q.reshape(b, n)
 
 
-# Prefixes other code puts before our names: DataParallel, pyiqa's wrappers.
-_PREFIXES = ("module.", "net.", "model.")
-
 
 def cnniqa_state(obj) -> Dict[str, torch.Tensor]:
     """The CNNIQA tensors of a checkpoint: lidq92's state dict (conv1/fc1/fc2/fc3), pyiqa's
     {"params": ...}, or train.py's best.pt / last.pt ({"model": ...}, names under "net.")."""
-    for _ in range(3):
-        if isinstance(obj, dict) and not any(torch.is_tensor(v) for v in obj.values()):
-            inner = next((obj[k] for k in ("params", "model", "state_dict") if isinstance(obj.get(k), dict)), None)
-            if inner is None:
-                break
-            obj = inner
-    if not isinstance(obj, dict):
-        raise ValueError(f"CNNIQA checkpoint: expected a state dict, got {type(obj).__name__}")
-    out = {}
-    for k, v in obj.items():
-        if not torch.is_tensor(v):
-            continue
-        for pre in _PREFIXES:
-            if k.startswith(pre):
-                k = k[len(pre):]
-                break
-        out[k] = v
-    return out
+    return checkpoint_tensors(obj, "CNNIQA checkpoint")
 
 
 def load_cnniqa_state(net: CNNIQA, obj, what: str = "CNNIQA checkpoint") -> None:
@@ -143,21 +124,10 @@ def load_cnniqa_state(net: CNNIQA, obj, what: str = "CNNIQA checkpoint") -> None
     it as ``.net``); ValueError listing every missing, unexpected and mis-shaped key."""
     net = getattr(net, "net", net)
     state = cnniqa_state(obj)
-    own = net.state_dict()
-    missing = sorted(k for k in own if k not in state)
-    unexpected = sorted(k for k in state if k not in own)
-    shapes = sorted(f"{k}: got {tuple(state[k].shape)}, want {tuple(own[k].shape)}"
-                    for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape))
-    problems: List[str] = []
-    if missing:
-        problems.append(f"missing keys ({len(missing)}): " + ", ".join(missing))
-    if unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): " + ", ".join(unexpected))
-    if shapes:
-        note = ""
-        if "conv1.weight" in state and state["conv1.weight"].dim() == 4 and state["conv1.weight"].shape[1] == 3:
-            note = " (conv1 takes 3 channels: pyiqa's RGB variant without grey conversion or local normalisation)"
-        problems.append("shape mismatches: " + "; ".join(shapes) + note)
+    note = ""
+    if "conv1.weight" in state and state["conv1.weight"].dim() == 4 and state["conv1.weight"].shape[1] == 3:
+        note = " (conv1 takes 3 channels: pyiqa's RGB variant without grey conversion or local normalisation)"
+    problems = key_problems(net.state_dict(), state, shape_note=note)
     if problems:
         raise ValueError(f"{what}: " + "; ".join(problems))
     net.load_state_dict(state)

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import IMAGENET_MEAN, IMAGENET_STD, AGIQAModel, Normalize
+from .statedicts import checkpoint_tensors, key_problems
 
 # torchvision's VGG16 configuration "D": channels, "M" a 2x2 max pool. features[:-1] drops the last "M".
 VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
@@ -121,47 +122,16 @@ class DBCNN(nn.Module):
         return self.fc(self.pool(*self.feature_maps(x)))
 
 
-# Prefixes other code puts before our names: DataParallel (the authors'), pyiqa's wrappers, ours.
-_PREFIXES = ("module.", "net.", "model.")
-
 
 def _tensors(obj, what: str) -> Dict[str, torch.Tensor]:
     """The tensors of a checkpoint, unwrapped from {"params"/"model"/"state_dict": ...} and with one
-    of _PREFIXES removed."""
-    for _ in range(3):
-        if isinstance(obj, dict) and not any(torch.is_tensor(v) for v in obj.values()):
-            inner = next((obj[k] for k in ("params", "model", "state_dict") if isinstance(obj.get(k), dict)), None)
-            if inner is None:
-                break
-            obj = inner
-    if not isinstance(obj, dict):
-        raise ValueError(f"{what}: expected a state dict, got {type(obj).__name__}")
-    out = {}
-    for k, v in obj.items():
-        if not torch.is_tensor(v):
-            continue
-        for pre in _PREFIXES:
-            if k.startswith(pre):
-                k = k[len(pre):]
-                break
-        out[k] = v
-    return out
+    of statedicts.PREFIXES removed."""
+    return checkpoint_tensors(obj, what)
 
 
 def _load_exact(module: nn.Module, state: Dict[str, torch.Tensor], what: str) -> None:
     """load_state_dict, after listing every missing, unexpected and mis-shaped key in one ValueError."""
-    own = module.state_dict()
-    missing = sorted(k for k in own if k not in state)
-    unexpected = sorted(k for k in state if k not in own)
-    shapes = sorted(f"{k}: got {tuple(state[k].shape)}, want {tuple(own[k].shape)}"
-                    for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape))
-    problems: List[str] = []
-    if missing:
-        problems.append(f"missing keys ({len(missing)}): " + ", ".join(missing))
-    if unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): " + ", ".join(unexpected))
-    if shapes:
-        problems.append("shape mismatches: " + "; ".join(shapes))
+    problems = key_problems(module.state_dict(), state)
     if problems:
         raise ValueError(f"{what}: " + "; ".join(problems))
     module.load_state_dict(state)

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from .models import IMAGENET_MEAN, IMAGENET_STD, AGIQAModel, Normalize
+from .statedicts import checkpoint_tensors, key_problems
 
 CROP = 224
 GRID = 5  # GRID x GRID crops per image
@@ -216,9 +217,6 @@ class HyperIQAModel(AGIQAModel):
         return self.crop_scores(image).mean(dim=1, keepdim=True)
 
 
-# Prefixes other code puts before the names: DataParallel, our trainer / model, wrappers.
-_PREFIXES = ("module.", "net.", "model.")
-
 
 def _pyiqa_to_ours(k: str) -> str:
     """pyiqa's hypernet_arch names -> the authors' (ours under net.)."""
@@ -247,24 +245,7 @@ def _pyiqa_to_ours(k: str) -> str:
 def hyperiqa_state(obj) -> Dict[str, torch.Tensor]:
     """The HyperNet tensors of a checkpoint, in the authors' names: their koniq_pretrained.pkl, pyiqa's
     weights (bare or under "params" / "state_dict"), or train.py's best.pt / last.pt ({"model": ...})."""
-    for _ in range(3):
-        if isinstance(obj, dict) and not any(torch.is_tensor(v) for v in obj.values()):
-            inner = next((obj[k] for k in ("params", "params_ema", "model", "state_dict")
-                          if isinstance(obj.get(k), dict)), None)
-            if inner is None:
-                break
-            obj = inner
-    if not isinstance(obj, dict):
-        raise ValueError(f"HyperIQA checkpoint: expected a state dict, got {type(obj).__name__}")
-    out = {}
-    for k, v in obj.items():
-        if not torch.is_tensor(v):
-            continue
-        for pre in _PREFIXES:
-            if k.startswith(pre):
-                k = k[len(pre):]
-                break
-        out[k] = v
+    out = checkpoint_tensors(obj, "HyperIQA checkpoint")
     if any(k.startswith(("base_model.", "lda_modules.", "fc_w_modules.", "fc_b_modules.")) for k in out):
         out = {_pyiqa_to_ours(k): v for k, v in out.items()}
     return out
@@ -277,17 +258,7 @@ def load_hyperiqa_state(model: nn.Module, obj, what: str = "HyperIQA checkpoint"
     net = getattr(model, "net", model)
     state = hyperiqa_state(obj)
     own = net.state_dict()
-    missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))
-    unexpected = sorted(k for k in state if k not in own)
-    shapes = sorted(f"{k}: got {tuple(state[k].shape)}, want {tuple(own[k].shape)}"
-                    for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape))
-    problems: List[str] = []
-    if missing:
-        problems.append(f"missing keys ({len(missing)}): " + ", ".join(missing))
-    if unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): " + ", ".join(unexpected))
-    if shapes:
-        problems.append("shape mismatches: " + "; ".join(shapes))
+    problems = key_problems(own, state, optional_suffixes=("num_batches_tracked",))
     if problems:
         raise ValueError(f"{what}: " + "; ".join(problems))
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=False)
