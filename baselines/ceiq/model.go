@@ -35,51 +35,15 @@ func ReadMAT(r io.Reader) (*Model, error) {
 	return &Model{SVR: m}, nil
 }
 
-// fromLibsvmStruct converts libsvm's MATLAB model struct of a regression (svm_type 3 or 4).
-// TODO(svr): use svr.FromMAT once baselines/svr has it.
+// fromLibsvmStruct converts libsvm's MATLAB model struct (svr.FromMAT) and refuses one whose support
+// vectors do not have CEIQ's NumFeatures values, naming both lengths.
 func fromLibsvmStruct(s *matfile.Array) (*svr.Model, error) {
-	field := func(name string) (*matfile.Array, error) { return s.Field(name) }
-	p, err := field("Parameters")
+	m, err := svr.FromMAT(s)
 	if err != nil {
 		return nil, err
 	}
-	if p.Len() < 5 {
-		return nil, fmt.Errorf("model.Parameters has %d values, want 5", p.Len())
-	}
-	if t := p.Data[0]; t != 3 && t != 4 {
-		return nil, fmt.Errorf("model.Parameters(1) = %g: not a regression (epsilon-SVR 3, nu-SVR 4)", t)
-	}
-	kernels := map[float64]svr.Kernel{0: svr.Linear, 1: svr.Poly, 2: svr.RBF, 3: svr.Sigmoid}
-	k, ok := kernels[p.Data[1]]
-	if !ok {
-		return nil, fmt.Errorf("model.Parameters(2) = %g: unknown kernel", p.Data[1])
-	}
-	rho, err := field("rho")
-	if err != nil {
-		return nil, err
-	}
-	coef, err := field("sv_coef")
-	if err != nil {
-		return nil, err
-	}
-	svs, err := field("SVs")
-	if err != nil {
-		return nil, err
-	}
-	if len(svs.Dims) != 2 || len(rho.Data) != 1 || coef.Len() != svs.Dims[0] {
-		return nil, fmt.Errorf("model: %d coefficients for SVs of size %v and %d rho", coef.Len(), svs.Dims, len(rho.Data))
-	}
-	if svs.Dims[1] != NumFeatures {
-		return nil, fmt.Errorf("model.SVs has %d features, CEIQ computes %d", svs.Dims[1], NumFeatures)
-	}
-	m := &svr.Model{Kernel: k, Degree: int(p.Data[2]), Gamma: p.Data[3], Coef0: p.Data[4], Rho: rho.Data[0]}
-	for i := 0; i < svs.Dims[0]; i++ {
-		sv := make([]float64, svs.Dims[1])
-		for j := range sv {
-			sv[j] = svs.At(i, j)
-		}
-		m.SV = append(m.SV, sv)
-		m.Coef = append(m.Coef, coef.Data[i])
+	if len(m.SV) > 0 && len(m.SV[0]) != NumFeatures {
+		return nil, fmt.Errorf("model.SVs has %d features, CEIQ computes %d", len(m.SV[0]), NumFeatures)
 	}
 	return m, nil
 }
