@@ -209,16 +209,6 @@ func Specs(n int) ([]Spec, error) {
 // and the file agree exactly.
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
-// DefaultDir is where the CLI keeps the sample dataset: the user's cache
-// folder, agiqa/sample.
-func DefaultDir() (string, error) {
-	c, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("sample dataset folder: %w", err)
-	}
-	return filepath.Join(c, "agiqa", "sample"), nil
-}
-
 // Generate writes the first n sample images (n <= 0: DefaultImages) and
 // labels.csv into dir, and returns the dataset (name "sample"). Images
 // already in dir are reused when their sha256 matches the one recorded when
