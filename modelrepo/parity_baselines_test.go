@@ -5,19 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
 	"github.com/agiqa-bench/agiqa/client/tensor"
-	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo"
-	"github.com/agiqa-bench/agiqa/modelrepo/ortbackend"
 )
 
 // TestParityBaselines: each Table 1 baseline trained per split (CNNIQA: grey conversion, patches,
@@ -36,39 +31,10 @@ func checkBaselineParity(t *testing.T, model string) {
 	if testing.Short() {
 		t.Skip("-short: the parity test exports a model through Python")
 	}
-	root := testenv.ModuleRoot(t)
-	ort, err := ortbackend.New("", ortbackend.WithIntraOpThreads(2))
-	if err != nil {
-		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
-	}
-	py := pythonWithTorch(t)
-
-	work := t.TempDir()
-	repoDir := filepath.Join(work, "repo")
-	images := parityImages(t, work)
-	prompts := make([]string, len(images))
-	inputs, err := json.Marshal(map[string][]string{"images": images, "prompts": prompts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputsPath, refPath := filepath.Join(work, "inputs.json"), filepath.Join(work, "reference.json")
-	if err := os.WriteFile(inputsPath, inputs, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-m", "agiqa_torch.parity_reference", "--model", model, "--dataset", "agiqa-1k",
-		"--out", repoDir, "--seed", "7", "--inputs", inputsPath, "--json", refPath)
-	cmd.Dir = filepath.Join(root, "modelrepo", "python")
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+cmd.Dir, "AGIQA_ORT_LIB="+ort.LibraryPath())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
-	}
-	data, err := os.ReadFile(refPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, repoDir, data, ort := exportParityReference(t, nil, "--model", model, "--dataset", "agiqa-1k", "--seed", "7")
 	var ref parityReference
 	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatalf("%s: %v", refPath, err)
+		t.Fatalf("reference.json: %v", err)
 	}
 	n := len(images)
 	want := ref.Outputs["QUALITY"]

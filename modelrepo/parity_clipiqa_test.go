@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -20,7 +18,6 @@ import (
 	"github.com/agiqa-bench/agiqa/client/tensor"
 	"github.com/agiqa-bench/agiqa/internal/testenv"
 	"github.com/agiqa-bench/agiqa/modelrepo"
-	"github.com/agiqa-bench/agiqa/modelrepo/ortbackend"
 )
 
 // TestParityCLIPIQANative: a tiny CLIP-IQA with seeded random weights,
@@ -33,42 +30,14 @@ func TestParityCLIPIQANative(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the parity test exports a model through Python (about 15 s)")
 	}
-	root := testenv.ModuleRoot(t)
 	vocab := testenv.Shared(t, "data", "clip", clip.VocabFile)
-	ort, err := ortbackend.New("", ortbackend.WithIntraOpThreads(2))
-	if err != nil {
-		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
-	}
-	py := pythonWithTorch(t)
-
-	work := t.TempDir()
-	repoDir := filepath.Join(work, "repo")
-	images := parityImages(t, work)
-	inputs, err := json.Marshal(map[string][]string{"images": images, "prompts": parityPrompts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputsPath, refPath := filepath.Join(work, "inputs.json"), filepath.Join(work, "reference.json")
-	if err := os.WriteFile(inputsPath, inputs, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-m", "agiqa_torch.parity_reference", "--model", "clipiqa", "--out", repoDir,
-		"--seed", "11", "--inputs", inputsPath, "--json", refPath, "--vocab", vocab)
-	cmd.Dir = filepath.Join(root, "modelrepo", "python")
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+cmd.Dir, "AGIQA_ORT_LIB="+ort.LibraryPath())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
-	}
-	data, err := os.ReadFile(refPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, repoDir, data, ort := exportParityReference(t, parityPrompts, "--model", "clipiqa", "--seed", "11", "--vocab", vocab)
 	var ref struct {
 		parityReference
 		Shapes [][2]int `json:"shapes"`
 	}
 	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatalf("%s: %v", refPath, err)
+		t.Fatalf("reference.json: %v", err)
 	}
 	n := len(images)
 	if len(ref.Pixels) != n || len(ref.Shapes) != n || len(ref.Outputs["QUALITY"]) != n || len(ref.Outputs) != 1 {

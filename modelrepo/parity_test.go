@@ -130,10 +130,46 @@ type parityReference struct {
 	Outputs   map[string][]float64 `json:"outputs"`
 }
 
-// TestParityWithPyTorch: a tiny IP-IQA with seeded random weights, exported
-// by the Python code, served by the embedded server on ONNX Runtime and
-// queried by the Go client with Go preprocessing and tokenisation, scores as
-// eager PyTorch does on Pillow-preprocessed inputs.
+// exportParityReference exports a tiny model with agiqa_torch.parity_reference (args name the
+// model, seed, ...) into a fresh repository and has it score the parity images (parityImages) with
+// prompts (nil: empty ones) in eager PyTorch. It returns the images, the repository, the reference
+// JSON for the caller to decode, and the ONNX Runtime backend to serve the repository with.
+func exportParityReference(t *testing.T, prompts []string, args ...string) (images []string, repoDir string, ref []byte, ort *ortbackend.Backend) {
+	t.Helper()
+	root := testenv.ModuleRoot(t)
+	ort, err := ortbackend.New("", ortbackend.WithIntraOpThreads(2))
+	if err != nil {
+		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
+	}
+	py := pythonWithTorch(t)
+
+	work := t.TempDir()
+	repoDir = filepath.Join(work, "repo")
+	images = parityImages(t, work)
+	if prompts == nil {
+		prompts = make([]string, len(images))
+	}
+	inputs, err := json.Marshal(map[string][]string{"images": images, "prompts": prompts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputsPath, refPath := filepath.Join(work, "inputs.json"), filepath.Join(work, "reference.json")
+	if err := os.WriteFile(inputsPath, inputs, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, append([]string{"-m", "agiqa_torch.parity_reference", "--out", repoDir,
+		"--inputs", inputsPath, "--json", refPath}, args...)...)
+	cmd.Dir = filepath.Join(root, "modelrepo", "python")
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+cmd.Dir, "AGIQA_ORT_LIB="+ort.LibraryPath())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	if ref, err = os.ReadFile(refPath); err != nil {
+		t.Fatal(err)
+	}
+	return images, repoDir, ref, ort
+}
+
 // serveExported serves an exported repository through ONNX Runtime on a
 // loopback port for the rest of the test and returns a client of it.
 func serveExported(t *testing.T, repoDir string, ort *ortbackend.Backend) *client.Client {
@@ -163,43 +199,19 @@ func serveExported(t *testing.T, repoDir string, ort *ortbackend.Backend) *clien
 	return c
 }
 
+// TestParityWithPyTorch: a tiny IP-IQA with seeded random weights, exported
+// by the Python code, served by the embedded server on ONNX Runtime and
+// queried by the Go client with Go preprocessing and tokenisation, scores as
+// eager PyTorch does on Pillow-preprocessed inputs.
 func TestParityWithPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the parity test exports a model through Python (about 15 s)")
 	}
-	root := testenv.ModuleRoot(t)
 	vocab := testenv.Shared(t, "data", "clip", clip.VocabFile)
-	ort, err := ortbackend.New("", ortbackend.WithIntraOpThreads(2))
-	if err != nil {
-		testenv.SkipOrFail(t, testenv.RequireORT, "ONNX Runtime unavailable: %v", err)
-	}
-	py := pythonWithTorch(t)
-
-	work := t.TempDir()
-	repoDir := filepath.Join(work, "repo")
-	images := parityImages(t, work)
-	inputs, err := json.Marshal(map[string][]string{"images": images, "prompts": parityPrompts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputsPath, refPath := filepath.Join(work, "inputs.json"), filepath.Join(work, "reference.json")
-	if err := os.WriteFile(inputsPath, inputs, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-m", "agiqa_torch.parity_reference", "--out", repoDir, "--seed", "7",
-		"--inputs", inputsPath, "--json", refPath, "--vocab", vocab)
-	cmd.Dir = filepath.Join(root, "modelrepo", "python")
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+cmd.Dir, "AGIQA_ORT_LIB="+ort.LibraryPath())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
-	}
-	data, err := os.ReadFile(refPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, repoDir, data, ort := exportParityReference(t, parityPrompts, "--seed", "7", "--vocab", vocab)
 	var ref parityReference
 	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatalf("%s: %v", refPath, err)
+		t.Fatalf("reference.json: %v", err)
 	}
 	n := len(images)
 	if len(ref.Pixels) != n || len(ref.Tokens) != n || len(ref.Outputs["QUALITY"]) != n || len(ref.Outputs["ALIGNMENT"]) != n {
