@@ -87,7 +87,7 @@ func FeaturesGray(g *matlab.Gray) ([]float64, error) {
 	if g == nil || g.H < 1 || g.W < 1 || len(g.Pix) != g.H*g.W {
 		return nil, errors.New("brisque: empty or malformed gray image")
 	}
-	if constant(g.Pix) {
+	if matlab.IsConstant(g.Pix) {
 		feat := make([]float64, NumFeatures)
 		for i := range feat {
 			feat[i] = math.NaN()
@@ -109,15 +109,6 @@ func FeaturesGray(g *matlab.Gray) ([]float64, error) {
 		}
 	}
 	return feat, nil
-}
-
-func constant(p []float64) bool {
-	for _, v := range p[1:] {
-		if v != p[0] {
-			return false
-		}
-	}
-	return true
 }
 
 // colMajor is an h x w matrix held as MATLAB holds it: a[j*h+i] = A(i+1, j+1).

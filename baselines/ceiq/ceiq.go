@@ -34,8 +34,8 @@ func Features(im *matlab.RGB8) ([]float64, error) {
 	}
 	g := matlab.RGB2Gray(im)
 	u := g.Uint8()
-	if constant(u) {
-		return nanVector(), fmt.Errorf("ceiq: image %dx%d (HxW): %w", im.H, im.W, ErrConstant)
+	if matlab.IsConstant(u) {
+		return matlab.NaNs(NumFeatures), fmt.Errorf("ceiq: image %dx%d (HxW): %w", im.H, im.W, ErrConstant)
 	}
 	eqU := matlab.Histeq(u, 64)
 	eq, err := matlab.GrayFromUint8(eqU, g.H, g.W)
@@ -103,21 +103,4 @@ func SSIMBuiltin(a, b *matlab.Gray) float64 {
 		}
 	}
 	return sum / float64(n)
-}
-
-func constant(u []uint8) bool {
-	for _, v := range u {
-		if v != u[0] {
-			return false
-		}
-	}
-	return true
-}
-
-func nanVector() []float64 {
-	out := make([]float64, NumFeatures)
-	for i := range out {
-		out[i] = math.NaN()
-	}
-	return out
 }

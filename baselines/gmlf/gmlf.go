@@ -46,8 +46,8 @@ func Features(im *matlab.RGB8) ([]float64, error) {
 		return nil, fmt.Errorf("gmlf: image %dx%d (HxW) is smaller than %dx%d", im.H, im.W, MinSize, MinSize)
 	}
 	g := matlab.RGB2Gray(im)
-	if constant(g.Pix) {
-		return nanVector(), fmt.Errorf("gmlf: image %dx%d (HxW): %w", im.H, im.W, ErrConstant)
+	if matlab.IsConstant(g.Pix) {
+		return matlab.NaNs(NumFeatures), fmt.Errorf("gmlf: image %dx%d (HxW): %w", im.H, im.W, ErrConstant)
 	}
 	return FeaturesGray(g), nil
 }
@@ -187,23 +187,6 @@ func scaled(k *matlab.Gray, s float64) *matlab.Gray {
 	out := k.Clone()
 	for i := range out.Pix {
 		out.Pix[i] /= s
-	}
-	return out
-}
-
-func constant(p []float64) bool {
-	for _, v := range p {
-		if v != p[0] {
-			return false
-		}
-	}
-	return true
-}
-
-func nanVector() []float64 {
-	out := make([]float64, NumFeatures)
-	for i := range out {
-		out[i] = math.NaN()
 	}
 	return out
 }

@@ -42,7 +42,7 @@ func Features(im *matlab.RGB8) ([]float64, error) {
 		return nil, fmt.Errorf("higrade: image %dx%d (HxW) is smaller than %dx%d", im.H, im.W, MinSize, MinSize)
 	}
 	if constantRGB(im) {
-		return nanVector(), fmt.Errorf("higrade: image %dx%d (HxW): %w", im.H, im.W, ErrConstant)
+		return matlab.NaNs(NumFeatures), fmt.Errorf("higrade: image %dx%d (HxW): %w", im.H, im.W, ErrConstant)
 	}
 	out := make([]float64, 0, NumFeatures)
 	for _, ch := range Lab8(im) {
@@ -88,20 +88,9 @@ func gradientMagnitude(g *matlab.Gray) *matlab.Gray {
 func constantRGB(im *matlab.RGB8) bool {
 	n := im.H * im.W
 	for c := 0; c < 3; c++ {
-		p := im.Pix[c*n : (c+1)*n]
-		for _, v := range p {
-			if v != p[0] {
-				return false
-			}
+		if !matlab.IsConstant(im.Pix[c*n : (c+1)*n]) {
+			return false
 		}
 	}
 	return true
-}
-
-func nanVector() []float64 {
-	out := make([]float64, NumFeatures)
-	for i := range out {
-		out[i] = math.NaN()
-	}
-	return out
 }

@@ -109,3 +109,23 @@ func (im *RGB8) Plane(c int) *Gray {
 	}
 	return g
 }
+
+// IsConstant reports whether every value of p equals the first (true for an empty p): an image the
+// handcrafted metrics are undefined on (zero variance).
+func IsConstant[T ~uint8 | ~float64](p []T) bool {
+	for _, v := range p {
+		if v != p[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// NaNs is MATLAB's nan(1, n): a feature vector of an image a metric is undefined on.
+func NaNs(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	return out
+}
