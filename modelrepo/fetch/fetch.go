@@ -187,6 +187,22 @@ func (e *BusyError) Error() string {
 		e.Asset, e.Path, e.Path+".lock")
 }
 
+// lockAsset creates dest's folder and takes the asset's lock (dest + ".lock"), which every fetch and
+// install of dest holds while it looks at or writes dest; one already held is a *BusyError.
+func lockAsset(a Asset, dest string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	unlock, held, err := lockFile(dest + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("%s: lock %s: %w", a.Name, dest+".lock", err)
+	}
+	if held {
+		return nil, &BusyError{Asset: a.Name, Path: dest}
+	}
+	return unlock, nil
+}
+
 // Fetch makes sure the asset is in the cache with the right checksum.
 //
 // A .part file left by an earlier run is resumed. Its bytes were not checked
@@ -196,16 +212,10 @@ func (e *BusyError) Error() string {
 func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 	dest := filepath.Join(f.Dir, filepath.FromSlash(a.Path))
 	res := Result{Asset: a, Path: dest}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return res, fmt.Errorf("%s: %w", a.Name, err)
-	}
 	// Taken before looking at dest: the fetch holding it may be about to rename its .part there.
-	unlock, held, err := lockFile(dest + ".lock")
+	unlock, err := lockAsset(a, dest)
 	if err != nil {
-		return res, fmt.Errorf("%s: lock %s: %w", a.Name, dest+".lock", err)
-	}
-	if held {
-		return res, &BusyError{Asset: a.Name, Path: dest}
+		return res, err
 	}
 	defer unlock()
 	if sum, err := fileSHA256(dest); err == nil {

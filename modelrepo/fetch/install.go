@@ -40,15 +40,9 @@ func (f *Fetcher) Install(ctx context.Context, a Asset, from string) (Result, er
 	} else if !st.Mode().IsRegular() {
 		return res, fmt.Errorf("%s: %s is not a regular file", a.Name, from)
 	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return res, fmt.Errorf("%s: %w", a.Name, err)
-	}
-	unlock, held, err := lockFile(dest + ".lock")
+	unlock, err := lockAsset(a, dest)
 	if err != nil {
-		return res, fmt.Errorf("%s: lock %s: %w", a.Name, dest+".lock", err)
-	}
-	if held {
-		return res, &BusyError{Asset: a.Name, Path: dest}
+		return res, err
 	}
 	defer unlock()
 	if sum, err := fileSHA256(dest); err == nil && sum == a.SHA256 {
