@@ -40,15 +40,7 @@ const (
 // last resort), provided it imports what the export needs.
 func pythonWithTorch(t *testing.T) string {
 	t.Helper()
-	py := os.Getenv("AGIQA_PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-		if _, err := os.Stat(py); err != nil {
-			if py, err = exec.LookPath("python3"); err != nil {
-				testenv.SkipOrFail(t, testenv.RequirePython, "no python3: %v", err)
-			}
-		}
-	}
+	py := testenv.Python(t, "to export the model")
 	if out, err := exec.Command(py, "-c", "import torch, onnx, numpy, PIL").CombinedOutput(); err != nil {
 		testenv.SkipOrFail(t, testenv.RequirePython, "%s cannot import torch, onnx, numpy and PIL: %v\n%s", py, err, out)
 	}

@@ -7,6 +7,7 @@ package testenv
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -79,4 +80,22 @@ func Golden(tb testing.TB, name string, got []byte, update bool) {
 	if !bytes.Equal(got, want) {
 		tb.Errorf("output differs from %s (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
 	}
+}
+
+// Python is the interpreter tests drive: $AGIQA_PYTHON, else Debian's /usr/bin/python3 (the one with
+// torch, numpy and onnx here), else python3 on PATH; without one it skips tb, or fails it under
+// AGIQA_REQUIRE_PYTHON=1, saying what it was needed for (purpose).
+func Python(tb testing.TB, purpose string) string {
+	tb.Helper()
+	if p := os.Getenv("AGIQA_PYTHON"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		SkipOrFail(tb, RequirePython, "no python3 %s: %v", purpose, err)
+	}
+	return p
 }

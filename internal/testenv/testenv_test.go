@@ -33,3 +33,11 @@ func TestSharedMissingSkips(t *testing.T) {
 		t.Errorf("Shared returned %q", got)
 	}
 }
+
+// $AGIQA_PYTHON names the interpreter whatever else is installed.
+func TestPythonHonoursAGIQAPython(t *testing.T) {
+	t.Setenv("AGIQA_PYTHON", "/opt/some/python3.12")
+	if got := Python(t, "for this test"); got != "/opt/some/python3.12" {
+		t.Errorf("Python = %q, want $AGIQA_PYTHON", got)
+	}
+}

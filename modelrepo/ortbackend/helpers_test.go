@@ -17,21 +17,8 @@ import (
 	"github.com/agiqa-bench/agiqa/modelrepo/server"
 )
 
-// python is the interpreter that has onnx: $AGIQA_PYTHON, else /usr/bin/python3, else python3 on PATH.
-func python(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("AGIQA_PYTHON"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		return "/usr/bin/python3"
-	}
-	p, err := exec.LookPath("python3")
-	if err != nil {
-		testenv.SkipOrFail(t, testenv.RequirePython, "no python3 to generate test ONNX files: %v", err)
-	}
-	return p
-}
+// python is the interpreter that has onnx (testenv.Python).
+func python(t *testing.T) string { return testenv.Python(t, "to generate test ONNX files") }
 
 // writeRepo lays out a repository: models maps a name to its config text and
 // the files of its version 1.

@@ -107,20 +107,7 @@ func buildLibrary(t *testing.T, root string) string {
 	return lib
 }
 
-func python(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("AGIQA_PYTHON"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		return "/usr/bin/python3"
-	}
-	p, err := exec.LookPath("python3")
-	if err != nil {
-		testenv.SkipOrFail(t, testenv.RequirePython, "no python3 to drive libagiqa.so: %v", err)
-	}
-	return p
-}
+func python(t *testing.T) string { return testenv.Python(t, "to drive libagiqa.so") }
 
 type spec struct {
 	Lib        string      `json:"lib"`
