@@ -10,7 +10,7 @@ cd "$root"
 
 need_debs=(protobuf-compiler libturbojpeg0 python3-torch python3-torchvision python3-onnx
   python3-pytest python3-scipy python3-pil python3-numpy python3-openpyxl python3-regex time procps
-  octave octave-image libsvm-tools)
+  octave octave-image libsvm-tools python3-venv)
 missing=()
 for p in "${need_debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +25,9 @@ fi
 echo "== ONNX Runtime shared library"
 "$root/scripts/install-ort.sh"
 export AGIQA_ORT_LIB="$root/.tools/ort/libonnxruntime.so.1"
+
+echo "== reference Python packages (transformers, open_clip, ImageReward, ...)"
+"$root/scripts/install-pyoracles.sh"
 
 echo "== generated protobuf code is up to date"
 "$root/scripts/gen-proto.sh"
@@ -41,10 +44,10 @@ go vet ./...
 # Tests that need ../shared, ONNX Runtime, libturbojpeg, Python or POSIX facilities (/dev/shm,
 # named pipes, /dev/full, a lowerable file-size limit) fail instead of skipping.
 export AGIQA_REQUIRE_SHARED=1 AGIQA_REQUIRE_ORT=1 AGIQA_REQUIRE_PYTHON=1 AGIQA_REQUIRE_TURBO=1 AGIQA_REQUIRE_POSIX=1 AGIQA_REQUIRE_OCTAVE=1 AGIQA_REQUIRE_LIBSVM=1
-export AGIQA_PYTHON=/usr/bin/python3
+export AGIQA_PYTHON="$root/.tools/pyoracles/bin/python"
 
 echo "== Go tests"
 go test -count=1 ./...
 
 echo "== Python tests"
-(cd modelrepo/python && /usr/bin/python3 -m pytest -q tests)
+(cd modelrepo/python && "$AGIQA_PYTHON" -m pytest -q tests)
