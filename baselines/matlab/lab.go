@@ -1,38 +1,122 @@
 package matlab
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
-// whiteD65 is MATLAB's whitepoint('d65') (XYZ scaled to Y = 1).
-var whiteD65 = [3]float64{0.9504, 1, 1.0888}
+// The chain of applycform(im, makecform('srgb2lab')) with makecform's defaults, as makecform.m builds it:
+//
+//  1. 'srgb2xyz': the MatTRC model of MATLAB's sRGB.icm (the 1998 Hewlett-Packard "sRGB IEC61966-2.1"
+//     profile): each channel through its 1024-entry uint16 tone curve, interpolated by interp1's
+//     'spline' (not-a-knot) and clipped to [0, 1] (applycurve.m), then times the colorant matrix
+//     (applymattrc_fwd.m) -- XYZ relative to D50;
+//  2. because the adapted white point defaults to whitepoint() = whitepoint('icc'), which is not
+//     whitepoint('d50'), a Bradford adaptation from whitepoint('d50') to it (make_adapt_cform);
+//  3. 'xyz2lab' relative to whitepoint('icc'), with MATLAB's f: t^(1/3) above 216/24389, 841/108 t + 16/116
+//     at or below.
+//
+// The profile's curves are IEC 61966-2-1's transfer function sampled at i/1023 and rounded to 16 bits
+// (checked against the profile's bytes: every sampled entry equal); its colorants are its rXYZ, gXYZ,
+// bXYZ tags (s15Fixed16).
+var (
+	// iccColorants are the profile's red, green and blue colorant XYZs (rows), s15Fixed16 / 65536.
+	iccColorants = [3][3]float64{
+		{0x6FA2 / 65536.0, 0x38F5 / 65536.0, 0x0390 / 65536.0},
+		{0x6299 / 65536.0, 0xB785 / 65536.0, 0x18DA / 65536.0},
+		{0x24A0 / 65536.0, 0x0F84 / 65536.0, 0xB6CF / 65536.0},
+	}
+	// whiteICC is whitepoint('icc'): the ICC PCS illuminant, [31595 32768 27030] / 32768.
+	whiteICC = [3]float64{31595.0 / 32768, 1, 27030.0 / 32768}
+	// whiteD50 is whitepoint('d50') of MATLAB R2021a and later ([0.9642 1 0.8249] before).
+	whiteD50 = [3]float64{0.9642, 1, 0.8251}
+	// bradford is makecform('adapt')'s Bradford matrix (XYZ -> cone primaries).
+	bradford = [3][3]float64{
+		{0.8951, 0.2664, -0.1614},
+		{-0.7502, 1.7135, 0.0367},
+		{0.0389, -0.0685, 1.0296},
+	}
+)
 
-// srgbToXYZ is the linear sRGB -> XYZ (D65) matrix of IEC 61966-2-1.
-var srgbToXYZ = [3][3]float64{
-	{0.4124, 0.3576, 0.1805},
-	{0.2126, 0.7152, 0.0722},
-	{0.0193, 0.1192, 0.9505},
+// trcSamples is the number of entries of each tone curve of sRGB.icm.
+const trcSamples = 1024
+
+var (
+	labTablesOnce sync.Once
+	trcLinear     [256]float64 // applycurve of v/255 for v = 0..255
+	adaptICC      [3][3]float64
+)
+
+func labTables() {
+	labTablesOnce.Do(func() {
+		var curve [trcSamples]float64
+		for i := range curve {
+			curve[i] = math.Round(65535*srgbLinear(float64(i)/(trcSamples-1))) / 65535
+		}
+		s := newUniformSpline(curve[:])
+		for v := range trcLinear {
+			trcLinear[v] = min(max(s.at(float64(v)/255), 0), 1)
+		}
+		adaptICC = bradfordAdapter(whiteD50, whiteICC)
+	})
 }
 
-// SRGB2Lab converts im to CIE 1976 L*a*b* doubles (L* 0..100): v/255, the sRGB transfer function
-// inverted, the IEC 61966-2-1 matrix to XYZ, and L*a*b* relative to whitepoint('d65').
-//
-// This is the brief's reading of applycform(im2double(im), makecform('srgb2lab')), and NOT verified
-// against MATLAB: makecform's default 'AdaptedWhitePoint' appears to be D50 with MATLAB's sRGB ICC
-// profile (Bradford-adapted matrix, tabulated curves), which moves a* and b* by several units; see the
-// package README. It agrees with scikit-image's rgb2lab (D65) to the digits of the two constant sets.
+// bradfordAdapter is make_adapt_cform's matrix chad \ diag(chad*to ./ chad*from) * chad, applied to
+// column XYZ vectors.
+func bradfordAdapter(from, to [3]float64) [3][3]float64 {
+	var scale [3]float64
+	for i := 0; i < 3; i++ {
+		var s, e float64
+		for j := 0; j < 3; j++ {
+			s += bradford[i][j] * from[j]
+			e += bradford[i][j] * to[j]
+		}
+		scale[i] = e / s
+	}
+	inv := inverse3(bradford)
+	var out [3][3]float64
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			for k := 0; k < 3; k++ {
+				out[i][j] += inv[i][k] * scale[k] * bradford[k][j]
+			}
+		}
+	}
+	return out
+}
+
+func inverse3(m [3][3]float64) [3][3]float64 {
+	det := m[0][0]*(m[1][1]*m[2][2]-m[1][2]*m[2][1]) - m[0][1]*(m[1][0]*m[2][2]-m[1][2]*m[2][0]) +
+		m[0][2]*(m[1][0]*m[2][1]-m[1][1]*m[2][0])
+	var inv [3][3]float64
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			// cofactor of m[j][i]
+			r0, r1 := (j+1)%3, (j+2)%3
+			c0, c1 := (i+1)%3, (i+2)%3
+			inv[i][j] = (m[r0][c0]*m[r1][c1] - m[r0][c1]*m[r1][c0]) / det
+		}
+	}
+	return inv
+}
+
+// SRGB2Lab converts im to CIE 1976 L*a*b* doubles (L* 0..100) as applycform(im2double(im),
+// makecform('srgb2lab')) computes them: the chain described above (sRGB.icm's spline-interpolated
+// curves and colorants, Bradford adaptation from D50 to the ICC white, L*a*b* relative to the ICC white).
 func SRGB2Lab(im *RGB8) (L, A, B *Gray) {
+	labTables()
 	n := im.H * im.W
 	L, A, B = NewGray(im.H, im.W), NewGray(im.H, im.W), NewGray(im.H, im.W)
-	var lin [256]float64
-	for v := range lin {
-		lin[v] = srgbLinear(float64(v) / 255)
-	}
 	for i := 0; i < n; i++ {
-		r, g, b := lin[im.Pix[i]], lin[im.Pix[n+i]], lin[im.Pix[2*n+i]]
+		rgb := [3]float64{trcLinear[im.Pix[i]], trcLinear[im.Pix[n+i]], trcLinear[im.Pix[2*n+i]]}
+		var xyz [3]float64 // rgb * [Red; Green; Blue]
+		for j := 0; j < 3; j++ {
+			xyz[j] = rgb[0]*iccColorants[0][j] + rgb[1]*iccColorants[1][j] + rgb[2]*iccColorants[2][j]
+		}
 		var f [3]float64
-		for c := 0; c < 3; c++ {
-			m := srgbToXYZ[c]
-			xyz := float64(float64(m[0]*r)+float64(m[1]*g)) + float64(m[2]*b)
-			f[c] = labF(xyz / whiteD65[c])
+		for j := 0; j < 3; j++ {
+			a := adaptICC[j]
+			f[j] = labF((a[0]*xyz[0] + a[1]*xyz[1] + a[2]*xyz[2]) / whiteICC[j])
 		}
 		L.Pix[i] = 116*f[1] - 16
 		A.Pix[i] = 500 * (f[0] - f[1])
@@ -62,11 +146,10 @@ func srgbLinear(v float64) float64 {
 	return math.Pow((v+0.055)/1.055, 2.4)
 }
 
-// labF is CIE 1976's f(t): the cube root above (6/29)^3, the linear segment below.
+// labF is MATLAB's xyz2lab f(t): t.^(1/3) above 216/24389, 841/108*t + 16/116 at or below.
 func labF(t float64) float64 {
-	const e = 216.0 / 24389
-	if t > e {
-		return math.Cbrt(t)
+	if t <= 216.0/24389 {
+		return 841.0/108*t + 16.0/116
 	}
-	return (24389.0/27*t + 16) / 116
+	return math.Pow(t, 1.0/3)
 }

@@ -11,15 +11,10 @@
 %
 % higrade_1 is called on the uint8 RGB image, as higrade_example.m calls it. Shims:
 % - makecform('srgb2lab') / applycform (Octave has neither). MATLAB's applycform keeps the class of a
-%   uint8 input: it returns L*a*b* in the ICC 8-bit encoding (L*255/100, a+128, b+128, rounded), which is
-%   what higrade_1 hands to higrade_grad_log. The shim computes double L*a*b* as baselines/matlab's
-%   SRGB2Lab documents it (IEC 61966-2-1 transfer curve, the 4-digit sRGB D65 matrix, whitepoint('d65')
-%   = [0.9504 1 1.0888], CIE f with 216/24389) and encodes it with octave-image's lab2uint8. MATLAB's
-%   own makecform('srgb2lab') is another chain (its makecform.m: the sRGB.icm MatTRC, i.e. a 1024-entry
-%   TRC interpolated by spline and D50 colorants, then Bradford from whitepoint('D50') to whitepoint,
-%   then xyz2lab with that white); on I04 this shim and an approximation of that chain (the sRGB curve
-%   sampled at 1024 points, white = ICC D50) disagree by one code on 4 % (L), 29 % (a), 2 % (b)
-%   of the pixels. Change this shim together with matlab.SRGB2Lab.
+%   uint8 image (im2double in, lab2uint8 out), which is what higrade_1 hands to higrade_grad_log. The
+%   L*a*b* doubles are ../../matlab/testdata/srgb2lab_matlab.m's: the chain makecform.m builds by default
+%   (sRGB.icm's spline-interpolated curves and colorants, Bradford from D50 to the ICC white, xyz2lab
+%   relative to the ICC white), as matlab.SRGB2Lab computes it; see ../../matlab/testdata/gen_lab.m.
 % - imgradientxy: MATLAB's (double input, kernels -fspecial('sobel') and its transpose, imfilter
 %   'replicate'); octave-image's uses conv2 with zero padding.
 % - fspecial 'gaussian' as MATLAB's fspecial.m.
@@ -32,21 +27,8 @@ function out = applycform(im, c)
   cls = class(im);
   v = double(im);
   if strcmp(cls, 'uint8'), v = v/255; end
-  lin = v/12.92;
-  hi = v > 0.04045;
-  lin(hi) = ((v(hi) + 0.055)/1.055).^2.4;
-  M = [0.4124 0.3576 0.1805; 0.2126 0.7152 0.0722; 0.0193 0.1192 0.9505];
-  wp = [0.9504 1 1.0888];
-  r = lin(:,:,1); g = lin(:,:,2); b = lin(:,:,3);
-  f = cell(1, 3);
-  for k = 1:3
-    t = (M(k,1)*r + M(k,2)*g + M(k,3)*b)/wp(k);
-    ft = (24389/27*t + 16)/116;
-    big = t > 216/24389;
-    ft(big) = nthroot(t(big), 3);
-    f{k} = ft;
-  end
-  lab = cat(3, 116*f{2} - 16, 500*(f{1} - f{2}), 200*(f{2} - f{3}));
+  [h, w, ~] = size(v);
+  lab = reshape(srgb2lab_matlab(reshape(v, [], 3)), h, w, 3);
   if strcmp(cls, 'uint8'), out = lab2uint8(lab); else out = lab; end
 end
 function [Gx, Gy] = imgradientxy(I, method)
@@ -73,6 +55,7 @@ end
 
 pkg load image
 addpath(getenv('HIGRADE_SRC'));
+addpath(fullfile(pwd, '..', '..', 'matlab', 'testdata'));   % srgb2lab_matlab.m
 calibra = getenv('CALIBRA');
 % gen1-gen3.png are baselines/gmlf/testdata's generated images (gen_gmlf.m); gen4.png is a gray
 % version of gen1 (R = G = B), whose a and b channels come out nearly flat.

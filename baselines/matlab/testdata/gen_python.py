@@ -12,8 +12,6 @@
 - resize_pillow: Pillow's float ('F') BICUBIC resize (a = -0.5, support widened by in/out, weights
   normalised): equal to MATLAB's imresize(A, [h w]) wherever the window stays inside the image
   (Pillow clips the window at the border, MATLAB mirrors); the test compares those pixels only.
-- lab: skimage.color.rgb2lab (D65, 2 degrees), a loose cross-check of the formula (skimage's matrix and
-  white point carry more digits than MATLAB's).
 Images come from integer formulas that the Go test rebuilds (testImage in python_test.go).
 Run: /usr/bin/python3 gen_python.py > python_ref.json
 """
@@ -23,7 +21,6 @@ import sys
 import numpy as np
 import scipy.ndimage as nd
 import skimage
-import skimage.color
 import skimage.metrics
 import PIL
 from PIL import Image
@@ -69,7 +66,7 @@ def ssim_toolbox(a, b):
 
 def main():
     out = {"generator": "gen_python.py", "numpy": np.__version__, "scipy": __import__("scipy").__version__,
-           "skimage": skimage.__version__, "pillow": PIL.__version__, "ssim": [], "resize": [], "lab": []}
+           "skimage": skimage.__version__, "pillow": PIL.__version__, "ssim": [], "resize": []}
     for h, w, sa, sb in [(11, 11, 1, 2), (33, 50, 3, 4), (64, 80, 5, 5), (400, 420, 6, 7), (780, 800, 8, 9)]:
         a, b = test_image(h, w, sa), test_image(h, w, sb)
         if sa == sb:  # a blurred copy (3x3 integer mean, edges replicated) instead of an independent image
@@ -83,11 +80,6 @@ def main():
         a = test_image(h, w, seed)
         r = np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize((ow, oh), Image.BICUBIC), dtype=np.float64)
         out["resize"].append({"h": h, "w": w, "seed": seed, "oh": oh, "ow": ow, "data": r.ravel().tolist()})
-    rgb = np.stack([test_image(9, 31, s) for s in (1, 2, 3)], axis=-1).astype(np.uint8)
-    rgb[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 10, 10], [128, 128, 128], [1, 2, 3]]
-    lab = skimage.color.rgb2lab(rgb)
-    out["lab"] = {"h": 9, "w": 31, "rgb": rgb.transpose(2, 0, 1).ravel().tolist(),
-                  "lab": lab.transpose(2, 0, 1).ravel().tolist()}
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
 
