@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,6 +68,9 @@ type ModelResult struct {
 	Summary map[string]metrics.SplitSummary `json:"summary"`
 	Failed  int                             `json:"failed"`
 	Skipped string                          `json:"skipped,omitempty"`
+	// AllImages lists the targets scored by one correlation over every image of the dataset instead of
+	// per split (EvalOptions.AlignmentAllImages); their summary has N = 1.
+	AllImages []string `json:"all_images,omitempty"`
 	// Pred and MOS per target pooled over splits' test sets, for plots.
 	Pred map[string][]float64 `json:"-"`
 	MOS  map[string][]float64 `json:"-"`
@@ -77,6 +81,10 @@ type EvalOptions struct {
 	Run      Options
 	CacheDir string
 	Fit      metrics.FitKind
+	// AlignmentAllImages scores the alignment target of single-version (zero-shot) models by one
+	// correlation over all images, as the AGIQA-3k authors benchmarked CLIPScore, ImageReward and HPS,
+	// instead of averaging over the splits' test sets (comparable with per-split models).
+	AlignmentAllImages bool
 }
 
 // Evaluate scores a model on every split of a dataset: split k's test images
@@ -153,6 +161,10 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 	}
 	mopt := metrics.Options{HigherIsBetter: m.HigherIsBetter, Fit: opt.Fit}
 	for _, t := range targets {
+		if opt.AlignmentAllImages && !m.PerSplit && t.Name == table.TargetAlignment {
+			res.scoreAllImages(t, ds, caches[""], mopt)
+			continue
+		}
 		var per []metrics.Scores
 		for k, s := range sp.Splits {
 			cf := caches[m.VersionForSplit(k)]
@@ -187,6 +199,36 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 	return res, nil
 }
 
+// scoreAllImages correlates a single-version model's predictions with the MOS over every image of ds:
+// one "split" (index -1) whose summary has N = 1.
+func (res *ModelResult) scoreAllImages(t Target, ds *dataset.Dataset, cf *CacheFile, mopt metrics.Options) {
+	var pred, mos []float64
+	missing := 0
+	for _, it := range ds.Items {
+		y := it.MOS
+		if t.Name == table.TargetAlignment {
+			y = it.MOSAlign
+		}
+		if math.IsNaN(y) {
+			continue
+		}
+		p, ok := cf.Lookup(it.Image)
+		v := p.Value(t.Output)
+		if !ok || p.Error != "" || math.IsNaN(v) {
+			missing++
+			continue
+		}
+		pred = append(pred, v)
+		mos = append(mos, y)
+	}
+	sc := metrics.Score(pred, mos, mopt)
+	res.Splits = append(res.Splits, SplitScores{Split: -1, Version: versionLabel(""), Target: t.Name, Scores: sc, Missing: missing})
+	res.Pred[t.Name] = append(res.Pred[t.Name], pred...)
+	res.MOS[t.Name] = append(res.MOS[t.Name], mos...)
+	res.Summary[t.Name] = metrics.SummarizeSplits([]metrics.Scores{sc})
+	res.AllImages = append(res.AllImages, t.Name)
+}
+
 func hasVersion(m *Model, v string) bool {
 	for _, have := range m.Versions {
 		if have == v {
@@ -214,10 +256,14 @@ func Measurements(results []*ModelResult) []table.Measurement {
 			if r.Failed > 0 {
 				note = fmt.Sprintf("failed: %d images", r.Failed)
 			}
-			ms = append(ms, table.Measurement{
+			m := table.Measurement{
 				Model: r.Catalog, Dataset: r.Dataset, Target: t,
 				SRCC: stat(s.SRCC, note), PLCC: stat(s.PLCC, note), KRCC: stat(s.KRCC, note),
-			})
+			}
+			if slices.Contains(r.AllImages, t) {
+				m.SRCC.AllImages, m.PLCC.AllImages, m.KRCC.AllImages = true, true, true
+			}
+			ms = append(ms, m)
 		}
 	}
 	return ms

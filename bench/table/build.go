@@ -335,6 +335,9 @@ func (b builder) measuredCell(ds string, st Stat) Cell {
 	v := st.Mean
 	c.Value = &v
 	c.Note = st.Reason
+	if st.AllImages {
+		return withNote(c, AllImagesNote)
+	}
 	if st.N != b.opt.splits(ds) {
 		unit := "splits"
 		if st.N == 1 {
@@ -342,6 +345,14 @@ func (b builder) measuredCell(ds string, st Stat) Cell {
 		}
 		c.Note = joinNote(c.Note, fmt.Sprintf("n=%d %s", st.N, unit))
 	}
+	return c
+}
+
+// AllImagesNote marks a cell computed by one correlation over all of a dataset's images.
+const AllImagesNote = "all images, one correlation (zero-shot, as the AGIQA-3k authors scored it)"
+
+func withNote(c Cell, note string) Cell {
+	c.Note = joinNote(c.Note, note)
 	return c
 }
 

@@ -84,6 +84,9 @@ type Stat struct {
 	Lo     float64 `json:"lo"` // lower end of the reported interval (e.g. min or a percentile)
 	Hi     float64 `json:"hi"`
 	N      int     `json:"n"` // splits that produced a finite value
+	// AllImages: one correlation over every image of the dataset (a zero-shot model scored as the
+	// AGIQA-3k authors did), not a mean over splits.
+	AllImages bool `json:"all_images,omitempty"`
 	// Reason explains a NaN Mean or a partial result ("constant predictions", "failed: 2 images").
 	Reason string `json:"reason,omitempty"`
 }

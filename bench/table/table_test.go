@@ -472,3 +472,17 @@ func TestUnservedRowSaysWhy(t *testing.T) {
 		t.Errorf("the text table does not show the reason:\n%s", buf.String())
 	}
 }
+
+// A zero-shot row scored by one correlation over all images says so instead of "n=1 split".
+func TestAllImagesNote(t *testing.T) {
+	m := meas("clipscore", "agiqa-3k", TargetAlignment, 0.60, 0.68, 0.46, 1)
+	m.SRCC.AllImages, m.PLCC.AllImages, m.KRCC.AllImages = true, true, true
+	tab := Table2([]Measurement{m, meas("ipiqa", "agiqa-3k", TargetAlignment, 0.80, 0.85, 0.61, 10)}, Options{})
+	_, r := find(t, tab, "clipscore", KindMeasured)
+	if n := r.Cells[col(t, tab, "agiqa-3k/srcc")].Note; n != AllImagesNote {
+		t.Errorf("clipscore note %q, want %q", n, AllImagesNote)
+	}
+	if _, r := find(t, tab, "ipiqa", KindMeasured); r.Cells[col(t, tab, "agiqa-3k/srcc")].Note != "" {
+		t.Errorf("ipiqa (per split, 10 splits) note %q, want none", r.Cells[col(t, tab, "agiqa-3k/srcc")].Note)
+	}
+}

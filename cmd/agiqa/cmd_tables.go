@@ -42,9 +42,16 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
+// --alignment-protocol values.
+const (
+	alignAll   = "all"
+	alignSplit = "split"
+)
+
 type tablesFlags struct {
 	servers, datasets, labels         multiFlag
 	repo, models, splitsArg, protocol string
+	alignProtocol                     string
 	seed                              uint64
 	format, out, cache, plots, report string
 	paper, timing, skipBad            bool
@@ -92,6 +99,7 @@ Example:
 	fs.StringVar(&f.splitsArg, "splits", "10", "`N|FILE`: number of random splits, or a splits file from 'agiqa splits' (NAME=FILE,... for several datasets)")
 	fs.StringVar(&f.protocol, "protocol", splits.Paper, "split `protocol` when drawing splits: paper or holdout")
 	fs.Uint64Var(&f.seed, "seed", 42, "`seed` for drawing splits")
+	fs.StringVar(&f.alignProtocol, "alignment-protocol", alignAll, "how zero-shot models' alignment is scored: `all` (one correlation over every image, as the AGIQA-3k authors benchmarked CLIPScore, ImageReward and HPS) or split (mean over the splits' test sets, like per-split models)")
 	fs.StringVar(&f.format, "format", "text", "output `format`: text, markdown, csv, json, latex")
 	fs.StringVar(&f.out, "o", "", "write the tables to `file` instead of stdout")
 	fs.StringVar(&f.tables, "tables", "1,2", "which `tables` to print (1, 2, 3)")
@@ -141,6 +149,8 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		return usagef("--retries %d: want 0 or more", f.retries)
 	case f.protocol != splits.Paper && f.protocol != splits.Holdout:
 		return usagef("--protocol: unknown split protocol %q (want %s or %s)", f.protocol, splits.Paper, splits.Holdout)
+	case f.alignProtocol != alignAll && f.alignProtocol != alignSplit:
+		return usagef("--alignment-protocol: unknown protocol %q (want %s or %s)", f.alignProtocol, alignAll, alignSplit)
 	}
 	if err := checkSampleSize(f.sampleSize); err != nil {
 		return err
@@ -257,8 +267,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		isTTY = term.IsTerminal(int(fd.Fd()))
 	}
 	opt := runner.EvalOptions{
-		CacheDir: f.cache,
-		Fit:      fit,
+		CacheDir:           f.cache,
+		Fit:                fit,
+		AlignmentAllImages: f.alignProtocol == alignAll,
 		Run: runner.Options{
 			Concurrency: f.concurrency, Batch: f.batch, Retries: f.retries, Tokenizer: tok,
 			Progress: runner.NewProgress(io.stderr, isTTY, 5*time.Second),
