@@ -32,11 +32,16 @@ Example:
 	addr := fs.String("addr", server.DefaultAddr, "`host:port` to listen on (loopback by default)")
 	repo := fs.String("repo", "", "model repository `dir` (default: built-in models)")
 	verbose := fs.Bool("v", false, "log model loads and errors to stderr")
+	shmRegions := fs.Int("shm-max-regions", server.DefaultSHMRegions, "most system shared-memory `regions` registered at once (each is one mmap)")
+	shmBytes := fs.Uint64("shm-max-bytes", server.DefaultSHMBytes, "most `bytes` of system shared memory mapped at once")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
 		return err
+	}
+	if *shmRegions < 1 || *shmBytes < 1 {
+		return usagef("--shm-max-regions %d, --shm-max-bytes %d: both must be at least 1", *shmRegions, *shmBytes)
 	}
 	var logw = io.stderr
 	if !*verbose {
@@ -47,7 +52,7 @@ Example:
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", *addr, err)
 	}
-	srv, err := newEmbeddedServer(*repo, logw)
+	srv, err := newEmbeddedServerWith(*repo, logw, []server.Option{server.WithSharedMemoryLimits(*shmRegions, *shmBytes)})
 	if err != nil {
 		lis.Close()
 		return err

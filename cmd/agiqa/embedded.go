@@ -47,6 +47,11 @@ func openRepository(dir string, trained ...string) (*modelrepo.Repository, error
 // contrast baselines have both forms), and ONNX models through ONNX Runtime
 // when its library loads.
 func newEmbeddedServer(repoDir string, logw io.Writer, trained ...string) (*server.Server, error) {
+	return newEmbeddedServerWith(repoDir, logw, nil, trained...)
+}
+
+// newEmbeddedServerWith is newEmbeddedServer with extra server options (agiqa serve's limits).
+func newEmbeddedServerWith(repoDir string, logw io.Writer, extra []server.Option, trained ...string) (*server.Server, error) {
 	if err := checkRepoDir(repoDir); err != nil {
 		return nil, err
 	}
@@ -62,7 +67,7 @@ func newEmbeddedServer(repoDir string, logw io.Writer, trained ...string) (*serv
 	if logw != nil {
 		opts = append(opts, server.WithLogger(logw))
 	}
-	return server.New(repo, opts...)
+	return server.New(repo, append(opts, extra...)...)
 }
 
 // extraBackends is where optional backends (ONNX Runtime) plug in.

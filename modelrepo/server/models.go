@@ -146,6 +146,9 @@ func (s *Server) loadModel(ctx context.Context, m *modelrepo.Model) *modelState 
 
 func loadInstances(ctx context.Context, b Backend, m *modelrepo.Model, v int64) (insts []Instance, err error) {
 	n := modelrepo.InstanceCount(m.Config)
+	if n > MaxInstances {
+		return nil, fmt.Errorf("instance_group asks for %d instances; this server runs at most %d per version", n, MaxInstances)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("backend panicked while loading: %v", p)

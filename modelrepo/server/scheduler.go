@@ -39,6 +39,14 @@ var (
 	errUnloaded  = errors.New("unloaded")
 )
 
+// MaxQueueSize caps a config's max_queue_size: the queue's channel is allocated up front, and a valid
+// uint32 such as 4294967295 would ask for 32 GB of it before any request.
+const MaxQueueSize = 1 << 16
+
+// MaxInstances caps the instances of one version (instance_group counts summed): each is a backend
+// instance and a worker, and a count of 100000 would cost hundreds of MB before any request.
+const MaxInstances = 256
+
 // scheduler is a version's bounded queue and its instance workers.
 type scheduler struct {
 	srv    *Server
@@ -63,7 +71,10 @@ func newScheduler(srv *Server, vs *versionState, insts []Instance) *scheduler {
 	size := srv.opts.queueSize
 	db := cfg.GetDynamicBatching()
 	if n := db.GetDefaultQueuePolicy().GetMaxQueueSize(); n > 0 {
-		size = int(n)
+		size = int(min(n, MaxQueueSize))
+		if uint64(n) > MaxQueueSize {
+			srv.log.Printf("model %q version %d: max_queue_size %d capped to %d", vs.name, vs.version, n, MaxQueueSize)
+		}
 	}
 	s := &scheduler{srv: srv, vs: vs, q: make(chan *request, size), limit: size, insts: insts,
 		maxBatch: int(cfg.MaxBatchSize), dynamic: db != nil && cfg.MaxBatchSize > 0,

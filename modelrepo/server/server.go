@@ -52,13 +52,15 @@ const (
 var Extensions = []string{"model_configuration", "model_repository", "schedule_policy", "statistics", "system_shared_memory"}
 
 type options struct {
-	backends  map[string]Backend
-	maxMsg    int
-	logw      io.Writer
-	queueSize int
-	grace     time.Duration
-	name      string
-	version   string
+	backends   map[string]Backend
+	maxMsg     int
+	logw       io.Writer
+	queueSize  int
+	grace      time.Duration
+	name       string
+	version    string
+	shmRegions int
+	shmBytes   uint64
 }
 
 // Option configures New.
@@ -90,6 +92,13 @@ func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = n } }
 // WithGracePeriod bounds how long ListenAndServe drains in-flight requests
 // after its context ends (default 10 s).
 func WithGracePeriod(d time.Duration) Option { return func(o *options) { o.grace = d } }
+
+// WithSharedMemoryLimits caps the system shared-memory regions clients may register at once and the
+// bytes they map in all (defaults DefaultSHMRegions, DefaultSHMBytes); past either, registration fails
+// with ResourceExhausted naming the cap.
+func WithSharedMemoryLimits(regions int, bytes uint64) Option {
+	return func(o *options) { o.shmRegions, o.shmBytes = regions, bytes }
+}
 
 // WithVersion is the server version ServerMetadata reports (name "agiqa").
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
@@ -124,13 +133,15 @@ func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
 		return nil, errors.New("server: nil repository")
 	}
 	o := options{
-		backends:  map[string]Backend{"native": NativeBackend{}},
-		maxMsg:    DefaultMaxMessageSize,
-		logw:      io.Discard,
-		queueSize: DefaultQueueSize,
-		grace:     DefaultGracePeriod,
-		name:      "agiqa",
-		version:   "devel",
+		backends:   map[string]Backend{"native": NativeBackend{}},
+		maxMsg:     DefaultMaxMessageSize,
+		logw:       io.Discard,
+		queueSize:  DefaultQueueSize,
+		grace:      DefaultGracePeriod,
+		name:       "agiqa",
+		version:    "devel",
+		shmRegions: DefaultSHMRegions,
+		shmBytes:   DefaultSHMBytes,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -140,6 +151,8 @@ func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("server: max message size %d must be positive", o.maxMsg)
 	case o.queueSize <= 0:
 		return nil, fmt.Errorf("server: queue size %d must be positive", o.queueSize)
+	case o.shmRegions <= 0 || o.shmBytes == 0:
+		return nil, fmt.Errorf("server: shared-memory limits %d regions, %d bytes must be positive", o.shmRegions, o.shmBytes)
 	case o.grace < 0:
 		return nil, fmt.Errorf("server: grace period %v must not be negative", o.grace)
 	case o.logw == nil:
@@ -149,7 +162,7 @@ func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
 		repo:   repo,
 		opts:   o,
 		log:    log.New(o.logw, "agiqa-server: ", log.LstdFlags),
-		shm:    newSHMRegistry(),
+		shm:    newSHMRegistry(o.shmRegions, o.shmBytes),
 		models: map[string]*modelState{},
 		stats:  map[statKey]*versionStats{},
 	}

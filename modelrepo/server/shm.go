@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -30,15 +29,26 @@ type shmRegion struct {
 
 // shmRegistry holds the system shared-memory regions clients registered.
 // Input bytes are copied out under the read lock, so unregistering never
-// pulls a mapping from under a request.
+// pulls a mapping from under a request. Every region is one mmap: maxRegions
+// keeps the process under vm.max_map_count (a server out of mappings dies on
+// its next large allocation) and maxBytes bounds the address space mapped.
 type shmRegistry struct {
-	mu      sync.RWMutex
-	dir     string
-	regions map[string]*shmRegion
+	mu         sync.RWMutex
+	dir        string
+	regions    map[string]*shmRegion
+	mappedSize uint64
+	maxRegions int
+	maxBytes   uint64
 }
 
-func newSHMRegistry() *shmRegistry {
-	return &shmRegistry{dir: shmDir, regions: map[string]*shmRegion{}}
+// Default caps on registered system shared memory (WithSharedMemoryLimits).
+const (
+	DefaultSHMRegions = 1024
+	DefaultSHMBytes   = 64 << 30
+)
+
+func newSHMRegistry(maxRegions int, maxBytes uint64) *shmRegistry {
+	return &shmRegistry{dir: shmDir, regions: map[string]*shmRegion{}, maxRegions: maxRegions, maxBytes: maxBytes}
 }
 
 func (r *shmRegistry) register(req *pb.SystemSharedMemoryRegisterRequest) error {
@@ -52,39 +62,103 @@ func (r *shmRegistry) register(req *pb.SystemSharedMemoryRegisterRequest) error 
 	if req.ByteSize == 0 {
 		return invalidf("shared memory region %q: byte_size is 0", req.Name)
 	}
+	end := req.Offset + req.ByteSize
+	if end < req.Offset || end > uint64(int(^uint(0)>>1)) {
+		return invalidf("shared memory region %q: offset %d + byte_size %d cannot be mapped", req.Name, req.Offset, req.ByteSize)
+	}
+	if err := r.checkCaps(req.Name, end); err != nil {
+		return err
+	}
+	// Opening and mapping happen outside the lock: nothing a client names may stall other shm calls.
+	mapped, err := r.mapKey(req, key, end)
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.regions[req.Name]; dup {
+		_ = syscall.Munmap(mapped)
 		return status.Errorf(codes.AlreadyExists, "shared memory region %q is already registered", req.Name)
 	}
-	path := filepath.Join(r.dir, key)
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return status.Errorf(codes.NotFound, "shared memory region %q: key %q does not exist (%s)", req.Name, req.Key, path)
-	}
-	if err != nil {
-		return invalidf("shared memory region %q: %v", req.Name, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return invalidf("shared memory region %q: %v", req.Name, err)
-	}
-	fileSize := uint64(st.Size())
-	if req.Offset > fileSize || req.ByteSize > fileSize-req.Offset {
-		return invalidf("shared memory region %q: offset %d + byte_size %d runs past the %d bytes of key %q",
-			req.Name, req.Offset, req.ByteSize, fileSize, req.Key)
-	}
-	end := req.Offset + req.ByteSize
-	if end > uint64(int(^uint(0)>>1)) {
-		return invalidf("shared memory region %q: %d bytes cannot be mapped", req.Name, end)
-	}
-	mapped, err := syscall.Mmap(int(f.Fd()), 0, int(end), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return status.Errorf(codes.Internal, "shared memory region %q: mmap: %v", req.Name, err)
+	if err := r.checkCapsLocked(req.Name, end); err != nil {
+		_ = syscall.Munmap(mapped)
+		return err
 	}
 	r.regions[req.Name] = &shmRegion{name: req.Name, key: req.Key, offset: req.Offset, size: req.ByteSize, mapped: mapped}
+	r.mappedSize += end
 	return nil
+}
+
+func (r *shmRegistry) checkCaps(name string, bytes uint64) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.checkCapsLocked(name, bytes)
+}
+
+func (r *shmRegistry) checkCapsLocked(name string, bytes uint64) error {
+	if len(r.regions) >= r.maxRegions {
+		return status.Errorf(codes.ResourceExhausted, "shared memory region %q: %d regions are registered, the cap (--shm-max-regions); unregister some first",
+			name, r.maxRegions)
+	}
+	if bytes > r.maxBytes || r.mappedSize > r.maxBytes-bytes {
+		return status.Errorf(codes.ResourceExhausted, "shared memory region %q: mapping %d bytes would exceed the cap of %d mapped bytes (--shm-max-bytes; %d in use)",
+			name, bytes, r.maxBytes, r.mappedSize)
+	}
+	return nil
+}
+
+// mapKey opens the key as shm_open would (no symlinks) without blocking (a FIFO would block open(2)
+// until a writer came), accepts only a regular file, and maps its first end bytes read-only.
+func (r *shmRegistry) mapKey(req *pb.SystemSharedMemoryRegisterRequest, key string, end uint64) ([]byte, error) {
+	path := filepath.Join(r.dir, key)
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, status.Errorf(codes.NotFound, "shared memory region %q: key %q does not exist (%s)", req.Name, req.Key, path)
+	case errors.Is(err, syscall.ELOOP):
+		return nil, invalidf("shared memory region %q: key %q is a symbolic link (%s); shm_open refuses those", req.Name, req.Key, path)
+	case err != nil:
+		return nil, invalidf("shared memory region %q: key %q: %v", req.Name, req.Key, err)
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, invalidf("shared memory region %q: key %q: %v", req.Name, req.Key, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, invalidf("shared memory region %q: key %q is a %s, not a shared-memory file (%s)", req.Name, req.Key, fileKind(st.Mode), path)
+	}
+	fileSize := uint64(st.Size)
+	if req.Offset > fileSize || req.ByteSize > fileSize-req.Offset {
+		return nil, invalidf("shared memory region %q: offset %d + byte_size %d runs past the %d bytes of key %q",
+			req.Name, req.Offset, req.ByteSize, fileSize, req.Key)
+	}
+	mapped, err := syscall.Mmap(fd, 0, int(end), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		code := codes.Internal
+		if errors.Is(err, syscall.ENOMEM) {
+			code = codes.ResourceExhausted
+		}
+		return nil, status.Errorf(code, "shared memory region %q: mmap of %d bytes: %v", req.Name, end, err)
+	}
+	return mapped, nil
+}
+
+// fileKind names a non-regular file's type for errors.
+func fileKind(mode uint32) string {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		return "directory"
+	case syscall.S_IFIFO:
+		return "FIFO"
+	case syscall.S_IFSOCK:
+		return "socket"
+	case syscall.S_IFCHR:
+		return "character device"
+	case syscall.S_IFBLK:
+		return "block device"
+	}
+	return fmt.Sprintf("file of mode %#o", mode&syscall.S_IFMT)
 }
 
 // read copies an input's bytes out of a region.
@@ -164,6 +238,7 @@ func (r *shmRegistry) unregister(name string) error {
 			continue
 		}
 		delete(r.regions, n)
+		r.mappedSize -= reg.offset + reg.size
 		if err := syscall.Munmap(reg.mapped); err != nil && firstErr == nil {
 			firstErr = status.Errorf(codes.Internal, "shared memory region %q: munmap: %v", n, err)
 		}

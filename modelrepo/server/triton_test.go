@@ -203,7 +203,7 @@ func TestClassificationOutputRefused(t *testing.T) {
 // recreated its shm key) faults when read past the new end: SIGBUS, which
 // used to kill the whole server. The request must fail alone.
 func TestSharedMemoryTruncatedRegionFailsRequestOnly(t *testing.T) {
-	r := newSHMRegistry()
+	r := newSHMRegistry(DefaultSHMRegions, DefaultSHMBytes)
 	r.dir = t.TempDir()
 	path := filepath.Join(r.dir, "k")
 	if err := os.WriteFile(path, make([]byte, 1<<16), 0o600); err != nil {
