@@ -276,7 +276,7 @@ func TestLoadTensorFromFiles(t *testing.T) {
 }
 
 func TestParseMethod(t *testing.T) {
-	for _, m := range []Method{MethodResize, MethodResizeCenterCrop, MethodNative} {
+	for _, m := range []Method{MethodResize, MethodResizeCenterCrop, MethodNative, MethodResizePad} {
 		got, err := ParseMethod(m.String())
 		if err != nil || got != m {
 			t.Errorf("ParseMethod(%q) = %v, %v", m.String(), got, err)

@@ -17,6 +17,10 @@ const (
 	// MethodNative sends the decoded image at its own size, untouched: handcrafted metrics
 	// ([3, -1, -1] inputs) score images as their authors' code does, never after a resize.
 	MethodNative
+	// MethodResizePad scales the long side to S (the short side rounded half to even, as Python's
+	// round) and pads the short side with black to S x S, centred (the extra pixel after): HPS v2's
+	// validation transform (ResizeMaxSize with fill 0 in the HPSv2 authors' open_clip).
+	MethodResizePad
 )
 
 // String returns the configuration spelling of m.
@@ -28,6 +32,8 @@ func (m Method) String() string {
 		return "resize_center_crop"
 	case MethodNative:
 		return "native"
+	case MethodResizePad:
+		return "resize_pad"
 	}
 	return fmt.Sprintf("Method(%d)", int(m))
 }
@@ -41,8 +47,10 @@ func ParseMethod(s string) (Method, error) {
 		return MethodResizeCenterCrop, nil
 	case "native":
 		return MethodNative, nil
+	case "resize_pad":
+		return MethodResizePad, nil
 	}
-	return 0, fmt.Errorf("preprocess: unknown method %q (want \"resize\", \"resize_center_crop\" or \"native\")", s)
+	return 0, fmt.Errorf("preprocess: unknown method %q (want \"resize\", \"resize_center_crop\", \"resize_pad\" or \"native\")", s)
 }
 
 // CenterCropGeometry returns the intermediate size that torchvision's Resize(size) gives an image of
@@ -57,6 +65,30 @@ func CenterCropGeometry(w, h, size int) (rw, rh, left, top int) {
 	left = int(math.RoundToEven(float64(rw-size) / 2))
 	top = int(math.RoundToEven(float64(rh-size) / 2))
 	return rw, rh, left, top
+}
+
+// PadGeometry returns the size the long side-to-S resize of a w x h image gives (each side times
+// size/max(w, h), rounded half to even) and the left and top padding that centres it in size x size.
+func PadGeometry(w, h, size int) (rw, rh, left, top int) {
+	scale := float64(size) / float64(max(w, h))
+	rw = min(size, max(1, int(math.RoundToEven(float64(w)*scale))))
+	rh = min(size, max(1, int(math.RoundToEven(float64(h)*scale))))
+	return rw, rh, (size - rw) / 2, (size - rh) / 2
+}
+
+// resizePad is MethodResizePad. An image whose long side is already size is padded without a resize
+// (the authors' transform skips both steps then, leaving a non-square image no ViT takes).
+func resizePad(img RGB, size int) RGB {
+	rw, rh, left, top := PadGeometry(img.W, img.H, size)
+	r := img
+	if rw != img.W || rh != img.H {
+		r = Resize(img, rw, rh)
+	}
+	out := NewRGB(size, size)
+	for y := 0; y < rh; y++ {
+		copy(out.Pix[3*((top+y)*size+left):], r.Pix[3*y*rw:3*(y+1)*rw])
+	}
+	return out
 }
 
 // CHW is an IMAGE input tensor: H x W RGB, channel-first, 3*H*W bytes.
@@ -115,6 +147,8 @@ func ToTensor(img RGB, size int, method Method) ([]uint8, error) {
 		// Only the size x size window that the crop keeps is resampled.
 		rw, rh, l, t := CenterCropGeometry(img.W, img.H, size)
 		r = resizeWindow(img, rw, rh, l, t, size, size, 1)
+	case MethodResizePad:
+		r = resizePad(img, size)
 	default:
 		return nil, fmt.Errorf("preprocess: unknown method %v", method)
 	}

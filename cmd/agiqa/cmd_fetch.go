@@ -92,6 +92,11 @@ Example:
 	}
 	var failed []string
 	for i, a := range assets {
+		if a.URL == "" && *mirror == "" && fs.NArg() == 0 {
+			// Nothing to download (a file users obtain themselves, such as HPS v1's): not a failure of "fetch all".
+			fmt.Fprintf(io.stderr, "%s: no download source; install a copy with: agiqa fetch %s --from FILE\n", a.Name, a.Name)
+			continue
+		}
 		if *mirror != "" {
 			a.URL = strings.TrimRight(*mirror, "/") + "/" + a.Path
 		}

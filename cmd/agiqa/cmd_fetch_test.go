@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/agiqa-bench/agiqa/internal/testenv"
+	"github.com/agiqa-bench/agiqa/modelrepo/fetch"
 )
 
 // The vocabulary in ../shared has the published checksum, so a local mirror
@@ -49,7 +51,12 @@ func TestFetchFromLocalMirror(t *testing.T) {
 
 func TestFetchUnknownAsset(t *testing.T) {
 	_, _, err := runCLI(t, "fetch", "--cache", t.TempDir(), "nope")
-	if err == nil || !strings.Contains(err.Error(), `unknown asset "nope" (known: brisque-model, brisque-range, ceiq-model, clip-rn50, clip-vocab, dbcnn-scnn, niqe-params, resnet50-imagenet)`) {
+	names := make([]string, 0, len(fetch.Catalog))
+	for _, a := range fetch.Catalog {
+		names = append(names, a.Name)
+	}
+	sort.Strings(names)
+	if err == nil || !strings.Contains(err.Error(), `unknown asset "nope" (known: `+strings.Join(names, ", ")+`)`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -93,6 +93,19 @@ def clip_reference(im, size):
     return r.crop((left, top, left + size, top + size))
 
 
+def pad_reference(im, size):
+    """HPS v2's validation transform, ResizeMaxSize(size, BICUBIC, fill=0) of the HPSv2 authors'
+    open_clip, written with torchvision's functional resize and pad: long side to size, each side
+    rounded by Python's round, black padding split floor-first."""
+    from torchvision.transforms import functional as F
+    w, h = im.size
+    scale = size / float(max(h, w))
+    nh, nw = (round(d * scale) for d in (h, w))
+    r = F.resize(im, (nh, nw), interpolation=F.InterpolationMode.BICUBIC) if scale != 1.0 else im
+    ph, pw = size - nh, size - nw
+    return F.pad(r, padding=[pw // 2, ph // 2, pw - pw // 2, ph - ph // 2], fill=0)
+
+
 def torchvision_check(im, size, ref):
     try:
         from torchvision import transforms
@@ -203,6 +216,9 @@ def main():
     tall = Image.fromarray(synth(61, 97, 15))
     save_raw("tall61x97.rgb", np.asarray(tall))
     sources["tall61x97.rgb"] = tall
+    wide = Image.fromarray(synth(81, 2, 16))
+    save_raw("wide81x2.rgb", np.asarray(wide))
+    sources["wide81x2.rgb"] = wide
     tcases = [
         ("c420.jpg.rgb", 64, "resize_center_crop"),   # crop left = round(10.5) = 10 (banker's rounding)
         ("rgb8.png.rgb", 50, "resize_center_crop"),   # long side int(79.5) = 79, left = round(14.5) = 14
@@ -211,11 +227,17 @@ def main():
         ("c420.jpg.rgb", 120, "resize_center_crop"),  # short side already S: no resize, only crop
         ("c420.jpg.rgb", 64, "resize"),
         ("tall61x97.rgb", 48, "resize"),
+        ("tall61x97.rgb", 32, "resize_pad"),   # portrait: 20 x 32, padding 6 left, 6 right
+        ("c420.jpg.rgb", 64, "resize_pad"),    # landscape: padding above and below
+        ("rgb8.png.rgb", 150, "resize_pad"),   # upscale then pad
+        ("wide81x2.rgb", 32, "resize_pad"),    # 81 x 2 -> 32 x round(0.79) = 1 row
     ]
     for src, s, method in tcases:
         im = sources[src]
         if method == "resize":
             ref = im.resize((s, s), Image.BICUBIC)
+        elif method == "resize_pad":
+            ref = pad_reference(im, s)
         else:
             ref = clip_reference(im, s)
             torchvision_check(im, s, ref)
