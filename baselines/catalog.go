@@ -154,6 +154,9 @@ var catalog = []Entry{
 	t1("dbcnn", "DBCNN", "DBCNN", GroupDL, served("dbcnn_agiqa1k", "dbcnn_agiqa3k"), false, 0.7491, 0.8211, 0.5618, 0.8207, 0.8759),
 	t1("cnniqa", "CNNIQA", "CNNIQA", GroupDL, served("cnniqa_agiqa1k", "cnniqa_agiqa3k"), false, 0.5800, 0.7139, 0.4095, 0.7478, 0.8469),
 	t1("clipiqa", "CLIPQA", "CLIP-IQA", GroupDL, served("clipiqa"), false, 0.8227, 0.8411, 0.6399, 0.8426, 0.8053),
+	// Ours: CLIP-IQA+ (the same paper's learned-prompt variant, pyiqa's published context), measured only.
+	{Key: "clipiqa_plus", Label: "CLIP-IQA+", Name: "CLIP-IQA+ (learned prompts)", Table: 1,
+		Group: GroupDL, Served: served("clipiqa_plus"), InPaper: false, Paper: map[string]Scores{}},
 	t1("hyperiqa", "HyperNet", "HyperIQA", GroupDL, served("hyperiqa_agiqa1k", "hyperiqa_agiqa3k"), false, 0.7803, 0.8299, 0.5943, 0.8355, 0.8903),
 	t1("resnet50", "ResNet50", "ResNet50 (ImageNet)", GroupDL, served("resnet50_agiqa1k", "resnet50_agiqa3k"), false, 0.7136, 0.7576, 0.5254, 0.6744, 0.7365),
 	t1("resnet50_clip", "ResNet50*", "ResNet50 (CLIP RN50)", GroupDL, served("resnet50_clip_agiqa1k", "resnet50_clip_agiqa3k"), false, 0.7914, 0.8404, 0.6064, 0.8306, 0.8929),

@@ -231,8 +231,8 @@ func TestCatalogStructure(t *testing.T) {
 			}
 		}
 	}
-	if got := len(ForTable(1)); got != 18 { // 13 paper rows + our sharpness, contrast, BRISQUE and two retrained-SVR rows
-		t.Errorf("table 1 has %d entries, want 18", got)
+	if got := len(ForTable(1)); got != 19 { // 13 paper rows + our sharpness, contrast, BRISQUE, two retrained-SVR and CLIP-IQA+ rows
+		t.Errorf("table 1 has %d entries, want 19", got)
 	}
 	for _, key := range []string{"ceiq_svr", "brisque_svr"} {
 		if e, ok := Lookup(1, key); !ok || e.InPaper || e.Group != GroupSVR {

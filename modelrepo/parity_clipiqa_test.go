@@ -30,8 +30,25 @@ func TestParityCLIPIQANative(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the parity test exports a model through Python (about 15 s)")
 	}
+	checkNativeParity(t, "clipiqa", "11")
+}
+
+// TestParityCLIPIQAPlusNative: the same for a tiny CLIP-IQA+ (the prompt
+// features of its context baked into the graph, which takes images only),
+// served under its own catalogue row.
+func TestParityCLIPIQAPlusNative(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the parity test exports a model through Python (about 15 s)")
+	}
+	checkNativeParity(t, "clipiqa_plus", "12")
+}
+
+// checkNativeParity exports the tiny seeded native-size model through
+// agiqa_torch.parity_reference and checks decoding and scores image by image.
+func checkNativeParity(t *testing.T, model, seed string) {
+	t.Helper()
 	vocab := testenv.Shared(t, "data", "clip", clip.VocabFile)
-	images, repoDir, data, ort := exportParityReference(t, parityPrompts, "--model", "clipiqa", "--seed", "11", "--vocab", vocab)
+	images, repoDir, data, ort := exportParityReference(t, parityPrompts, "--model", model, "--seed", seed, "--vocab", vocab)
 	var ref struct {
 		parityReference
 		Shapes [][2]int `json:"shapes"`
@@ -58,6 +75,9 @@ func TestParityCLIPIQANative(t *testing.T) {
 		if in.GetName() == modelrepo.InputImage && !slices.Equal(in.GetDims(), []int64{3, -1, -1}) {
 			t.Fatalf("served IMAGE dims %v, want [3 -1 -1]", in.GetDims())
 		}
+	}
+	if row, _ := modelrepo.Parameter(cfg, "agiqa.catalog"); row != model {
+		t.Fatalf("served agiqa.catalog %q, want %q", row, model)
 	}
 	methodName, _ := modelrepo.Parameter(cfg, "agiqa.preprocess")
 	method, err := preprocess.ParseMethod(methodName)

@@ -28,6 +28,9 @@ type Asset struct {
 	Size   int64  // bytes; 0 when not published
 	Path   string // relative to the cache dir
 	About  string
+	// TrustOnFirstUse: no checksum is published (SHA256 is empty); the first file installed is
+	// recorded and later ones must match it (see tofu.go).
+	TrustOnFirstUse bool
 }
 
 // Catalog lists the weights the project uses. The checksums are the publishers':
@@ -50,11 +53,30 @@ var Catalog = []Asset{
 		About:  "torchvision ResNet50 IMAGENET1K_V1; the ResNet50 baseline starts from it",
 	},
 	{
+		// torchvision names the file by its sha256 prefix; the full digest and size are those
+		// that independent download checks record for this URL (no torchvision page lists them).
+		Name:   "vgg16-imagenet",
+		URL:    "https://download.pytorch.org/models/vgg16-397923af.pth",
+		SHA256: "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+		Size:   553433881,
+		Path:   "torchvision/vgg16-397923af.pth",
+		About:  "torchvision VGG16 IMAGENET1K_V1; DBCNN's VGG16 branch starts from it (train --weights)",
+	},
+	{
 		Name:   "dbcnn-scnn",
 		URL:    "https://github.com/zwx8981/DBCNN-PyTorch/raw/1035ecbb1a8e5bd3da37613dfbc0e3ac8d1bea1d/pretrained_scnn/scnn.pkl",
 		SHA256: "7ea73d75539cefcf4953800a896e024ea1a3216de2392f242810b113fd940a42",
 		Path:   "dbcnn/scnn.pkl",
 		About:  "DBCNN's S-CNN branch pretrained by the authors on synthetic distortions (train --scnn-weights)",
+	},
+	{
+		// pyiqa publishes only the sha256 prefix in the file name (603f3273), so trust on first use
+		// here; export checks that prefix on a full-size clipiqa_plus export.
+		Name:            "clipiqa-plus-prompts",
+		URL:             "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/CLIP-IQA+_learned_prompts-603f3273.pth",
+		Path:            "clipiqa/CLIP-IQA+_learned_prompts-603f3273.pth",
+		TrustOnFirstUse: true,
+		About:           "CLIP-IQA+ learned prompt context (pyiqa release v0.1-weights); export --model clipiqa_plus --learned-prompts",
 	},
 	{
 		Name:   "clip-vocab",
@@ -63,6 +85,63 @@ var Catalog = []Asset{
 		Size:   1356917,
 		Path:   "clip/bpe_simple_vocab_16e6.txt.gz",
 		About:  "CLIP BPE vocabulary for the prompt tokenizer",
+	},
+	{
+		// The image-reward package fetches this file (hf_hub_download, THUDM/ImageReward);
+		// the sha256 is the one issue 12 records. Size unpublished (about 1.8 GB).
+		Name:   "imagereward",
+		URL:    "https://huggingface.co/THUDM/ImageReward/resolve/main/ImageReward.pt",
+		SHA256: "d71dc8d4912bc633c06ab8ef1ef6a81e8199d4369f14b47b29baf1d19de561f6",
+		Path:   "imagereward/ImageReward.pt",
+		About:  "ImageReward v1.0 (Xu et al., NeurIPS 2023) state dict, THUDM/ImageReward, Apache-2.0",
+	},
+	// Table 2's CLIP alignment models. OpenAI names each file by its sha256; the HPS v2 checksums
+	// are the ones issue 12 records. HPS v1's hpc.pth is shared from OneDrive with no checksum:
+	// trust on first use (the first copy installed with --from is recorded and later ones must match).
+	{
+		Name:   "clip-vit-b32",
+		URL:    "https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+		SHA256: "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+		Path:   "clip/ViT-B-32.pt",
+		About:  "OpenAI CLIP ViT-B/32 (TorchScript); CLIPScore",
+	},
+	{
+		Name:   "clip-vit-l14",
+		URL:    "https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
+		SHA256: "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
+		Path:   "clip/ViT-L-14.pt",
+		About:  "OpenAI CLIP ViT-L/14 (TorchScript); the tower HPS v1 fine-tunes",
+	},
+	{
+		Name:   "hpsv2-compressed",
+		URL:    "https://huggingface.co/xswu/HPSv2/resolve/main/HPS_v2_compressed.pt",
+		SHA256: "07cb0d20626232204ca3a6ec53ff5984e7e53212a8a7b0e0ec2bac1bdaf125a1",
+		Path:   "hps/HPS_v2_compressed.pt",
+		About:  "HPS v2 (open_clip ViT-H-14 state dict), xswu/HPSv2",
+	},
+	{
+		Name:   "hpsv21-compressed",
+		URL:    "https://huggingface.co/xswu/HPSv2/resolve/main/HPS_v2.1_compressed.pt",
+		SHA256: "c57a38fb4a2f7e7c15bf00da2ea377cdf165448b4dd1052a484c215a998c9837",
+		Path:   "hps/HPS_v2.1_compressed.pt",
+		About:  "HPS v2.1 (open_clip ViT-H-14 state dict), xswu/HPSv2",
+	},
+	{
+		Name:            "hpsv1",
+		Path:            "hps/hpc.pth",
+		TrustOnFirstUse: true,
+		About: "HPS v1 human preference classifier hpc.pth (CLIP ViT-L/14 state dict), from the OneDrive link " +
+			"in tgxs002/align_sd's README; no checksum is published",
+	},
+	// Hugging Face serves vocab.txt outside LFS (its listed id is the git blob sha1
+	// fb140275c155a9c7c5a3b3e0e77a9e839594a938); this is the sha256 of those bytes.
+	{
+		Name:   "bert-base-uncased-vocab",
+		URL:    "https://huggingface.co/bert-base-uncased/resolve/86b5e0934494bd15c9632b12f734a8a67f723594/vocab.txt",
+		SHA256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+		Size:   231508,
+		Path:   "bert/vocab.txt",
+		About:  "bert-base-uncased WordPiece vocabulary (Apache-2.0) for the BERT prompt tokenizer (ImageReward)",
 	},
 	// The handcrafted rows' published parameters, at pinned commits of the
 	// authors' repositories; the checksums are of those files as committed.
@@ -218,14 +297,21 @@ func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 		return res, err
 	}
 	defer unlock()
+	want, err := wantSHA256(a, dest)
+	if err != nil {
+		return res, err
+	}
 	if sum, err := fileSHA256(dest); err == nil {
-		if sum == a.SHA256 {
+		if sum == want {
 			return res, nil
 		}
 		// A wrong file in the cache is never trusted: replace it.
 		if err := os.Remove(dest); err != nil {
 			return res, fmt.Errorf("%s: remove %s with wrong checksum: %w", a.Name, dest, err)
 		}
+	}
+	if a.URL == "" {
+		return res, &ManualError{Asset: a.Name, About: a.About}
 	}
 	part := dest + ".part"
 	// kept is how many bytes of the leftover .part file are still in it:
@@ -252,18 +338,25 @@ func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", a.Name, err)
 		}
-		if sum != a.SHA256 {
+		if want != "" && sum != want {
 			os.Remove(part)
 			if kept > 0 {
 				kept = 0 // the leftover was wrong, not the server: once more from scratch
 				continue
 			}
-			return res, &ChecksumError{Asset: a.Name, URL: a.URL, Want: a.SHA256, Got: sum}
+			return res, &ChecksumError{Asset: a.Name, URL: a.URL, Want: want, Got: sum}
 		}
+		want = sum // first use: this download is the one recorded
 		break
 	}
 	if err := os.Rename(part, dest); err != nil {
 		return res, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	if a.SHA256 == "" {
+		if err := recordSHA256(a, dest, want); err != nil {
+			os.Remove(dest) // never a trust-on-first-use file without its record
+			return res, err
+		}
 	}
 	res.Downloaded = true
 	res.Resumed = kept

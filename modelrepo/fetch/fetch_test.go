@@ -246,8 +246,15 @@ func TestFetchNegativeRetriesStillDownloads(t *testing.T) {
 func TestCatalogEntriesAreWellFormed(t *testing.T) {
 	seen := map[string]bool{}
 	for _, a := range Catalog {
-		if seen[a.Name] || len(a.SHA256) != 64 || !strings.HasPrefix(a.URL, "https://") || a.Path == "" {
+		// Trust-on-first-use assets have no published checksum, and may have no URL (--from only).
+		tofu := a.TrustOnFirstUse && a.SHA256 == "" && (a.URL == "" || strings.HasPrefix(a.URL, "https://"))
+		if seen[a.Name] || !(tofu || isHexSHA256(a.SHA256) && strings.HasPrefix(a.URL, "https://")) || a.Path == "" {
 			t.Errorf("bad catalogue entry %+v", a)
+		}
+		// OpenAI names each file by its sha256: the catalogue's must be that one.
+		if strings.HasPrefix(a.URL, "https://openaipublic.azureedge.net/clip/models/") &&
+			strings.Split(strings.TrimPrefix(a.URL, "https://openaipublic.azureedge.net/clip/models/"), "/")[0] != a.SHA256 {
+			t.Errorf("%s: sha256 %s is not the one in its URL %s", a.Name, a.SHA256, a.URL)
 		}
 		seen[a.Name] = true
 	}

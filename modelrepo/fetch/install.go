@@ -15,9 +15,14 @@ import (
 // published one; nothing was installed.
 type MismatchError struct {
 	Asset, File, Want, Got string
+	Recorded               bool // Want is the trust-on-first-use record, not a published checksum
 }
 
 func (e *MismatchError) Error() string {
+	if e.Recorded {
+		return fmt.Sprintf("%s: %s has sha256 %s, but the file installed first had %s (recorded beside it in the cache; "+
+			"nothing installed)", e.Asset, e.File, e.Got, e.Want)
+	}
 	return fmt.Sprintf("%s: %s has sha256 %s, the published file's is %s (nothing installed)", e.Asset, e.File, e.Got, e.Want)
 }
 
@@ -26,7 +31,9 @@ func (e *MismatchError) Error() string {
 // checking its sha256. The copy goes to a temporary file beside the
 // destination and is renamed into place only once it verified, so a wrong
 // or interrupted install leaves the cache as it was. A cached file with the
-// right checksum is kept (Result.Downloaded false).
+// right checksum is kept (Result.Downloaded false) when FILE is that file; a
+// different FILE is refused either way. Trust-on-first-use assets check
+// against the checksum recorded at their first install (tofu.go).
 func (f *Fetcher) Install(ctx context.Context, a Asset, from string) (Result, error) {
 	dest := filepath.Join(f.Dir, filepath.FromSlash(a.Path))
 	res := Result{Asset: a, Path: dest}
@@ -45,7 +52,19 @@ func (f *Fetcher) Install(ctx context.Context, a Asset, from string) (Result, er
 		return res, err
 	}
 	defer unlock()
-	if sum, err := fileSHA256(dest); err == nil && sum == a.SHA256 {
+	want, err := wantSHA256(a, dest)
+	if err != nil {
+		return res, err
+	}
+	if sum, err := fileSHA256(dest); err == nil && sum == want {
+		// Kept, but only if the offered file is that file: a different one is refused all the same.
+		got, err := fileSHA256(from)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", a.Name, err)
+		}
+		if got != want {
+			return res, &MismatchError{Asset: a.Name, File: from, Want: want, Got: got, Recorded: a.SHA256 == ""}
+		}
 		return res, nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dest), filepath.Base(dest)+".install-*")
@@ -63,8 +82,9 @@ func (f *Fetcher) Install(ctx context.Context, a Asset, from string) (Result, er
 	if _, err := io.Copy(io.MultiWriter(tmp, h), &ctxReader{ctx: ctx, r: src}); err != nil {
 		return res, fmt.Errorf("%s: copy %s: %w", a.Name, from, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != a.SHA256 {
-		return res, &MismatchError{Asset: a.Name, File: from, Want: a.SHA256, Got: got}
+	got := hex.EncodeToString(h.Sum(nil))
+	if want != "" && got != want {
+		return res, &MismatchError{Asset: a.Name, File: from, Want: want, Got: got, Recorded: a.SHA256 == ""}
 	}
 	if err := tmp.Sync(); err != nil {
 		return res, fmt.Errorf("%s: %w", a.Name, err)
@@ -79,6 +99,12 @@ func (f *Fetcher) Install(ctx context.Context, a Asset, from string) (Result, er
 		return res, fmt.Errorf("%s: %w", a.Name, err)
 	}
 	installed = true
+	if a.SHA256 == "" {
+		if err := recordSHA256(a, dest, got); err != nil {
+			os.Remove(dest) // never a trust-on-first-use file without its record
+			return res, err
+		}
+	}
 	res.Downloaded = true
 	return res, nil
 }
@@ -125,13 +151,19 @@ func Path(cacheDir, name string) (string, error) {
 		cacheDir = DefaultCacheDir()
 	}
 	p := filepath.Join(cacheDir, filepath.FromSlash(a.Path))
+	want, err := wantSHA256(a, p)
+	if err != nil {
+		return "", err
+	}
 	sum, err := fileSHA256(p)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return "", &MissingError{Asset: a.Name, Path: p}
 	case err != nil:
 		return "", fmt.Errorf("%s: %w", a.Name, err)
-	case sum != a.SHA256:
+	case want == "":
+		return "", &MissingError{Asset: a.Name, Path: p, Got: sum} // a file without its first-use record
+	case sum != want:
 		return "", &MissingError{Asset: a.Name, Path: p, Got: sum}
 	}
 	return p, nil

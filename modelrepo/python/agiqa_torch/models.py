@@ -29,7 +29,7 @@ from .clip_rn50 import CLIP_MEAN, CLIP_STD, CONTEXT_LENGTH, EOT_TOKEN, SOT_TOKEN
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-MODEL_NAMES = ("ipiqa", "resnet50", "resnet50_clip", "clipiqa", "cnniqa", "dbcnn", "hyperiqa")
+MODEL_NAMES = ("ipiqa", "resnet50", "resnet50_clip", "clipiqa", "clipiqa_plus", "cnniqa", "dbcnn", "hyperiqa")
 
 # CLIP BPE id of a stand-alone comma (",</w>"): byte symbols come first in the vocabulary, in
 # bytes_to_unicode order starting at "!" (33), so "," (44) is symbol 11 and its word-final form is
@@ -367,7 +367,8 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
                 image2prompt: bool = False, integral_prompt: bool = True, qa_token: bool = True,
                 seed: Optional[int] = None, *, antonym_tokens: Optional[torch.Tensor] = None,
                 image2prompt_state: Optional[Dict[str, torch.Tensor]] = None,
-                freeze_text_extras: bool = False, positional_224: bool = False) -> AGIQAModel:
+                freeze_text_extras: bool = False, positional_224: bool = False,
+                learned_prompts: Optional[torch.Tensor] = None) -> AGIQAModel:
     """Build one of MODEL_NAMES.
 
     clip_state: pretrained backbone weights: OpenAI's RN50 state dict (key names as in RN50.pt) for
@@ -380,6 +381,8 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
     antonym_tokens: clipiqa only; [2, 77] token ids of "Good photo." and "Bad photo.".
     positional_224: clipiqa only; the pre-issue-11 variant (positional embedding, fixed image_size,
         resize_center_crop) instead of the official one (no positional embedding, native size).
+    learned_prompts: clipiqa_plus only; the learned context [16, W] or [2, 16, W]
+        (clipiqa_plus.read_learned_prompts); None builds the unlearned prompts (tests, random exports).
     freeze_text_extras: ipiqa only; also freeze the text positional embedding and projection, which
         the official code trains (see IPIQA).
     seed: seeds the random initialisation (the global RNG state is restored afterwards).
@@ -400,6 +403,8 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
         raise ValueError(f"model {name}: antonym_tokens applies to clipiqa only")
     if name != "clipiqa" and positional_224:
         raise ValueError(f"model {name}: positional_224 applies to clipiqa only")
+    if name != "clipiqa_plus" and learned_prompts is not None:
+        raise ValueError(f"model {name}: learned_prompts applies to clipiqa_plus only")
 
     rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
     with rng:
@@ -423,6 +428,11 @@ def build_model(name: str, num_outputs: int = 1, image_size: int = 512, width: i
             model = ResNet50CLIP(num_outputs, image_size, width,
                                  clip=_clip_for(name, clip_state, image_size, width, text_width, text_layers)
                                  if clip_state is not None else None)
+        elif name == "clipiqa_plus":
+            from .clipiqa_plus import build_clipiqa_plus  # clipiqa_plus imports this module
+
+            model = build_clipiqa_plus(num_outputs, image_size, _clip_for(name, clip_state, image_size, width, text_width,
+                                                                          text_layers), learned_prompts)
         elif name == "clipiqa":
             if num_outputs != 1:
                 raise ValueError(f"model clipiqa: zero-shot quality has 1 output, not {num_outputs}")

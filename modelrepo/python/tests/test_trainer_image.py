@@ -10,7 +10,7 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(HERE, "agiqa_torch")
 # What pytorch/pytorch images ship: torch, torchvision and torchvision's dependencies.
 IN_BASE_IMAGE = {"torch", "torchvision", "numpy", "PIL"}
-PIP_NAME = {"PIL": "pillow"}
+PIP_NAME = {"PIL": "pillow", "onnxruntime": "onnxruntime-gpu"}  # the GPU build also runs on CPU
 
 
 def third_party_imports():
