@@ -133,6 +133,14 @@ var Catalog = []Asset{
 		About: "HPS v1 human preference classifier hpc.pth (CLIP ViT-L/14 state dict), from the OneDrive link " +
 			"in tgxs002/align_sd's README; no checksum is published",
 	},
+	{
+		Name:            "pickscore",
+		URL:             "https://huggingface.co/yuvalkirstain/PickScore_v1/resolve/main/model.safetensors",
+		Path:            "pickscore/model.safetensors",
+		TrustOnFirstUse: true,
+		About: "PickScore v1 (transformers CLIPModel, ViT-H-14), yuvalkirstain/PickScore_v1; no checksum " +
+			"found published (the LFS id is not listed anywhere we could read), so the first copy's is recorded",
+	},
 	// Hugging Face serves vocab.txt outside LFS (its listed id is the git blob sha1
 	// fb140275c155a9c7c5a3b3e0e77a9e839594a938); this is the sha256 of those bytes.
 	{
