@@ -110,6 +110,12 @@ func t2(key, label, name, group string, served []string, a, b, c float64) Entry 
 		NeedsPrompt: true, InPaper: true, Paper: map[string]Scores{AGIQA3k: s3(a, b, c)}}
 }
 
+// t2extra is a Table 2 row the paper lacks: measured only, no paper numbers.
+func t2extra(key, label, name, served_ string) Entry {
+	return Entry{Key: key, Label: label, Name: name, Table: 2, Group: GroupAlignment, Served: served(served_),
+		NeedsPrompt: true, InPaper: false, Paper: map[string]Scores{}}
+}
+
 // t3 is a Table 3 row: switches, then AGIQA-1k and AGIQA-3k SRCC/PLCC/KRCC.
 func t3(key, label string, sw Switches, served []string, a, b, c, d, e, g float64) Entry {
 	return Entry{Key: key, Label: label, Name: "IP-IQA (" + sw.String() + ")", Table: 3, Group: sw.String(),
@@ -170,11 +176,15 @@ var catalog = []Entry{
 	}(),
 
 	// Table 2: image-prompt alignment on AGIQA-3k.
-	t2("clipscore", "CLIPScore", "CLIPScore", GroupAlignment, nil, 0.5972, 0.6839, 0.4591),
-	t2("imagereward", "ImageReward", "ImageReward", GroupAlignment, nil, 0.7298, 0.7862, 0.5390),
-	t2("hps", "HPS", "HPS v1", GroupAlignment, nil, 0.6349, 0.7000, 0.4580),
+	t2("clipscore", "CLIPScore", "CLIPScore", GroupAlignment, served("clipscore"), 0.5972, 0.6839, 0.4591),
+	t2("imagereward", "ImageReward", "ImageReward", GroupAlignment, served("imagereward"), 0.7298, 0.7862, 0.5390),
+	t2("hpsv1", "HPS", "HPS v1", GroupAlignment, served("hpsv1"), 0.6349, 0.7000, 0.4580),
 	t2("stairreward", "StairReward", "StairReward", GroupAlignment, nil, 0.7472, 0.8529, 0.5554),
 	t2("ipiqa", "Ours", "IP-IQA", GroupOurs, served("ipiqa_agiqa3k"), 0.7578, 0.8544, 0.5734),
+	// The newer preference models researchers compare against (not in the paper).
+	t2extra("hpsv2", "HPS v2", "HPS v2 (open_clip ViT-H-14)", "hpsv2"),
+	t2extra("hpsv21", "HPS v2.1", "HPS v2.1 (open_clip ViT-H-14)", "hpsv21"),
+	t2extra("pickscore", "PickScore", "PickScore (CLIP ViT-H-14)", "pickscore"),
 
 	// Table 3: ablation on perceptual quality. Every switch combination has a row; a trained variant
 	// is exported under <key>_<dataset> (agiqa_torch.export) and fills its row. The three QA-token rows

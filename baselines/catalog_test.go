@@ -176,7 +176,7 @@ func TestCatalogSpotValues(t *testing.T) {
 		{1, "clipiqa", AGIQA3k, "plcc", 0.8053},
 		{1, "resnet50_clip", AGIQA1k, "krcc", 0.6064},
 		{1, "ipiqa", AGIQA3k, "krcc", 0.6844},
-		{2, "hps", AGIQA3k, "plcc", 0.7000},
+		{2, "hpsv1", AGIQA3k, "plcc", 0.7000},
 		{2, "ipiqa", AGIQA3k, "krcc", 0.5734},
 		{3, "ipiqa_prompt", AGIQA1k, "srcc", 0.8317},
 		{3, "ipiqa_i2p_prompt", AGIQA3k, "krcc", 0.6798},
@@ -242,8 +242,13 @@ func TestCatalogStructure(t *testing.T) {
 	if e, ok := Lookup(1, "brisque"); !ok || e.InPaper || len(e.Paper) != 0 || e.Group != GroupHandcrafted {
 		t.Errorf("brisque entry = %+v, want a handcrafted Table 1 row not in the paper", e)
 	}
-	if got := len(ForTable(2)); got != 5 {
-		t.Errorf("table 2 has %d entries, want 5", got)
+	if got := len(ForTable(2)); got != 8 { // the paper's 5 + HPS v2, HPS v2.1, PickScore
+		t.Errorf("table 2 has %d entries, want 8", got)
+	}
+	for _, key := range []string{"hpsv2", "hpsv21", "pickscore"} {
+		if e, ok := Lookup(2, key); !ok || e.InPaper || len(e.Paper) != 0 {
+			t.Errorf("%s entry = %+v, want a Table 2 row not in the paper", key, e)
+		}
 	}
 	if got := len(ForTable(3)); got != 8 { // the paper's 5 + the three QA-token combinations it lacks
 		t.Errorf("table 3 has %d entries, want 8", got)

@@ -256,10 +256,39 @@ func (r *Repository) ReadModel(name string) (*Model, error) {
 			m.Selected, errs = m.selectVersions(data, errs)
 		}
 	}
+	if m.Config != nil && len(errs) == 0 {
+		errs = append(errs, m.externalDataErrors()...)
+	}
 	if len(errs) > 0 {
 		return nil, &ModelError{Name: name, Dir: dir, Config: m.Config, Err: errs}
 	}
 	return m, nil
+}
+
+// externalDataErrors checks the external data of the ONNX file of every
+// selected version (models over 2 GB keep their weights in model.onnx.data
+// beside model.onnx): a missing or short data file is named here, with the
+// tensor, rather than failing later inside ONNX Runtime or Triton.
+func (m *Model) externalDataErrors() ErrorList {
+	if BackendName(m.Config) != "onnxruntime" {
+		return nil
+	}
+	file := m.Config.GetDefaultModelFilename()
+	if file == "" {
+		file = "model.onnx"
+	}
+	var errs ErrorList
+	for _, n := range m.Selected {
+		v, _ := m.Version(n)
+		if !slices.Contains(v.Files, file) {
+			continue // the backend's check reports the missing model file
+		}
+		rel := path.Join(v.Dir, file)
+		for _, p := range externalDataProblems(m.repo.fsys, rel, m.repo.display(rel)) {
+			errs = append(errs, &ConfigError{File: m.repo.display(rel), Msg: p})
+		}
+	}
+	return errs
 }
 
 func cmpInt64(a, b int64) int {

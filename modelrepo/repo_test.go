@@ -397,8 +397,8 @@ func TestCommittedRepositoryDeployment(t *testing.T) {
 			}
 		})
 	}
-	if onnx != 13 {
-		t.Errorf("%d ONNX models, want 13 (IP-IQA, ResNet50, ResNet50*, CNNIQA, DBCNN, HyperIQA per dataset and CLIP-IQA)", onnx)
+	if onnx != 20 {
+		t.Errorf("%d ONNX models, want 20 (IP-IQA, ResNet50, ResNet50*, CNNIQA, DBCNN, HyperIQA per dataset, CLIP-IQA, CLIP-IQA+ and Table 2's six alignment models)", onnx)
 	}
 }
 

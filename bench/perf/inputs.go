@@ -36,8 +36,12 @@ type Sample struct {
 	Name string
 	// Image is the IMAGE input: UINT8, channel-first RGB, 3*S*S bytes.
 	Image []byte
-	// Tokens is the TOKENS input (77 CLIP token ids); nil for image-only models.
+	// Tokens is the TOKENS input (77 CLIP token ids, or L BERT WordPiece ids for agiqa.tokenizer
+	// "bert_wordpiece"); nil for image-only models.
 	Tokens []int64
+	// Mask is the TOKENS_MASK input (1 over the start..end tokens, 0 over padding) for models that
+	// take one; nil otherwise.
+	Mask []int64
 }
 
 // MaxInputBytes bounds the input bytes prepared per batch size; fewer
@@ -58,7 +62,8 @@ type tensorSpec struct {
 // modelInfo is what the load generator needs from a model's configuration.
 type modelInfo struct {
 	name, version string
-	maxBatch      int // 0: the model takes no batch dimension
+	tokenizer     string // agiqa.tokenizer (modelrepo.TokenizerCLIP when unset or unknown)
+	maxBatch      int    // 0: the model takes no batch dimension
 	inputs        []tensorSpec
 	outputs       []tensorSpec
 }
@@ -67,11 +72,12 @@ type modelInfo struct {
 // servers that do not serve configs, its metadata). shapes overrides
 // variable dimensions per input.
 func describe(ctx context.Context, c *client.Client, model, version string, shapes map[string][]int64) (*modelInfo, error) {
-	mi := &modelInfo{name: model, version: version}
+	mi := &modelInfo{name: model, version: version, tokenizer: modelrepo.TokenizerCLIP}
 	cfg, err := c.ModelConfig(ctx, model, version)
 	switch {
 	case err == nil:
 		mi.maxBatch = int(cfg.GetMaxBatchSize())
+		mi.tokenizer = modelrepo.Tokenizer(cfg)
 		for _, in := range cfg.GetInput() {
 			if in.GetOptional() {
 				continue // load tests send what every request needs
@@ -258,7 +264,7 @@ func (mi *modelInfo) makePayloads(kind InputData, samples []Sample, b int, seed 
 					fillBytesElements(buf, nil)
 				}
 			case InputRandom:
-				fillRandom(buf, in, rng)
+				fillRandom(buf, in, rng, mi.tokenizer)
 			case InputDataset:
 				if err := fillDataset(buf, in, samples, v*b, b); err != nil {
 					return nil, fmt.Errorf("model %q: %w", mi.name, err)
@@ -266,8 +272,46 @@ func (mi *modelInfo) makePayloads(kind InputData, samples []Sample, b int, seed 
 			}
 			out[v][i] = buf
 		}
+		if kind == InputRandom {
+			mi.maskRandomTokens(out[v])
+		}
 	}
 	return out, nil
+}
+
+// maskRandomTokens makes a random TOKENS_MASK agree with the random TOKENS of the same request: 1
+// through the end token, 0 after it.
+func (mi *modelInfo) maskRandomTokens(p [][]byte) {
+	tok, mask := -1, -1
+	for i, in := range mi.inputs {
+		switch in.name {
+		case modelrepo.InputTokens:
+			tok = i
+		case modelrepo.InputTokensMask:
+			mask = i
+		}
+	}
+	if tok < 0 || mask < 0 || len(p[tok]) != len(p[mask]) || mi.inputs[mask].dtype != tensor.Int64 {
+		return
+	}
+	end := uint64(tokenEnd)
+	if mi.tokenizer == modelrepo.TokenizerBERT {
+		end = bertSEP
+	}
+	n := len(mi.inputs[tok].dims)
+	if n != 1 {
+		return
+	}
+	row := 8 * int(mi.inputs[tok].dims[0])
+	for r := 0; r+row <= len(p[tok]); r += row {
+		on := uint64(1)
+		for j := r; j < r+row; j += 8 {
+			binary.LittleEndian.PutUint64(p[mask][j:], on)
+			if binary.LittleEndian.Uint64(p[tok][j:]) == end {
+				on = 0
+			}
+		}
+	}
 }
 
 // fillDataset copies b consecutive samples (from first, wrapping) into buf.
@@ -283,15 +327,19 @@ func fillDataset(buf []byte, in *tensorSpec, samples []Sample, first, b int) err
 					in.dtype, in.dims, row, s.Name, len(s.Image))
 			}
 			copy(dst, s.Image)
-		case modelrepo.InputTokens:
-			if in.dtype != tensor.Int64 || len(s.Tokens)*8 != row {
-				return fmt.Errorf("input TOKENS is %s %v but sample %s has %d tokens", in.dtype, in.dims, s.Name, len(s.Tokens))
+		case modelrepo.InputTokens, modelrepo.InputTokensMask:
+			vals := s.Tokens
+			if in.name == modelrepo.InputTokensMask {
+				vals = s.Mask
 			}
-			for j, t := range s.Tokens {
+			if in.dtype != tensor.Int64 || len(vals)*8 != row {
+				return fmt.Errorf("input %s is %s %v but sample %s has %d values for it", in.name, in.dtype, in.dims, s.Name, len(vals))
+			}
+			for j, t := range vals {
 				binary.LittleEndian.PutUint64(dst[8*j:], uint64(t))
 			}
 		default:
-			return fieldErr("Input", quoted(InputDataset), "model input %q: a dataset supplies only IMAGE and TOKENS; use %s or %s", in.name, InputRandom, InputZeros)
+			return fieldErr("Input", quoted(InputDataset), "model input %q: a dataset supplies only IMAGE, TOKENS and TOKENS_MASK; use %s or %s", in.name, InputRandom, InputZeros)
 		}
 	}
 	return nil
@@ -304,10 +352,20 @@ const (
 	vocabSize  = 49408
 )
 
+// bert-base-uncased's [CLS] and [SEP] ids, its first ordinary token (ids below are [PAD], [unusedN]
+// and the specials) and its vocabulary size.
+const (
+	bertCLS       = 101
+	bertSEP       = 102
+	bertFirstWord = 999
+	bertVocabSize = 30522
+)
+
 // fillRandom writes values that are valid for the datatype: floats in
 // [0, 1), integers in [0, 256) (bytes anything), booleans 0/1, and for a
-// TOKENS input a well-formed CLIP sequence.
-func fillRandom(buf []byte, in *tensorSpec, rng *rand.Rand) {
+// TOKENS input a well-formed sequence of the model's tokenizer (CLIP's, or
+// BERT's for "bert_wordpiece").
+func fillRandom(buf []byte, in *tensorSpec, rng *rand.Rand, tokenizer string) {
 	switch in.dtype {
 	case tensor.Uint8, tensor.Int8:
 		for i := range buf {
@@ -336,6 +394,14 @@ func fillRandom(buf []byte, in *tensorSpec, rng *rand.Rand) {
 				row := buf[r : r+8*n]
 				words := rng.IntN(n - 1) // 0..n-2 tokens between start and end
 				put := func(j int, v int64) { binary.LittleEndian.PutUint64(row[8*j:], uint64(v)) }
+				if tokenizer == modelrepo.TokenizerBERT {
+					put(0, bertCLS)
+					for j := 1; j <= words; j++ {
+						put(j, int64(bertFirstWord+rng.IntN(bertVocabSize-bertFirstWord)))
+					}
+					put(words+1, bertSEP)
+					continue
+				}
 				put(0, tokenStart)
 				for j := 1; j <= words; j++ {
 					put(j, int64(1+rng.IntN(tokenStart-1)))

@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
+	"github.com/agiqa-bench/agiqa/modelrepo"
 )
 
 // Prediction is one cached line: a model's outputs for one image, or the error
@@ -83,6 +84,10 @@ type cacheKey struct {
 	Prompt       bool     `json:"prompt"`
 	PromptPrefix string   `json:"prompt_prefix"`
 	Outputs      []string `json:"outputs"`
+	// Set only for what CLIP's TOKENS [77] did not have, so that caches written before keep their key.
+	Tokenizer   string `json:"tokenizer,omitempty"`
+	TokenLength int    `json:"token_length,omitempty"`
+	TokenMask   bool   `json:"token_mask,omitempty"`
 }
 
 func newCacheKey(dataset string, m *Model, version string) cacheKey {
@@ -92,8 +97,13 @@ func newCacheKey(dataset string, m *Model, version string) cacheKey {
 	}
 	outs := slices.Clone(m.Outputs)
 	sort.Strings(outs)
-	return cacheKey{Format: 1, Dataset: dataset, Model: m.Name, Version: version, ImageSize: m.ImageSize,
+	k := cacheKey{Format: 1, Dataset: dataset, Model: m.Name, Version: version, ImageSize: m.ImageSize,
 		Preprocess: m.Preprocess.String(), JPEGDecoder: dec, Prompt: m.Prompt, PromptPrefix: m.PromptPrefix, Outputs: outs}
+	if m.Prompt && (m.Tokenizer != modelrepo.TokenizerCLIP || m.TokenLength != TokenLength) {
+		k.Tokenizer, k.TokenLength = m.Tokenizer, m.TokenLength
+	}
+	k.TokenMask = m.Prompt && m.TokenMask
+	return k
 }
 
 func (k cacheKey) line() []byte {

@@ -89,7 +89,7 @@ func evalOnce(t *testing.T, fsys fstest.MapFS, name string, ds *dataset.Dataset,
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Evaluate(ctx, c, m, ds, sp, EvalOptions{CacheDir: dir, Run: Options{Batch: 4, Concurrency: 2, Tokenizer: tok}})
+	res, err := Evaluate(ctx, c, m, ds, sp, EvalOptions{CacheDir: dir, Run: Options{Batch: 4, Concurrency: 2, Tokenizer: Tokenizers{CLIP: tok}}})
 	if err != nil {
 		t.Fatal(err)
 	}

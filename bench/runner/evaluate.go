@@ -76,6 +76,19 @@ type ModelResult struct {
 	MOS  map[string][]float64 `json:"-"`
 }
 
+// Warnings are the runs' warnings, each once (the versions of a per-split model see the same prompts).
+func (r *ModelResult) Warnings() []string {
+	var out []string
+	for _, rep := range r.Runs {
+		for _, w := range rep.Warnings {
+			if !slices.Contains(out, w) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
 // EvalOptions control Evaluate.
 type EvalOptions struct {
 	Run      Options

@@ -7,6 +7,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,7 @@ import (
 const (
 	InputImage      = modelrepo.InputImage
 	InputTokens     = modelrepo.InputTokens
+	InputTokensMask = modelrepo.InputTokensMask
 	OutputQuality   = modelrepo.OutputQuality
 	OutputAlignment = modelrepo.OutputAlignment
 	TokenLength     = modelrepo.TokenLength
@@ -36,6 +38,9 @@ type Model struct {
 	Preprocess     preprocess.Method
 	Prompt         bool // has a TOKENS input
 	PromptPrefix   string
+	Tokenizer      string   // agiqa.tokenizer: modelrepo.TokenizerCLIP (default) or modelrepo.TokenizerBERT
+	TokenLength    int      // TOKENS' length: 77 for CLIP, the model's L for BERT
+	TokenMask      bool     // has a TOKENS_MASK input
 	Outputs        []string // QUALITY and/or ALIGNMENT
 	MaxBatch       int      // 0: no batching dimension
 	PerSplit       bool     // version k was trained on split k
@@ -102,6 +107,7 @@ func fromConfig(cfg *pb.ModelConfig) (*Model, error) {
 	m.Catalog = param(cfg, "agiqa.catalog", catalogKey(m.Name))
 	m.Dataset = param(cfg, "agiqa.dataset", "")
 	m.PromptPrefix = param(cfg, "agiqa.prompt_prefix", "")
+	m.Tokenizer = param(cfg, "agiqa.tokenizer", modelrepo.TokenizerCLIP)
 	var ins []tensorSpec
 	for _, in := range cfg.GetInput() {
 		ins = append(ins, tensorSpec{in.GetName(), strings.TrimPrefix(in.GetDataType().String(), "TYPE_"), in.GetDims()})
@@ -118,7 +124,8 @@ func fromConfig(cfg *pb.ModelConfig) (*Model, error) {
 // metadata, so a model served this way is taken as zero-shot, resize (native
 // when IMAGE is [3,-1,-1], the only method such an input admits), higher is better.
 func fromMetadata(meta *pb.ModelMetadataResponse) (*Model, error) {
-	m := &Model{Name: meta.GetName(), Versions: meta.GetVersions(), Preprocess: preprocess.MethodResize, HigherIsBetter: true, Catalog: catalogKey(meta.GetName())}
+	m := &Model{Name: meta.GetName(), Versions: meta.GetVersions(), Preprocess: preprocess.MethodResize, HigherIsBetter: true, Catalog: catalogKey(meta.GetName()),
+		Tokenizer: modelrepo.TokenizerCLIP}
 	var ins, outs []tensorSpec
 	for _, in := range meta.GetInputs() {
 		ins = append(ins, tensorSpec{in.GetName(), in.GetDatatype(), in.GetShape()})
@@ -157,6 +164,7 @@ func (m *Model) checkContract(ins, outs []tensorSpec, batchDim bool) error {
 		return d
 	}
 	hasImage := false
+	var tokens, mask []int64
 	for _, in := range ins {
 		d := strip(in.dims)
 		hasImage = hasImage || in.name == InputImage
@@ -166,16 +174,26 @@ func (m *Model) checkContract(ins, outs []tensorSpec, batchDim bool) error {
 				return err
 			}
 		case InputTokens:
-			if in.datatype != "INT64" || len(d) != 1 || d[0] != TokenLength {
-				return fmt.Errorf("model %s: input TOKENS is %s %v, the contract wants INT64 [77]", m.Name, in.datatype, d)
+			if in.datatype != "INT64" {
+				return fmt.Errorf("model %s: input TOKENS is %s %v, the contract wants INT64", m.Name, in.datatype, d)
 			}
+			tokens = d
 			m.Prompt = true
+		case InputTokensMask:
+			if in.datatype != "INT64" {
+				return fmt.Errorf("model %s: input TOKENS_MASK is %s %v, the contract wants INT64", m.Name, in.datatype, d)
+			}
+			mask = d
+			m.TokenMask = true
 		default:
-			return fmt.Errorf("model %s: input %q is not part of the contract (IMAGE, TOKENS)", m.Name, in.name)
+			return fmt.Errorf("model %s: input %q is not part of the contract (IMAGE, TOKENS, TOKENS_MASK)", m.Name, in.name)
 		}
 	}
 	if !hasImage {
 		return fmt.Errorf("model %s: no IMAGE input", m.Name)
+	}
+	if err := m.tokenInputs(tokens, mask); err != nil {
+		return err
 	}
 	for _, out := range outs {
 		d := strip(out.dims)
@@ -190,6 +208,31 @@ func (m *Model) checkContract(ins, outs []tensorSpec, batchDim bool) error {
 	if len(m.Outputs) == 0 {
 		return fmt.Errorf("model %s: neither QUALITY nor ALIGNMENT among its outputs", m.Name)
 	}
+	return nil
+}
+
+// tokenInputs checks TOKENS against agiqa.tokenizer and TOKENS_MASK against TOKENS, and sets TokenLength.
+func (m *Model) tokenInputs(tokens, mask []int64) error {
+	switch {
+	case !m.Prompt && m.TokenMask:
+		return fmt.Errorf("model %s: input TOKENS_MASK without a TOKENS input", m.Name)
+	case !m.Prompt:
+		return nil
+	case m.Tokenizer == modelrepo.TokenizerCLIP:
+		if len(tokens) != 1 || tokens[0] != TokenLength {
+			return fmt.Errorf("model %s: input TOKENS is %v, the contract wants [%d] for agiqa.tokenizer %q", m.Name, tokens, TokenLength, m.Tokenizer)
+		}
+	case m.Tokenizer == modelrepo.TokenizerBERT:
+		if len(tokens) != 1 || tokens[0] < 2 || tokens[0] > modelrepo.MaxBertLength {
+			return fmt.Errorf("model %s: input TOKENS is %v; agiqa.tokenizer %q wants [L] with 2 <= L <= %d", m.Name, tokens, m.Tokenizer, modelrepo.MaxBertLength)
+		}
+	default:
+		return fmt.Errorf("model %s: parameter agiqa.tokenizer is %q; want %q or %q", m.Name, m.Tokenizer, modelrepo.TokenizerCLIP, modelrepo.TokenizerBERT)
+	}
+	if m.TokenMask && !slices.Equal(mask, tokens) {
+		return fmt.Errorf("model %s: input TOKENS_MASK is %v, the contract wants TOKENS' dims %v", m.Name, mask, tokens)
+	}
+	m.TokenLength = int(tokens[0])
 	return nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agiqa-bench/agiqa/bench/clip"
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
@@ -29,7 +28,7 @@ type Options struct {
 	Workers     int           // preprocessing goroutines (default GOMAXPROCS)
 	Retries     int           // extra attempts for a failed request (default 2)
 	Backoff     time.Duration // first retry delay, doubled each time (default 200ms)
-	Tokenizer   *clip.Tokenizer
+	Tokenizer   Tokenizers    // for prompt models (TOKENS), by the model's agiqa.tokenizer
 	Progress    Progress
 }
 
@@ -68,7 +67,8 @@ type ItemError struct {
 // cache from earlier runs), inferred (sent now and answered), failed (recorded
 // with an error); errors (the first few failures); elapsed_s (wall time);
 // request_latency_ms (client-side latency of every request sent now, in order of
-// completion) and request_batch (images in each of those requests).
+// completion) and request_batch (images in each of those requests); truncated
+// (distinct prompts cut to fit TOKENS) and warnings (what the run should tell).
 type Report struct {
 	Model            string      `json:"model"`
 	Version          string      `json:"version"`
@@ -80,6 +80,8 @@ type Report struct {
 	ElapsedSeconds   float64     `json:"elapsed_s"`
 	RequestLatencyMS []float64   `json:"request_latency_ms,omitempty"`
 	RequestBatch     []int       `json:"request_batch,omitempty"`
+	Truncated        int         `json:"truncated,omitempty"`
+	Warnings         []string    `json:"warnings,omitempty"`
 }
 
 const maxReportedErrors = 10
@@ -92,6 +94,7 @@ type prepared struct {
 	input  string // inputKey of the bytes that were decoded
 	image  preprocess.CHW
 	tokens []int64
+	mask   []int64 // TOKENS_MASK row, for models that take one
 }
 
 // Run scores items with one version of a model. Items already in the cache are
@@ -102,8 +105,8 @@ type prepared struct {
 // answered so far is in the cache.
 func Run(ctx context.Context, c *client.Client, m *Model, version string, items []dataset.Item, cache *CacheFile, opt Options) (*Report, error) {
 	opt.defaults(defaultWorkers())
-	if m.Prompt && opt.Tokenizer == nil {
-		return nil, fmt.Errorf("model %s takes TOKENS: a CLIP tokenizer is needed (--clip-vocab)", m.Name)
+	if err := opt.Tokenizer.Check(m); err != nil {
+		return nil, err
 	}
 	batch := opt.Batch
 	if m.MaxBatch == 0 {
@@ -121,6 +124,9 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 		reqVersion = cache.Version
 	}
 	rep := &Report{Model: m.Name, Version: version, Total: len(items)}
+	if n, w := opt.Tokenizer.truncationWarning(m, items); n > 0 {
+		rep.Truncated, rep.Warnings = n, append(rep.Warnings, w)
+	}
 	start := time.Now()
 	// Only items with a cached answer are hashed here; the others are hashed
 	// by preprocessing from the bytes it reads anyway.
@@ -380,7 +386,7 @@ func isTransient(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-func prepare(m *Model, it dataset.Item, tok *clip.Tokenizer) (prepared, error) {
+func prepare(m *Model, it dataset.Item, tok Tokenizers) (prepared, error) {
 	if it.Path == "" {
 		return prepared{}, fmt.Errorf("image %s: no image path (give the images directory)", it.Image)
 	}
@@ -394,7 +400,7 @@ func prepare(m *Model, it dataset.Item, tok *clip.Tokenizer) (prepared, error) {
 		return p, err
 	}
 	if m.Prompt {
-		p.tokens = tok.Encode(m.PromptPrefix + it.Prompt)
+		p.tokens, p.mask, _ = tok.Encode(m, m.PromptPrefix+it.Prompt)
 	}
 	return p, nil
 }
@@ -431,7 +437,7 @@ func inferBatch(ctx context.Context, c *client.Client, m *Model, version string,
 	n := int64(len(b))
 	H, W := int64(b[0].image.H), int64(b[0].image.W)
 	imgShape := []int64{n, 3, H, W}
-	tokShape := []int64{n, TokenLength}
+	tokShape := []int64{n, int64(m.TokenLength)}
 	if m.MaxBatch == 0 {
 		imgShape, tokShape = imgShape[1:], tokShape[1:]
 	}
@@ -450,15 +456,24 @@ func inferBatch(ctx context.Context, c *client.Client, m *Model, version string,
 	}
 	inputs := []*tensor.Tensor{img}
 	if m.Prompt {
-		ids := make([]int64, 0, n*TokenLength)
+		ids := make([]int64, 0, n*int64(m.TokenLength))
+		var mask []int64
 		for _, p := range b {
 			ids = append(ids, p.tokens...)
+			mask = append(mask, p.mask...)
 		}
 		tok, err := tensor.NewInt64(InputTokens, tokShape, ids)
 		if err != nil {
 			return nil, 0, err
 		}
 		inputs = append(inputs, tok)
+		if m.TokenMask {
+			mt, err := tensor.NewInt64(InputTokensMask, tokShape, mask)
+			if err != nil {
+				return nil, 0, err
+			}
+			inputs = append(inputs, mt)
+		}
 	}
 	start := time.Now()
 	res, err := c.Infer(ctx, client.InferRequest{Model: m.Name, Version: version, Inputs: inputs, Outputs: m.Outputs})
@@ -496,9 +511,9 @@ func inferBatch(ctx context.Context, c *client.Client, m *Model, version string,
 
 // InferOne scores a single image (and prompt, for prompt models) the way Run
 // does: same preprocessing, same request, outputs decoded by name.
-func InferOne(ctx context.Context, c *client.Client, m *Model, version, path, prompt string, tok *clip.Tokenizer) (Prediction, error) {
-	if m.Prompt && tok == nil {
-		return Prediction{}, fmt.Errorf("model %s takes TOKENS: a CLIP tokenizer is needed (--clip-vocab)", m.Name)
+func InferOne(ctx context.Context, c *client.Client, m *Model, version, path, prompt string, tok Tokenizers) (Prediction, error) {
+	if err := tok.Check(m); err != nil {
+		return Prediction{}, err
 	}
 	p, err := prepare(m, dataset.Item{Image: path, Path: path, Prompt: prompt}, tok)
 	if err != nil {

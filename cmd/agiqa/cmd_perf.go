@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agiqa-bench/agiqa/bench/clip"
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/perf"
 	"github.com/agiqa-bench/agiqa/bench/perf/telemetry"
@@ -37,6 +36,7 @@ type perfFlags struct {
 	window, timeout                     time.Duration
 	stability, percentile               float64
 	input, datasetSpec, clipVocab, shm  string
+	bertVocab                           string
 	onError, format, csvPath, jsonPath  string
 	plotDir                             string
 	seed                                uint64
@@ -94,6 +94,7 @@ Example:
 	fs.StringVar(&f.datasetSpec, "dataset", "", "`NAME=DIR` of a dataset for real inputs, or sample (the built-in one, in $AGIQA_CACHE/sample)")
 	fs.IntVar(&f.samples, "samples", 32, "dataset `images` to preprocess and cycle through")
 	fs.StringVar(&f.clipVocab, "clip-vocab", "", "CLIP BPE vocabulary `file` for prompt models (default $AGIQA_CLIP_VOCAB or the cache)")
+	fs.StringVar(&f.bertVocab, "bert-vocab", "", bertVocabUsage)
 	fs.Var(&f.shapes, "shape", "`NAME:D1,D2,...` shape of an input with variable dimensions (repeatable)")
 	fs.Uint64Var(&f.seed, "seed", 1, "`seed` of random inputs and Poisson arrivals")
 	fs.StringVar(&f.shm, "shared-memory", "none", "input `transport`: none or system")
@@ -107,11 +108,15 @@ Example:
 	fs.StringVar(&f.plotDir, "plots", "", "write throughput/latency PNGs into `dir`")
 	fs.StringVar(&f.plotDir, "plot", "", "same as --plots `dir`")
 	fs.BoolVar(&f.quiet, "q", false, "no progress on stderr")
+	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if err := limits.apply(); err != nil {
+		return err
 	}
 	return perfRun(ctx, io, &f)
 }
@@ -378,15 +383,9 @@ func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, ds *dataset.Datase
 	if err != nil {
 		return nil, fmt.Errorf("--dataset needs a model with the IMAGE/TOKENS contract: %w", err)
 	}
-	var tok *clip.Tokenizer
-	if m.Prompt {
-		path, err := clip.ResolveVocab(f.clipVocab)
-		if err != nil {
-			return nil, fmt.Errorf("model %s needs prompts tokenized: %w (run 'agiqa fetch clip-vocab')", m.Name, err)
-		}
-		if tok, err = clip.Load(path); err != nil {
-			return nil, err
-		}
+	tok, err := loadTokenizers([]*runner.Model{m}, f.clipVocab, f.bertVocab)
+	if err != nil {
+		return nil, err
 	}
 	n := min(f.samples, len(ds.Items))
 	out := make([]perf.Sample, 0, n)
@@ -396,8 +395,8 @@ func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, ds *dataset.Datase
 			return nil, fmt.Errorf("--dataset %s: %w", ds.Name, err)
 		}
 		s := perf.Sample{Name: it.Image, Image: img}
-		if tok != nil {
-			s.Tokens = tok.Encode(m.PromptPrefix + it.Prompt)
+		if m.Prompt {
+			s.Tokens, s.Mask, _ = tok.Encode(m, m.PromptPrefix+it.Prompt)
 		}
 		out = append(out, s)
 	}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/agiqa-bench/agiqa/baselines"
-	"github.com/agiqa-bench/agiqa/bench/clip"
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/metrics"
 	"github.com/agiqa-bench/agiqa/bench/plot"
@@ -58,6 +57,8 @@ type tablesFlags struct {
 	concurrency, batch, retries       int
 	plccFit, clipVocab, tables        string
 	sampleSize                        int
+
+	bertVocab string
 }
 
 func runTables(ctx context.Context, io cmdIO, args []string) error {
@@ -114,12 +115,17 @@ Example:
 	fs.IntVar(&f.retries, "retries", 2, "retries of a failed request")
 	fs.StringVar(&f.plccFit, "plcc-fit", "none", "logistic `fit` before PLCC: none, logistic4, logistic5")
 	fs.StringVar(&f.clipVocab, "clip-vocab", "", "CLIP BPE vocabulary `file` for prompt models (default $AGIQA_CLIP_VOCAB or the cache)")
+	fs.StringVar(&f.bertVocab, "bert-vocab", "", bertVocabUsage)
 	fs.IntVar(&f.sampleSize, "sample-size", sample.DefaultImages, sampleSizeUsage)
+	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if err := limits.apply(); err != nil {
+		return err
 	}
 	return tables(ctx, io, &f)
 }
@@ -249,17 +255,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 			unservable[[2]string{m.Name, d.ds.Name}] = why
 		}
 	}
-	var tok *clip.Tokenizer
-	for _, m := range models {
-		if m.Prompt && tok == nil {
-			path, err := clip.ResolveVocab(f.clipVocab)
-			if err != nil {
-				return fmt.Errorf("model %s needs prompts tokenized: %w (run 'agiqa fetch clip-vocab')", m.Name, err)
-			}
-			if tok, err = clip.Load(path); err != nil {
-				return err
-			}
-		}
+	tok, err := loadTokenizers(models, f.clipVocab, f.bertVocab)
+	if err != nil {
+		return err
 	}
 
 	isTTY := false
@@ -289,6 +287,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 			res, err := runner.Evaluate(ctx, c, m, d.ds, d.splits, opt)
 			if res != nil {
 				results = append(results, res)
+				for _, w := range res.Warnings() {
+					fmt.Fprintf(io.stderr, "warning: %s: %s\n", d.ds.Name, w)
+				}
 				if res.Skipped != "" {
 					fmt.Fprintf(io.stderr, "%s on %s: skipped (%s)\n", m.Name, d.ds.Name, res.Skipped)
 				} else if res.Failed > 0 {

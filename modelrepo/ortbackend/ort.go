@@ -3,6 +3,7 @@
 package ortbackend
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -134,6 +135,13 @@ func modelSource(m *modelrepo.Model, version int64) (source, error) {
 	data, err := m.ReadFile(version, file)
 	if err != nil {
 		return source{}, err
+	}
+	// ONNX Runtime resolves external data (models over 2 GB: model.onnx.data)
+	// relative to the model file's folder, which a repository read from an
+	// fs.FS does not have.
+	if ext, err := modelrepo.ExternalData(bytes.NewReader(data), int64(len(data))); err == nil && len(ext) > 0 {
+		return source{}, fmt.Errorf("model %q version %d: %s keeps tensor %q (and %d more) in %s, which ONNX Runtime can only read "+
+			"beside the model file on disk: serve the repository from a directory", m.Name, version, file, ext[0].Name, len(ext)-1, ext[0].Location)
 	}
 	return source{file: file, data: data}, nil
 }

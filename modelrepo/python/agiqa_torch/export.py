@@ -23,20 +23,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import json
 import os
 import sys
-import tempfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import alignexport
+from .alignexport import ALIGNMENT_MODELS, AlignmentExportError, is_alignment
 from .clip_rn50 import CONTEXT_LENGTH, EOT_TOKEN, SOT_TOKEN, read_rn50_file
 from .checkpoints import load_model_state, unwrap_state_dict
 from .models import COMMA_TOKEN, MODEL_NAMES, AGIQAModel, build_model
+from .onnxfile import EXTERNAL_DATA_ABOVE, add_metadata, data_file_name, install, parameter_bytes
 from .ortc import NO_RUNTIME, OrtError, find_ort_library  # noqa: F401 - re-exported
 from .ortc import run_onnxruntime as _run_ort
 from .tritonconfig import ABLATION_KEYS, ConfigError, catalog_key, check_existing_config, config_pbtxt  # noqa: F401
@@ -44,13 +45,13 @@ from .tritonconfig import ABLATION_KEYS, ConfigError, catalog_key, check_existin
 # IP-IQA's outputs per dataset (AGIQA-3k has quality and alignment MOS). The ResNet50 / ResNet50*
 # baselines are Table 1 rows and regress quality only (train.py trains them so).
 DATASET_OUTPUTS = {"agiqa-1k": 1, "agiqa-3k": 2}
-DEFAULT_IMAGE_SIZE = {"ipiqa": 512, "resnet50": 512, "resnet50_clip": 512, "clipiqa": 224, "cnniqa": 512, "dbcnn": 512,
+DEFAULT_IMAGE_SIZE = {"ipiqa": 512, "resnet50": 512, "resnet50_clip": 512, "clipiqa": 224, "clipiqa_plus": 224, "cnniqa": 512, "dbcnn": 512,
                       "hyperiqa": 512}
 TINY = dict(width=8, text_width=64, text_layers=2)
 TINY_IMAGE_SIZE = 64
 # Tiny exports of models with fixed-size crops: hyperiqa's 224 crops on a 5 x 5 grid 16 px apart.
 TINY_IMAGE_SIZE_FOR = {"hyperiqa": 288}
-ZERO_SHOT = ("clipiqa",)
+ZERO_SHOT = ("clipiqa", "clipiqa_plus")
 ANTONYMS = ("Good photo.", "Bad photo.")
 OPSET = 14
 # The numeric gate (compare_with_eager). ONNX Runtime is judged against an fp64 eager run of the same
@@ -98,16 +99,47 @@ def sample_sizes(model: AGIQAModel) -> List[Tuple[int, int]]:
     return [(s, s)] + ([(s - s // 4 + 5, s + s // 2 - 3)] if is_native(model) else [])
 
 
+def input_names(model: AGIQAModel) -> List[str]:
+    """The served inputs in the order the model takes them: an alignment model's own list (IMAGE,
+    TOKENS[, TOKENS_MASK]), else IMAGE and, for prompt-aware models, TOKENS."""
+    if hasattr(model, "input_names"):
+        return list(model.input_names())
+    return ["IMAGE"] + (["TOKENS"] if model.uses_prompt else [])
+
+
+def token_length(model: AGIQAModel) -> int:
+    """The TOKENS width: the model's ``token_length`` (ImageReward 35), else CLIP's 77."""
+    return int(getattr(model, "token_length", CONTEXT_LENGTH))
+
+
+# BERT WordPiece ids of bert-base-uncased: [CLS], [SEP]; ids from 999 on are ordinary word pieces.
+BERT_CLS, BERT_SEP, BERT_FIRST_WORD, BERT_VOCAB = 101, 102, 999, 30522
+
+
+def _bert_rows(batch: int, length: int, g: torch.Generator) -> torch.Tensor:
+    """[CLS] word pieces [SEP], zero padded; row 0 fills the whole width (a truncated prompt)."""
+    tokens = torch.zeros(batch, length, dtype=torch.int64)
+    for b in range(batch):
+        n = length - 2 if b == 0 else 1 + (5 * b) % (length - 2)
+        tokens[b, 0] = BERT_CLS
+        tokens[b, 1:n + 1] = torch.randint(BERT_FIRST_WORD, BERT_VOCAB, (n,), generator=g)
+        tokens[b, n + 1] = BERT_SEP
+    return tokens
+
+
 def sample_inputs(model: AGIQAModel, batch: int, seed: int = 0,
                   size: Optional[Tuple[int, int]] = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """Random uint8 images (S x S, or ``size`` = (height, width)) and prompt-like token rows (SOT, ids
-    with commas, EOT, zero padding)."""
+    """Random uint8 images (S x S, or ``size`` = (height, width)) and prompt-like token rows of the
+    model's tokenizer: CLIP BPE (SOT, ids with commas, EOT, zero padding) or BERT WordPiece ([CLS],
+    word pieces, [SEP], zero padding)."""
     g = torch.Generator().manual_seed(seed)
     h, w = size or (model.image_size, model.image_size)
     image = torch.randint(0, 256, (batch, 3, h, w), generator=g, dtype=torch.int64).to(torch.uint8)
     if not model.uses_prompt:
         return image, None
-    tokens = torch.zeros(batch, CONTEXT_LENGTH, dtype=torch.int64)
+    if getattr(model, "tokenizer", "clip_bpe") == "bert_wordpiece":
+        return image, _bert_rows(batch, token_length(model), g)
+    tokens = torch.zeros(batch, token_length(model), dtype=torch.int64)
     for b in range(batch):
         n = 3 + (7 * b) % 20
         ids = torch.randint(1, SOT_TOKEN, (n,), generator=g)
@@ -116,6 +148,21 @@ def sample_inputs(model: AGIQAModel, batch: int, seed: int = 0,
         tokens[b, 1:n + 1] = ids
         tokens[b, n + 1] = EOT_TOKEN
     return image, tokens
+
+
+def token_mask(tokens: torch.Tensor) -> torch.Tensor:
+    """TOKENS_MASK of zero-padded token rows: 1 over the real tokens ([CLS] .. [SEP]), 0 over padding."""
+    return (tokens != 0).to(torch.int64)
+
+
+def sample_feeds(model: AGIQAModel, batch: int, seed: int = 0,
+                 size: Optional[Tuple[int, int]] = None) -> Dict[str, torch.Tensor]:
+    """sample_inputs as the served inputs by name (input_names order), with TOKENS_MASK when taken."""
+    image, tokens = sample_inputs(model, batch, seed, size)
+    feeds = {"IMAGE": image}
+    for name in input_names(model)[1:]:
+        feeds[name] = tokens if name == "TOKENS" else token_mask(tokens)
+    return feeds
 
 
 @contextlib.contextmanager
@@ -137,12 +184,12 @@ def export_onnx(model: AGIQAModel, path: str, opset: int = OPSET) -> None:
     """Trace ``model`` in eval mode into ``path`` with a dynamic batch axis (and dynamic height and width
     for native-size models, traced at a non-square size); the caller's module modes are left as they
     were."""
-    image, tokens = sample_inputs(model, 2, size=sample_sizes(model)[-1])
-    inputs = ["IMAGE"] + (["TOKENS"] if model.uses_prompt else [])
+    feeds = sample_feeds(model, 2, size=sample_sizes(model)[-1])
+    inputs = list(feeds)
     axes = {n: {0: "batch"} for n in inputs + list(model.output_names)}
     if is_native(model):
         axes["IMAGE"] = {0: "batch", 2: "height", 3: "width"}
-    args = (image, tokens) if model.uses_prompt else (image,)
+    args = tuple(feeds.values())
     with eval_mode(model), torch.no_grad():
         torch.onnx.export(_Graph(model).eval(), args, path, input_names=inputs,
                           output_names=list(model.output_names), dynamic_axes=axes, opset_version=opset,
@@ -173,8 +220,8 @@ def graph_signature(path: str) -> Dict[str, List[Tuple[str, str, Tuple]]]:
 def expected_signature(model: AGIQAModel) -> Dict[str, List[Tuple[str, str, Tuple]]]:
     s = model.image_size
     inputs = [("IMAGE", "UINT8", ("batch", 3, "height", "width") if is_native(model) else ("batch", 3, s, s))]
-    if model.uses_prompt:
-        inputs.append(("TOKENS", "INT64", ("batch", CONTEXT_LENGTH)))
+    for name in input_names(model)[1:]:
+        inputs.append((name, "INT64", ("batch", token_length(model))))
     return {"inputs": inputs, "outputs": [(n, "FLOAT", ("batch", 1)) for n in model.output_names]}
 
 
@@ -199,15 +246,33 @@ def run_onnxruntime(path: str, inputs: Dict[str, np.ndarray], output_names: Sequ
         raise ExportError(str(err)) from err
 
 
-def eager_outputs(model: AGIQAModel, image: torch.Tensor, tokens: Optional[torch.Tensor]):
-    """(eager fp32, fp64) outputs as float64 [B, k]: the model itself, and a double-precision copy of it
-    (same weights, same inputs), both in eval mode."""
+def eager_outputs(model: AGIQAModel, *inputs: Optional[torch.Tensor]):
+    """(eager fp32, fp64) outputs as float64 [B, k] of ``model(*inputs)``: the model itself, then the
+    same model converted to double precision in place (same weights, same inputs; no second copy of a
+    large model), both in eval mode. The model gets its own dtypes back, bit for bit (float32 ->
+    float64 -> float32 is exact)."""
     with eval_mode(model), torch.no_grad():
-        out32 = model(image, tokens).double().numpy()
-        ref = copy.deepcopy(model).double()
-        out64 = ref(image, tokens).numpy()
-    del ref
+        out32 = model(*inputs).double().numpy()
+        with in_double(model):
+            out64 = model(*inputs).numpy()
     return out32, out64
+
+
+@contextlib.contextmanager
+def in_double(model: nn.Module):
+    """Run the block with ``model``'s floating-point parameters and buffers in float64, then give each
+    its own dtype back."""
+    saved = [(m, k, t.dtype) for m in model.modules() for store in (m._parameters, m._buffers)
+             for k, t in store.items() if t is not None and t.is_floating_point()]
+    model.double()
+    try:
+        yield model
+    finally:
+        for m, k, dtype in saved:
+            if k in m._parameters:
+                m._parameters[k].data = m._parameters[k].data.to(dtype)
+            else:
+                m._buffers[k] = m._buffers[k].to(dtype)
 
 
 def gate_tolerances(out32: np.ndarray, out64: np.ndarray) -> np.ndarray:
@@ -228,12 +293,10 @@ def compare_with_eager(path: str, model: AGIQAModel, batch: int = 3, seed: int =
 
 
 def _compare_at(path: str, model: AGIQAModel, batch: int, seed: int, size: Tuple[int, int]) -> Dict[str, object]:
-    image, tokens = sample_inputs(model, batch, seed, size=size)
-    out32, out64 = eager_outputs(model, image, tokens)
+    inputs = sample_feeds(model, batch, seed, size=size)
+    out32, out64 = eager_outputs(model, *inputs.values())
     tol = gate_tolerances(out32, out64)
-    feeds = {"IMAGE": image.numpy()}
-    if tokens is not None:
-        feeds["TOKENS"] = tokens.numpy()
+    feeds = {n: t.numpy() for n, t in inputs.items()}
     got, runtime = run_onnxruntime(path, feeds, model.output_names)
     worst, err32 = 0.0, 0.0
     for i, name in enumerate(model.output_names):
@@ -261,7 +324,8 @@ def _parser() -> argparse.ArgumentParser:
                                        "--version 1 --checkpoint runs/ipiqa-3k-0/best.pt --clip-weights RN50.pt "
                                        "--out ../models",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p.add_argument("--model", choices=MODEL_NAMES + ALIGNMENT_MODELS,
+                   help="the model (required unless --builder); the alignment models take --weights or --tiny")
     p.add_argument("--out", required=True, help="model repository root (modelrepo/models)")
     p.add_argument("--version", type=int,
                    help="version directory (>= 1); per-split models: split index + 1, the version the harness "
@@ -287,8 +351,16 @@ def _parser() -> argparse.ArgumentParser:
                         "embedding, images resized and centre-cropped to --image-size (default 224); exported as "
                         "clipiqa_pos224. Default: no positional embedding, each image at its own size (native)")
     p.add_argument("--vocab", help="CLIP BPE vocabulary (clipiqa's antonym prompts); default ../shared/data/clip")
+    p.add_argument("--learned-prompts", help="clipiqa_plus: the learned context, pyiqa's CLIP-IQA+_learned_prompts-603f3273.pth "
+                                             "(agiqa fetch clipiqa-plus-prompts); required unless --tiny")
     p.add_argument("--reference", help="also write eager-PyTorch outputs on sample inputs to this JSON file")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--weights", help="alignment models: the published checkpoint (ViT-B-32.pt, hpc.pth, "
+                                     "HPS_v2_compressed.pt, PickScore's model.safetensors, ImageReward.pt)")
+    p.add_argument("--builder", help="MODULE:FUNCTION building an AlignmentModel from (tiny, state, seed) "
+                                     "instead of --model (tests: their own small alignment models)")
+    # Tests lower it so a tiny model takes the external-data path of models over 2 GB.
+    p.add_argument("--external-data-above", type=int, default=EXTERNAL_DATA_ABOVE, help=argparse.SUPPRESS)
     return p
 
 
@@ -352,6 +424,8 @@ def _default_name(args, kw: dict, model: AGIQAModel) -> str:
     """--name, else <row>_<dataset> (clipiqa alone), row = catalog_key(model): IP-IQA is named by its
     Table 3 row (ipiqa_prompt_qa_agiqa1k without Image2Prompt, ipiqa_agiqa1k only with all three
     switches), since the harness scores a model under ipiqa_<dataset> as the paper's IP-IQA."""
+    if is_alignment(model):
+        return alignexport.default_name(args, model)
     if args.name:
         return args.name
     if args.model in ZERO_SHOT:
@@ -391,7 +465,16 @@ def resolve_version(args, ckpt) -> int:
 
 def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
     """The model to export, its build arguments, and a line saying where its weights came from.
-    Also settles ``args.version`` (see resolve_version)."""
+    Also settles ``args.version`` (see resolve_version; alignment models: 1)."""
+    if args.builder or args.model in ALIGNMENT_MODELS:
+        try:
+            model, kw, source = alignexport.build(args)
+        except AlignmentExportError as err:
+            raise ExportError(str(err)) from err
+        args.version = args.version or 1
+        return model, kw, source
+    if getattr(args, "weights", None):
+        raise ExportError(f"--weights applies to the alignment models ({', '.join(ALIGNMENT_MODELS)})")
     ckpt = None
     if args.checkpoint:
         if not os.path.isfile(args.checkpoint):
@@ -405,6 +488,11 @@ def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
                           "test model")
     if args.model in ZERO_SHOT and not args.clip_weights and not args.tiny:
         raise ExportError(f"--clip-weights RN50.pt is required for {args.model} (or --tiny for a random test model)")
+    if args.learned_prompts and args.model != "clipiqa_plus":
+        raise ExportError("--learned-prompts applies to clipiqa_plus only")
+    if args.model == "clipiqa_plus" and not args.learned_prompts and not args.tiny:
+        raise ExportError("--learned-prompts is required for clipiqa_plus (the published context, agiqa fetch "
+                          "clipiqa-plus-prompts), or --tiny for a random test model")
     kw = _model_kwargs(args, ckpt)
     args.version = resolve_version(args, ckpt)
     clip_state = None
@@ -421,10 +509,17 @@ def build_for_export(args) -> Tuple[AGIQAModel, dict, str]:
         except ImportError as err:
             raise ExportError(f"clipiqa needs agiqa_torch.tokenizer for its antonym prompts: {err}") from err
         extra["antonym_tokens"] = tokenize(list(ANTONYMS), vocab_path=args.vocab)
+    if args.learned_prompts:
+        from .clipiqa_plus import read_learned_prompts
+
+        # A full-size export must use the published file: pyiqa names it by its sha256 prefix.
+        extra["learned_prompts"] = read_learned_prompts(args.learned_prompts, check_published=not args.tiny)
     model = build_model(clip_state=clip_state, seed=args.seed, **kw, **extra)
     source = f"random initialisation, seed {args.seed}" if ckpt is None else f"checkpoint {args.checkpoint}"
     if clip_state is not None:
         source += f" + CLIP weights {args.clip_weights}"
+    if args.learned_prompts:
+        source += f" + learned prompts {args.learned_prompts}"
     if ckpt is not None:
         try:
             load_model_state(model, unwrap_state_dict(ckpt, f"--checkpoint {args.checkpoint}"))
@@ -458,49 +553,42 @@ def _image2prompt_start(args, ckpt) -> bool:
 
 
 def _atomic_export(model: AGIQAModel, path: str, opset: int, meta: Dict[str, str],
-                   verify: Optional[Callable[[str], None]] = None) -> None:
-    """Export into a temporary file beside ``path``, run ``verify`` on it, then move it into place:
-    a file that fails its checks never replaces the version being served."""
-    import onnx
+                   verify: Optional[Callable[[str], None]] = None,
+                   external_above: int = EXTERNAL_DATA_ABOVE) -> bool:
+    """Export into a temporary folder beside ``path``, with the weights in ``path``.data when they
+    exceed ``external_above`` bytes (agiqa_torch.onnxfile), run ``verify`` on it, then move it into
+    place: a file that fails its checks never replaces the version being served. Returns whether the
+    installed model has external data."""
 
-    d = os.path.dirname(path)
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".onnx", dir=d)
-    os.close(fd)
-    try:
+    def write(tmp: str) -> None:
         export_onnx(model, tmp, opset)
-        m = onnx.load(tmp)
-        for k, v in meta.items():
-            p = m.metadata_props.add()
-            p.key, p.value = k, v
-        onnx.save(m, tmp)
+        add_metadata(tmp, meta)
+
+    def check(tmp: str) -> None:
         if verify is not None:
             try:
                 verify(tmp)
             except ExportError as err:
                 raise ExportError(str(err).replace(tmp, path) + " (not installed)") from err
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    return install(path, write, lambda: parameter_bytes(model) > external_above, check)
 
 
 def write_reference(path: str, model: AGIQAModel, batch: int = 2, seed: int = 2) -> None:
     """Sample inputs and eager outputs as JSON, for checking the ONNX file elsewhere (e.g. the Go side).
     Each output has its eager fp32 values ("data"), the fp64 reference ("fp64") and the largest
     |served - fp64| the export's gate accepts ("tolerance"; the rule in "tolerance" at the top)."""
-    image, tokens = sample_inputs(model, batch, seed)
-    out32, out64 = eager_outputs(model, image, tokens)
+    feeds = sample_feeds(model, batch, seed)
+    out32, out64 = eager_outputs(model, *feeds.values())
     tol = gate_tolerances(out32, out64)
     rule = {"rule": "|out - fp64| <= k * max(max|fp32 - fp64|, rel_floor * max|fp64|) + atol, per output",
             "k": GATE_K, "rel_floor": GATE_REL_FLOOR, "atol": GATE_ATOL}
     doc = {"model": model.name, "tolerance": rule,
-           "inputs": {"IMAGE": {"dtype": "UINT8", "shape": list(image.shape), "data": image.flatten().tolist()}},
+           "inputs": {n: {"dtype": "UINT8" if n == "IMAGE" else "INT64", "shape": list(t.shape),
+                          "data": t.flatten().tolist()} for n, t in feeds.items()},
            "outputs": {n: {"dtype": "FP32", "shape": [batch, 1], "data": out32[:, i].tolist(),
                            "fp64": out64[:, i].tolist(), "tolerance": float(tol[i])}
                        for i, n in enumerate(model.output_names)}}
-    if tokens is not None:
-        doc["inputs"]["TOKENS"] = {"dtype": "INT64", "shape": list(tokens.shape), "data": tokens.flatten().tolist()}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f)
 
@@ -514,9 +602,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               "positive integers")
         if args.max_batch_size < 1:
             raise ExportError(f"--max-batch-size {args.max_batch_size} must be >= 1")
+        if not args.model and not args.builder:
+            raise ExportError("--model (or --builder) is required")
         model, kw, source = build_for_export(args)
         name = _default_name(args, kw, model)
-        per_split = args.model not in ZERO_SHOT
+        per_split = args.model not in ZERO_SHOT and not is_alignment(model)
         model_dir = os.path.join(args.out, name)
         onnx_path = os.path.join(model_dir, str(args.version), "model.onnx")
         cfg = os.path.join(model_dir, "config.pbtxt")
@@ -539,8 +629,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 else:
                     raise
 
-        _atomic_export(model, onnx_path, args.opset, meta, verify)
-        print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 2**20:.1f} MiB; {source})")
+        external = _atomic_export(model, onnx_path, args.opset, meta, verify, args.external_data_above)
+        size = os.path.getsize(onnx_path)
+        data = os.path.join(os.path.dirname(onnx_path), data_file_name(onnx_path))
+        if external:
+            size += os.path.getsize(data)
+        print(f"wrote {onnx_path}{' + ' + data_file_name(onnx_path) if external else ''} "
+              f"({size / 2**20:.1f} MiB; {source})")
         if os.path.exists(cfg):
             print(f"kept {cfg} (matches the model)")
         else:
@@ -550,7 +645,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.reference:
             write_reference(args.reference, model)
             print(f"wrote {args.reference}")
-    except (ExportError, ValueError, FileNotFoundError) as err:
+    except (ExportError, ValueError, FileNotFoundError, ImportError) as err:
         print(f"export: {err}", file=sys.stderr)
         return 1
     return 0

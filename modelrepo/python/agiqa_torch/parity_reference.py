@@ -10,9 +10,17 @@
 3. Writes result.json: the model name and S, the pixels (CHW uint8, base64) and token ids each
    image and prompt became, and the eager outputs per output name.
 
-With ``--model clipiqa`` the model is a tiny seeded CLIP-IQA (``export --model clipiqa --tiny``), which
+With ``--model clipiqa`` (or ``clipiqa_plus``) the model is a tiny seeded CLIP-IQA (``export --model clipiqa --tiny``), which
 scores each image at its own size: the images are only decoded (Pillow, RGB), the prompts are ignored,
 each image is scored alone, and result.json also lists each image's [height, width] under "shapes".
+
+With an alignment model (``--model clipscore``/``imagereward``/..., or ``--builder MODULE:FUNC`` for a
+test's own AlignmentModel) the images are resized and centre-cropped (resize_center_crop, Pillow
+bicubic, torchvision's geometry), the prompts get the model's prompt prefix, and the token rows are
+CLIP BPE ids from agiqa_torch.tokenizer or, for BERT WordPiece models, the rows given with ``--tokens
+tokens.json`` (``{"tokens": [[...]], "masks": [[...]]}``, one row per image: the Go side's own tokenizer
+output, which transformers' BertTokenizer checks elsewhere, bench/bert); result.json then also has
+"masks" when the model takes TOKENS_MASK.
 
 One process does both steps so the test pays for importing torch once.
 """
@@ -30,6 +38,7 @@ import torch
 from PIL import Image
 
 from . import export
+from .alignexport import ALIGNMENT_MODELS, is_alignment
 from .data import load_image
 from .tokenizer import tokenize
 
@@ -37,7 +46,10 @@ from .tokenizer import tokenize
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agiqa_torch.parity_reference", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="repository to export into")
-    p.add_argument("--model", choices=("ipiqa", "clipiqa", "cnniqa", "dbcnn", "hyperiqa"), default="ipiqa")
+    p.add_argument("--model", choices=("ipiqa", "clipiqa", "clipiqa_plus", "cnniqa", "dbcnn", "hyperiqa") + ALIGNMENT_MODELS,
+                   default="ipiqa")
+    p.add_argument("--builder", help="MODULE:FUNCTION of an alignment model (export --builder)")
+    p.add_argument("--tokens", help="JSON {tokens, masks}: the token rows of a BERT WordPiece model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dataset", default="agiqa-3k", help="agiqa-3k: QUALITY and ALIGNMENT; agiqa-1k: QUALITY")
     p.add_argument("--max-batch-size", type=int, default=8)
@@ -47,9 +59,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(2)
 
-    export_args = ["--model", args.model, "--tiny", "--seed", str(args.seed),
-                   "--out", args.out, "--max-batch-size", str(args.max_batch_size)]
-    if args.model in ("ipiqa", "cnniqa", "dbcnn", "hyperiqa"):  # cnniqa, dbcnn, hyperiqa: image only, prompts ignored, tokens written empty
+    which = ["--builder", args.builder] if args.builder else ["--model", args.model]
+    export_args = which + ["--tiny", "--seed", str(args.seed),
+                           "--out", args.out, "--max-batch-size", str(args.max_batch_size)]
+    if args.builder or args.model in ALIGNMENT_MODELS:
+        pass  # zero-shot, fixed inputs: no dataset; the CLIP vocabulary is the tokenizer's own lookup
+    elif args.model in ("ipiqa", "cnniqa", "dbcnn", "hyperiqa"):  # cnniqa, dbcnn, hyperiqa: image only, prompts ignored, tokens written empty
         export_args += ["--dataset", args.dataset]
     elif args.vocab:
         export_args += ["--vocab", args.vocab]
@@ -68,8 +83,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"parity_reference: {len(images)} images and {len(prompts)} prompts; want one prompt per image",
               file=sys.stderr)
         return 1
-    if args.model == "clipiqa":
+    if export.is_native(model):  # clipiqa, clipiqa_plus
         return _native_reference(args.json, name, model, images)
+    if is_alignment(model):
+        return _alignment_reference(args, name, model, images, prompts)
     size = model.image_size
     pixels = torch.stack([load_image(path, size).round().to(torch.uint8) for path in images])
     tokens = tokenize(prompts, vocab_path=args.vocab) if model.uses_prompt else None
@@ -80,6 +97,56 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "image_size": size,
         "pixels": [base64.b64encode(px.contiguous().numpy().tobytes()).decode("ascii") for px in pixels],
         "tokens": tokens.tolist() if tokens is not None else [[] for _ in images],
+        "outputs": {n: out[:, i].tolist() for i, n in enumerate(model.output_names)},
+    }
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    return 0
+
+
+def load_center_crop(path: str, size: int) -> torch.Tensor:
+    """uint8 [3, size, size]: RGB, short side resized to ``size`` (long side int(size * long / short),
+    Pillow bicubic), then the centre size x size crop at round((side - size) / 2) -- torchvision's
+    Resize(size) + CenterCrop(size) on a PIL image, what CLIP-style models are fed."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        rw, rh = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
+        if (rw, rh) != (w, h):
+            im = im.resize((rw, rh), Image.BICUBIC)
+        left, top = int(round((rw - size) / 2.0)), int(round((rh - size) / 2.0))
+        im = im.crop((left, top, left + size, top + size))
+        return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+
+
+def _alignment_reference(args, name: str, model, images, prompts) -> int:
+    """The reference of an alignment model: centre-cropped images, the model's tokenizer's rows."""
+    pixels = torch.stack([load_center_crop(path, model.image_size) for path in images])
+    if model.tokenizer == "clip_bpe":
+        tokens = tokenize([model.prompt_prefix + p for p in prompts], context_length=model.token_length,
+                          vocab_path=args.vocab)
+        masks = export.token_mask(tokens)
+    else:
+        if not args.tokens:
+            print(f"parity_reference: {name} takes {model.tokenizer} ids: give them with --tokens", file=sys.stderr)
+            return 1
+        with open(args.tokens, encoding="utf-8") as f:
+            given = json.load(f)
+        tokens = torch.tensor(given["tokens"], dtype=torch.int64)
+        masks = torch.tensor(given["masks"], dtype=torch.int64)
+        if tuple(tokens.shape) != (len(images), model.token_length) or masks.shape != tokens.shape:
+            print(f"parity_reference: --tokens has {tuple(tokens.shape)} tokens and {tuple(masks.shape)} masks; "
+                  f"want {len(images)} rows of {model.token_length}", file=sys.stderr)
+            return 1
+    inputs = (pixels, tokens, masks) if model.uses_mask else (pixels, tokens)
+    with torch.no_grad():
+        out = model(*inputs)
+    doc = {
+        "model": name,
+        "image_size": model.image_size,
+        "pixels": [base64.b64encode(px.contiguous().numpy().tobytes()).decode("ascii") for px in pixels],
+        "tokens": tokens.tolist(),
+        "masks": masks.tolist() if model.uses_mask else [],
         "outputs": {n: out[:, i].tolist() for i, n in enumerate(model.output_names)},
     }
     with open(args.json, "w", encoding="utf-8") as f:

@@ -40,14 +40,18 @@ def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: b
                  dataset: Optional[str] = None, writer: str = "python -m agiqa_torch.export") -> str:
     s = _image_side(model)
     inputs = [f'  {{ name: "IMAGE" data_type: TYPE_UINT8 dims: [ 3, {s}, {s} ] }}']
-    if model.uses_prompt:
-        inputs.append(f'  {{ name: "TOKENS" data_type: TYPE_INT64 dims: [ {CONTEXT_LENGTH} ] }}')
+    for n in _token_inputs(model):
+        inputs.append(f'  {{ name: "{n}" data_type: TYPE_INT64 dims: [ {_token_length(model)} ] }}')
     outputs = [f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ 1 ] }}' for n in model.output_names]
     params = {"agiqa.catalog": catalog_key(model), "agiqa.preprocess": model.preprocess,
               "agiqa.per_split": "true" if per_split else "false",
               "agiqa.higher_is_better": "true" if model.higher_is_better else "false"}
     if per_split and dataset:
         params["agiqa.dataset"] = dataset
+    if hasattr(model, "tokenizer"):  # alignment models name their tokenizer (the contract's default: clip_bpe)
+        params["agiqa.tokenizer"] = model.tokenizer
+    if getattr(model, "prompt_prefix", ""):
+        params["agiqa.prompt_prefix"] = model.prompt_prefix
     lines = [
         f"# Written by {writer} ({model.name}).",
         f'name: "{name}"',
@@ -56,12 +60,30 @@ def config_pbtxt(name: str, model: AGIQAModel, max_batch_size: int, per_split: b
         "input [", ",\n".join(inputs), "]",
         "output [", ",\n".join(outputs), "]",
     ]
-    if per_split:
-        lines.append("version_policy: { all { } }")
+    # Explicit either way: per-split models serve every version, zero-shot ones their one version.
+    lines.append("version_policy: { all { } }" if per_split else "version_policy: { latest { num_versions: 1 } }")
     lines += ["dynamic_batching { }", "instance_group [ { kind: KIND_GPU, count: 1 } ]"]
     for k, v in params.items():
-        lines.append(f'parameters {{ key: "{k}" value: {{ string_value: "{v}" }} }}')
+        lines.append(f'parameters {{ key: "{k}" value: {{ string_value: "{_quote(v)}" }} }}')
+    # Weights over 2 GB sit in model.onnx.data beside model.onnx; Triton's onnxruntime backend loads
+    # them from there by itself (the file's location is recorded in model.onnx), so nothing here changes.
     return "\n".join(lines) + "\n"
+
+
+def _quote(v: str) -> str:
+    """A protobuf text string's contents: backslashes and double quotes escaped."""
+    return v.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _token_inputs(model: AGIQAModel) -> list:
+    """TOKENS (prompt-aware models) and TOKENS_MASK (alignment models that take it)."""
+    if hasattr(model, "input_names"):
+        return [n for n in model.input_names() if n != "IMAGE"]
+    return ["TOKENS"] if model.uses_prompt else []
+
+
+def _token_length(model: AGIQAModel) -> int:
+    return int(getattr(model, "token_length", CONTEXT_LENGTH))
 
 
 def _image_side(model: AGIQAModel) -> int:
@@ -70,7 +92,7 @@ def _image_side(model: AGIQAModel) -> int:
 
 
 def _config_param(text: str, key: str) -> Optional[str]:
-    m = re.search(r'key\s*:\s*"' + re.escape(key) + r'"\s*value\s*:\s*\{\s*string_value\s*:\s*"([^"]*)"', text)
+    m = re.search(r'key\s*:\s*"' + re.escape(key) + r'"\s*value\s*:\s*\{\s*string_value\s*:\s*"((?:[^"\\]|\\.)*)"', text)
     return m.group(1) if m else None
 
 
@@ -86,9 +108,18 @@ def check_existing_config(path: str, name: str, model: AGIQAModel, per_split: bo
     if not m or m.group(1) != name:
         problems.append(f'name is {m.group(1) if m else "absent"!r}, want "{name}"')
     declared = set(re.findall(r'name\s*:\s*"([A-Z_]+)"', text))
-    want = {"IMAGE"} | ({"TOKENS"} if model.uses_prompt else set()) | set(model.output_names)
+    want = {"IMAGE"} | set(_token_inputs(model)) | set(model.output_names)
     if declared != want:
         problems.append(f"tensors {sorted(declared)}, the model has {sorted(want)}")
+    for n in _token_inputs(model):
+        if re.search(r'name\s*:\s*"' + n + r'"[^}]*dims\s*:\s*\[\s*' + str(_token_length(model)) + r'\s*\]', text) is None:
+            problems.append(f"{n} dims are not [ {_token_length(model)} ]")
+    tokenizer = _config_param(text, "agiqa.tokenizer")
+    if hasattr(model, "tokenizer") and tokenizer is not None and tokenizer != model.tokenizer:
+        problems.append(f'agiqa.tokenizer is "{tokenizer}", the model takes "{model.tokenizer}"')
+    prefix = _config_param(text, "agiqa.prompt_prefix")
+    if hasattr(model, "prompt_prefix") and (prefix or "") != _quote(model.prompt_prefix):
+        problems.append(f'agiqa.prompt_prefix is "{prefix or ""}", the model puts "{model.prompt_prefix}"')
     side = _image_side(model)
     if re.search(rf"dims\s*:\s*\[\s*3\s*,\s*{side}\s*,\s*{side}\s*\]", text) is None:
         problems.append(f"IMAGE dims are not [ 3, {side}, {side} ]")

@@ -141,7 +141,7 @@ def test_clipiqa_is_zero_shot(tmp_path, capsys):
     cfg = (tmp_path / "clipiqa_tiny" / "config.pbtxt").read_text()
     assert 'string_value: "native"' in cfg and "dims: [ 3, -1, -1 ]" in cfg
     assert 'key: "agiqa.per_split" value: { string_value: "false" }' in cfg
-    assert "version_policy" not in cfg
+    assert "version_policy: { latest { num_versions: 1 } }" in cfg  # one version for every split
     sig = E.graph_signature(str(tmp_path / "clipiqa_tiny" / "1" / "model.onnx"))
     assert sig == {"inputs": [("IMAGE", "UINT8", ("batch", 3, "height", "width"))],
                    "outputs": [("QUALITY", "FLOAT", ("batch", 1))]}
@@ -267,7 +267,11 @@ def test_committed_configs_are_where_export_writes_and_describe_its_models():
             # Tiny widths at the full image size: the config check reads names, tensors and sizes only.
             m = build_model(**dict(kw, **TINY), **extra, image2prompt=model == "ipiqa")
             expected[E._default_name(args, kw, m)] = (m, model not in E.ZERO_SHOT)
-    assert {"ipiqa_agiqa1k", "ipiqa_agiqa3k"} <= set(expected)
+    # Table 2's alignment models: zero-shot, one version, named after the model.
+    from agiqa_torch.alignexport import ALIGNMENT_MODELS, _builtin
+    for model in ALIGNMENT_MODELS:
+        expected[model] = (_builtin(model, None)[0](tiny=True, state=None, seed=0), False)
+    assert {"ipiqa_agiqa1k", "ipiqa_agiqa3k", "clipscore", "imagereward"} <= set(expected)
     committed = {d for d in os.listdir(COMMITTED)
                  if 'platform: "onnxruntime_onnx"' in open(os.path.join(COMMITTED, d, "config.pbtxt")).read()}
     assert committed == set(expected)
