@@ -44,6 +44,7 @@ func TestParityAlignment(t *testing.T) {
 		{"toyalign_bert", []string{"--builder", "tests.toy_alignment:build_bert", "--seed", "3"}},
 		{"clipscore", []string{"--model", "clipscore", "--seed", "7"}},
 		{"imagereward", []string{"--model", "imagereward", "--seed", "7"}},
+		{"hpsv2", []string{"--model", "hpsv2", "--seed", "7"}}, // resize_pad: long side to 224, black padding
 	} {
 		t.Run(c.name, func(t *testing.T) { checkAlignmentParity(t, c.name, c.args) })
 	}
@@ -113,8 +114,12 @@ func checkAlignmentParity(t *testing.T, catalog string, args []string) {
 	}
 	methodName, _ := modelrepo.Parameter(cfg, "agiqa.preprocess")
 	method, err := preprocess.ParseMethod(methodName)
-	if err != nil || method != preprocess.MethodResizeCenterCrop {
-		t.Fatalf("agiqa.preprocess %q (%v), want resize_center_crop", methodName, err)
+	wantMethod := preprocess.MethodResizeCenterCrop
+	if catalog == "hpsv2" {
+		wantMethod = preprocess.MethodResizePad
+	}
+	if err != nil || method != wantMethod {
+		t.Fatalf("agiqa.preprocess %q (%v), want %v", methodName, err, wantMethod)
 	}
 	tokens, masks := bertRows.Tokens, bertRows.Masks
 	switch tk := modelrepo.Tokenizer(cfg); {
@@ -155,7 +160,7 @@ func checkAlignmentParity(t *testing.T, catalog string, args []string) {
 			worst = max(worst, d, -d)
 		}
 		if worst > pixelTol {
-			t.Errorf("%s: Go resize_center_crop differs from Pillow by %d grey levels; tolerance %d", path, worst, pixelTol)
+			t.Errorf("%s: Go %v differs from Pillow by %d grey levels; tolerance %d", path, method, worst, pixelTol)
 		}
 		inputs := []*tensor.Tensor{must(tensor.NewUint8(modelrepo.InputImage, []int64{1, 3, size, size}, pixels))(t),
 			must(tensor.NewInt64(modelrepo.InputTokens, []int64{1, length}, tokens[i]))(t)}

@@ -119,9 +119,26 @@ def load_center_crop(path: str, size: int) -> torch.Tensor:
         return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 
+def load_resize_pad(path: str, size: int) -> torch.Tensor:
+    """uint8 [3, size, size]: RGB, long side resized to ``size`` (each side times size / long side,
+    Python's round, Pillow bicubic), centred on black -- HPS v2's ResizeMaxSize(size, fill=0)."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        scale = size / float(max(w, h))
+        rw, rh = round(w * scale), round(h * scale)
+        if (rw, rh) != (w, h):
+            im = im.resize((rw, rh), Image.BICUBIC)
+        canvas = Image.new("RGB", (size, size), (0, 0, 0))
+        canvas.paste(im, ((size - rw) // 2, (size - rh) // 2))
+        return torch.from_numpy(np.array(canvas, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+
+
 def _alignment_reference(args, name: str, model, images, prompts) -> int:
-    """The reference of an alignment model: centre-cropped images, the model's tokenizer's rows."""
-    pixels = torch.stack([load_center_crop(path, model.image_size) for path in images])
+    """The reference of an alignment model: images preprocessed as the model's authors do
+    (resize_center_crop, or resize_pad for HPS v2), the model's tokenizer's rows."""
+    load = load_resize_pad if model.preprocess == "resize_pad" else load_center_crop
+    pixels = torch.stack([load(path, model.image_size) for path in images])
     if model.tokenizer == "clip_bpe":
         tokens = tokenize([model.prompt_prefix + p for p in prompts], context_length=model.token_length,
                           vocab_path=args.vocab)
