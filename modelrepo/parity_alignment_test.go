@@ -44,7 +44,10 @@ func TestParityAlignment(t *testing.T) {
 		{"toyalign_bert", []string{"--builder", "tests.toy_alignment:build_bert", "--seed", "3"}},
 		{"clipscore", []string{"--model", "clipscore", "--seed", "7"}},
 		{"imagereward", []string{"--model", "imagereward", "--seed", "7"}},
+		{"hpsv1", []string{"--model", "hpsv1", "--seed", "7"}},
 		{"hpsv2", []string{"--model", "hpsv2", "--seed", "7"}}, // resize_pad: long side to 224, black padding
+		{"hpsv21", []string{"--model", "hpsv21", "--seed", "7"}},
+		{"pickscore", []string{"--model", "pickscore", "--seed", "7"}},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkAlignmentParity(t, c.name, c.args) })
 	}
@@ -115,7 +118,7 @@ func checkAlignmentParity(t *testing.T, catalog string, args []string) {
 	methodName, _ := modelrepo.Parameter(cfg, "agiqa.preprocess")
 	method, err := preprocess.ParseMethod(methodName)
 	wantMethod := preprocess.MethodResizeCenterCrop
-	if catalog == "hpsv2" {
+	if catalog == "hpsv2" || catalog == "hpsv21" {
 		wantMethod = preprocess.MethodResizePad
 	}
 	if err != nil || method != wantMethod {
