@@ -1,14 +1,10 @@
 package dataset
 
 import (
-	"archive/zip"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/xuri/excelize/v2"
 )
 
 // AGIQA-1k file names are <generator>_<object>_<action>_<place>_<style>.jpg.
@@ -121,23 +117,10 @@ func repairAGIQA1kName(name string, listed map[string]bool) string {
 // row 1080, 2.0841 on row 1081); rule: the first row of a repeated image
 // is kept, later ones are dropped with a warning, because the harness keys
 // predictions by image name and one name can carry one score.
-func loadAGIQA1kXLSX(file string) (*Dataset, error) {
-	f, err := excelize.OpenFile(file)
-	if errors.Is(err, zip.ErrFormat) {
-		// A renamed CSV or a truncated download: say what was expected.
-		return nil, fmt.Errorf("labels %s: not an Excel .xlsx workbook (%w)", file, err)
-	}
+func loadAGIQA1kXLSX(file string, lim Limits) (*Dataset, error) {
+	sheet, rows, err := readXLSX(file, lim)
 	if err != nil {
-		return nil, fmt.Errorf("labels %s: %w", file, err)
-	}
-	defer f.Close()
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		return nil, fmt.Errorf("%s: workbook has no sheets", file)
-	}
-	rows, err := f.GetRows(sheets[0], excelize.Options{RawCellValue: true})
-	if err != nil {
-		return nil, fmt.Errorf("%s: sheet %q: %w", file, sheets[0], err)
+		return nil, err
 	}
 	t := &table{file: file}
 	for i, row := range rows {
@@ -155,7 +138,7 @@ func loadAGIQA1kXLSX(file string) (*Dataset, error) {
 		t.lines = append(t.lines, i+1) // spreadsheet rows are 1-based
 	}
 	if t.header == nil {
-		return nil, fmt.Errorf("%s: sheet %q is empty, want a header row", file, sheets[0])
+		return nil, fmt.Errorf("%s: sheet %q is empty, want a header row", file, sheet)
 	}
 	idx, err := t.need("image", "prompt", "mos")
 	if err != nil {
@@ -202,8 +185,8 @@ func loadAGIQA1kXLSX(file string) (*Dataset, error) {
 // "dreamStudio_8_9_1_.jpg") is completed when exactly one value gives a
 // name the file lacks ("dreamStudio_8_9_1_1.jpg") and reported as a warning;
 // any other undecodable name is an error.
-func loadAGIQA1kCSV(file string) (*Dataset, error) {
-	t, err := readCSV(file)
+func loadAGIQA1kCSV(file string, lim Limits) (*Dataset, error) {
+	t, err := readCSV(file, lim)
 	if err != nil {
 		return nil, err
 	}

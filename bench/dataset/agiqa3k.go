@@ -11,8 +11,8 @@ import (
 // The group is the prompt index: the number after the last "_" of the file
 // name (AttnGAN_normal_000.jpg -> "0"); every generator drew from the same
 // 300 prompts, so this is the unit IP-IQA's split permutes.
-func loadAGIQA3k(file string) (*Dataset, error) {
-	t, err := readCSV(file)
+func loadAGIQA3k(file string, lim Limits) (*Dataset, error) {
+	t, err := readCSV(file, lim)
 	if err != nil {
 		return nil, err
 	}

@@ -1,15 +1,13 @@
 package dataset
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path"
-	"strconv"
 	"strings"
 )
 
@@ -24,22 +22,21 @@ type table struct {
 	lines  []int
 }
 
-// readCSV reads a whole CSV file. Blank lines are skipped by encoding/csv;
+// readCSV reads a whole CSV file: a regular file within lim's cap, UTF-8 text without NUL
+// (checkText). Blank lines are skipped by encoding/csv;
 // a UTF-8 byte-order mark before the header is dropped (before parsing, so a
 // quoted first header field still parses). A row with more fields than the
 // header, extra ones not empty, is an error: it is what an unquoted comma in
 // a prompt does, and every later column would be read shifted.
-func readCSV(file string) (*table, error) {
-	f, err := os.Open(file)
+func readCSV(file string, lim Limits) (*table, error) {
+	data, err := readLabelFile(file, lim)
 	if err != nil {
-		return nil, fmt.Errorf("labels: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
-		br.Discard(3)
+	if err := checkText(file, data); err != nil {
+		return nil, err
 	}
-	r := csv.NewReader(br)
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	r.FieldsPerRecord = -1 // row lengths are checked against the header below, with a clearer message
 	t := &table{file: file}
 	for {
@@ -128,9 +125,9 @@ func (t *table) cell(r, c int) string {
 // mos parses a score cell: it must be a finite number.
 func (t *table) mos(r, c int) (float64, error) {
 	s := t.cell(r, c)
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%s:%d: column %q: value %q is not a finite number", t.file, t.lines[r], t.header[c], s)
+	v, ok := parseDecimal(s)
+	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%s:%d: column %q: value %q is not a finite number written in decimal", t.file, t.lines[r], t.header[c], s)
 	}
 	return v, nil
 }
@@ -167,8 +164,8 @@ func stem(name string) string {
 // group belongs to the group of its prompt, so images sharing a prompt stay
 // on one side of a split (an image with neither is a group of its own). An
 // empty mos_align cell means "no alignment score".
-func loadGenericCSV(file string) (*Dataset, error) {
-	t, err := readCSV(file)
+func loadGenericCSV(file string, lim Limits) (*Dataset, error) {
+	t, err := readCSV(file, lim)
 	if err != nil {
 		return nil, err
 	}

@@ -115,28 +115,38 @@ func (d *Dataset) HasAlign() bool {
 	return len(d.Items) > 0
 }
 
-// Load reads the label file of the named dataset. imagesDir, when not empty,
-// is joined with each image name to fill Item.Path (existence is checked by
-// Preflight, not here).
+// Load reads the label file of the named dataset within the default Limits.
+// imagesDir, when not empty, is joined with each image name to fill Item.Path
+// (existence is checked by Preflight, not here).
 func Load(name, labelsPath, imagesDir string) (*Dataset, error) {
+	return LoadLimited(name, labelsPath, imagesDir, Limits{})
+}
+
+// LoadLimited is Load within lim (zero fields: the defaults). Only a regular
+// file within the size cap is read; a label file must be UTF-8 text without
+// NUL, and scores must be decimal numbers.
+func LoadLimited(name, labelsPath, imagesDir string, lim Limits) (*Dataset, error) {
+	if err := lim.Validate(); err != nil {
+		return nil, err
+	}
 	var (
 		ds  *Dataset
 		err error
 	)
 	switch name {
 	case AGIQA3k:
-		ds, err = loadAGIQA3k(labelsPath)
+		ds, err = loadAGIQA3k(labelsPath, lim)
 	case AGIQA1k:
 		switch strings.ToLower(filepath.Ext(labelsPath)) {
 		case ".xlsx":
-			ds, err = loadAGIQA1kXLSX(labelsPath)
+			ds, err = loadAGIQA1kXLSX(labelsPath, lim)
 		case ".csv":
-			ds, err = loadAGIQA1kCSV(labelsPath)
+			ds, err = loadAGIQA1kCSV(labelsPath, lim)
 		default:
 			return nil, fmt.Errorf("agiqa-1k labels %s: want AIGC_MOS_Zscore.xlsx or AIGC_all.csv (extension .xlsx or .csv)", labelsPath)
 		}
 	case CSV, Sample:
-		ds, err = loadGenericCSV(labelsPath)
+		ds, err = loadGenericCSV(labelsPath, lim)
 	default:
 		return nil, unknownName(name)
 	}

@@ -1,18 +1,16 @@
 package dataset
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // register decoders for image.Decode
-	_ "image/png"
 	"os"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/agiqa-bench/agiqa/bench/preprocess"
 )
 
 // MaxPreflightFailures is how many failures a PreflightReport keeps.
@@ -71,7 +69,7 @@ func (r PreflightReport) Error() error {
 
 // Preflight checks, before any inference, that every image exists and
 // decodes completely (a truncated JPEG fails here rather than halfway
-// through a benchmark). workers <= 0 means GOMAXPROCS. Cancelling ctx stops
+// through a benchmark), with the decoder and pixel limit inference uses. workers <= 0 means GOMAXPROCS. Cancelling ctx stops
 // the check; the report then holds what was checked and ctx's error.
 func Preflight(ctx context.Context, ds *Dataset, workers int) PreflightReport {
 	if workers <= 0 {
@@ -89,7 +87,7 @@ func Preflight(ctx context.Context, ds *Dataset, workers int) PreflightReport {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				results <- result{i, checkImage(ds.Items[i].Path)}
+				results <- result{i, checkImage(ctx, ds.Items[i].Path)}
 			}
 		}()
 	}
@@ -134,24 +132,30 @@ func Preflight(ctx context.Context, ds *Dataset, workers int) PreflightReport {
 
 var errNoPath = errors.New("no image path (no images folder given)")
 
-func checkImage(path string) error {
+// checkImage reads and decodes the image the way inference will (preprocess.ReadFile, then the
+// default Decoder, within its pixel limit), so what passes here decodes there. A FIFO, a device,
+// a folder or an empty file named like an image is refused without blocking.
+func checkImage(ctx context.Context, path string) error {
 	if path == "" {
 		return errNoPath
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return errors.New("missing")
-		}
-		return err
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return errors.New("missing")
 	}
-	defer f.Close()
-	img, _, err := image.Decode(bufio.NewReader(f))
-	if err != nil {
-		return fmt.Errorf("does not decode: %w", err)
+	data, err := preprocess.ReadFile(ctx, path)
+	if err == nil {
+		_, err = preprocess.Decode(data, path)
 	}
-	if b := img.Bounds(); b.Empty() {
-		return errors.New("empty image")
+	if err == nil {
+		return nil
 	}
-	return nil
+	// The failure is reported beside its path: drop the path from preprocess's wording.
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "preprocess: image "+path+" "); ok {
+		return errors.New(rest)
+	}
+	if rest, ok := strings.CutPrefix(msg, "preprocess: decode image "+path+": "); ok {
+		msg = rest
+	}
+	return fmt.Errorf("does not decode: %s", msg)
 }

@@ -62,7 +62,7 @@ func TestPreflight(t *testing.T) {
 			t.Fatalf("workers %d: %+v", workers, rep)
 		}
 		want := []struct{ image, err string }{
-			{"corrupt.jpg", "does not decode: image: unknown format"},
+			{"corrupt.jpg", "does not decode: unsupported image format"},
 			{"missing.png", "missing"},
 			{"truncated.jpg", "does not decode"},
 		}

@@ -16,6 +16,7 @@ package preprocess
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -37,10 +38,6 @@ func NewRGB(w, h int) RGB { return RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)} }
 // valid reports whether the buffer length matches the dimensions.
 func (m RGB) valid() bool { return m.W > 0 && m.H > 0 && len(m.Pix) == 3*m.W*m.H }
 
-// MaxPixels bounds the size of a decoded image (Pillow's decompression-bomb error threshold,
-// 2 * Image.MAX_IMAGE_PIXELS), so a corrupt header cannot make the harness allocate gigabytes.
-const MaxPixels = 2 * 89478485
-
 // EnvPureGoJPEG names the environment variable that forces the pure-Go JPEG decoder when set to "1".
 const EnvPureGoJPEG = "AGIQA_PURE_GO_JPEG"
 
@@ -51,14 +48,18 @@ const EnvTurboJPEGLib = "AGIQA_TURBOJPEG_LIB"
 var (
 	// ErrUnsupportedFormat is returned for content that is neither JPEG nor PNG.
 	ErrUnsupportedFormat = errors.New("unsupported image format (want JPEG or PNG)")
-	// ErrTooLarge is returned when an image has more than MaxPixels pixels.
+	// ErrTooLarge is returned (as a *TooLargeError) when an image declares more pixels than the
+	// decoder's Limits.MaxPixels.
 	ErrTooLarge = errors.New("image too large")
 )
 
-// Decoder decodes JPEG and PNG content into RGB. The zero value uses libjpeg-turbo when available.
+// Decoder decodes JPEG and PNG content into RGB. The zero value uses libjpeg-turbo when available
+// and the process's default limits.
 type Decoder struct {
 	// PureGoJPEG forces the pure-Go JPEG path even when libjpeg-turbo is available.
 	PureGoJPEG bool
+	// Limits bounds each image; zero fields take the process defaults (SetDefaultLimits).
+	Limits Limits
 }
 
 // TurboAvailable reports whether JPEG can be decoded with libjpeg-turbo: the build supports it and the
@@ -75,31 +76,38 @@ func (d Decoder) UsesTurbo() bool {
 	return !d.PureGoJPEG && os.Getenv(EnvPureGoJPEG) != "1" && turboReady()
 }
 
-// DecodeFile reads and decodes the image at path.
+// DecodeFile reads (ReadFile, without cancellation) and decodes the image at path.
 func (d Decoder) DecodeFile(path string) (RGB, error) {
-	data, err := os.ReadFile(path)
+	data, err := d.ReadFile(context.Background(), path)
 	if err != nil {
-		return RGB{}, fmt.Errorf("preprocess: read image: %w", err)
+		return RGB{}, err
 	}
 	return d.Decode(data, path)
 }
 
 // Decode decodes JPEG or PNG content, chosen by its signature (not by name); name (usually the path)
-// is only used in error messages.
+// is only used in error messages. The size the header declares is checked against d's pixel limit
+// before anything is decoded.
 func (d Decoder) Decode(data []byte, name string) (RGB, error) {
 	var (
 		img RGB
 		err error
 	)
+	limit := d.Limits.maxPixels()
+	if err = d.Limits.Validate(); err == nil {
+		err = d.checkHeader(data)
+	}
 	switch {
+	case err != nil && !errors.Is(err, errShortHeader):
+		// A short header is left to the codec, whose message for a truncated file is the usual one.
 	case isJPEG(data):
 		if d.UsesTurbo() {
-			img, err = decodeJPEGTurbo(data)
+			img, err = decodeJPEGTurbo(data, limit)
 		} else {
-			img, err = decodeJPEGPure(data)
+			img, err = decodeJPEGPure(data, limit)
 		}
 	case isPNG(data):
-		img, err = decodePNG(data)
+		img, err = decodePNG(data, limit)
 	default:
 		err = ErrUnsupportedFormat
 	}
@@ -119,18 +127,8 @@ func isJPEG(b []byte) bool { return len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 
 
 func isPNG(b []byte) bool { return bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) }
 
-func checkSize(w, h int) error {
-	if w <= 0 || h <= 0 {
-		return fmt.Errorf("invalid size %dx%d", w, h)
-	}
-	if int64(w)*int64(h) > MaxPixels {
-		return fmt.Errorf("%w: %dx%d exceeds %d pixels", ErrTooLarge, w, h, MaxPixels)
-	}
-	return nil
-}
-
-func decodePNG(data []byte) (RGB, error) {
-	im, err := decodeStd(data, "png", png.DecodeConfig, png.Decode)
+func decodePNG(data []byte, limit int64) (RGB, error) {
+	im, err := decodeStd(data, limit, "png", png.DecodeConfig, png.Decode)
 	if err != nil {
 		return RGB{}, err
 	}
@@ -161,15 +159,16 @@ func gray16ToRGB(pix []uint8, stride, bpp, w, h int) RGB {
 	return out
 }
 
-// decodeStd decodes with one of the standard library's codecs, checking the header's size against
-// MaxPixels before the pixels are allocated; format prefixes the codec's errors.
-func decodeStd(data []byte, format string, config func(io.Reader) (image.Config, error),
+// decodeStd decodes with one of the standard library's codecs, checking the codec's view of the
+// header's size against limit again before the pixels are allocated; format prefixes the codec's
+// errors.
+func decodeStd(data []byte, limit int64, format string, config func(io.Reader) (image.Config, error),
 	decode func(io.Reader) (image.Image, error)) (image.Image, error) {
 	cfg, err := config(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", format, err)
 	}
-	if err := checkSize(cfg.Width, cfg.Height); err != nil {
+	if err := checkPixels(cfg.Width, cfg.Height, limit); err != nil {
 		return nil, err
 	}
 	im, err := decode(bytes.NewReader(data))

@@ -12,4 +12,4 @@ func turboReason() string {
 }
 
 // decodeJPEGTurbo is never called in builds without libjpeg-turbo (UsesTurbo reports false).
-func decodeJPEGTurbo(data []byte) (RGB, error) { return decodeJPEGPure(data) }
+func decodeJPEGTurbo(data []byte, limit int64) (RGB, error) { return decodeJPEGPure(data, limit) }

@@ -9,8 +9,8 @@ import (
 // the way libjpeg-turbo does with its defaults (jdsample.c "fancy" triangular upsampling, jdcolor.c
 // fixed-point tables) instead of image/jpeg's nearest-neighbour chroma and its own conversion
 // constants. What remains different from Pillow is the IDCT (Go's versus libjpeg's ISLOW).
-func decodeJPEGPure(data []byte) (RGB, error) {
-	im, err := decodeStd(data, "jpeg", jpeg.DecodeConfig, jpeg.Decode)
+func decodeJPEGPure(data []byte, limit int64) (RGB, error) {
+	im, err := decodeStd(data, limit, "jpeg", jpeg.DecodeConfig, jpeg.Decode)
 	if err != nil {
 		return RGB{}, err
 	}

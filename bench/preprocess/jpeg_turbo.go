@@ -195,16 +195,26 @@ func turboError(api *C.tjAPI, h C.tjhandle, what string) error {
 // IDCT (JDCT_ISLOW), fancy upsampling. Greyscale comes out as replicated grey and CMYK/YCCK through
 // Pillow's CMYK->RGB formula, as Image.convert("RGB") would do. Without the library it falls back to
 // the pure-Go decoder (callers check UsesTurbo first, so this is only a guard).
-func decodeJPEGTurbo(data []byte) (RGB, error) {
+func decodeJPEGTurbo(data []byte, limit int64) (RGB, error) {
 	api := turboAPI()
 	if api == nil {
-		return decodeJPEGPure(data)
+		return decodeJPEGPure(data, limit)
 	}
 	h, err := getHandle(api)
 	if err != nil {
 		return RGB{}, err
 	}
-	defer putHandle(api, h)
+	// A handle whose last call failed is left in a state where the next header read on it fails
+	// too ("Bogus Huffman table definition" for a good image after a truncated one): only a handle
+	// that finished cleanly goes back to the pool.
+	clean := false
+	defer func() {
+		if clean {
+			putHandle(api, h)
+		} else {
+			C.tjw_destroy(api, h)
+		}
+	}()
 
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
 	n := C.ulong(len(data))
@@ -213,7 +223,7 @@ func decodeJPEGTurbo(data []byte) (RGB, error) {
 		return RGB{}, turboError(api, h, "header")
 	}
 	width, height := int(w), int(hh)
-	if err := checkSize(width, height); err != nil {
+	if err := checkPixels(width, height, limit); err != nil {
 		return RGB{}, err
 	}
 
@@ -221,6 +231,7 @@ func decodeJPEGTurbo(data []byte) (RGB, error) {
 		rc := C.tjw_decompress2(api, h, src, n, (*C.uchar)(unsafe.Pointer(&buf[0])), w, C.int(width*pixelSize), hh,
 			pf, C.TJFLAG_ACCURATEDCT)
 		if rc == 0 {
+			clean = true
 			return nil
 		}
 		// libjpeg warnings (e.g. stray bytes before a marker) still yield an image and Pillow accepts

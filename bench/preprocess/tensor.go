@@ -1,9 +1,9 @@
 package preprocess
 
 import (
+	"context"
 	"fmt"
 	"math"
-	"os"
 )
 
 // Method is how an image is brought to the model's IMAGE input (config parameter agiqa.preprocess).
@@ -155,12 +155,12 @@ func ToTensor(img RGB, size int, method Method) ([]uint8, error) {
 	return planar(r), nil
 }
 
-// LoadTensor decodes the image at path with the default Decoder and returns ToTensor's result.
-// Errors name the path.
+// LoadTensor reads (ReadFile) and decodes the image at path with the default Decoder and returns
+// ToTensor's result. Errors name the path.
 func LoadTensor(path string, size int, method Method) ([]uint8, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(context.Background(), path)
 	if err != nil {
-		return nil, fmt.Errorf("preprocess: read image: %w", err)
+		return nil, err
 	}
 	return DecodeTensor(data, path, size, method)
 }
@@ -172,7 +172,7 @@ func DecodeTensor(data []byte, name string, size int, method Method) ([]uint8, e
 	return t.Pix, err
 }
 
-// DecodeCHW decodes data (JPEG or PNG, at most MaxPixels pixels) and returns ToCHW's result:
+// DecodeCHW decodes data (JPEG or PNG, within the default Limits) and returns ToCHW's result:
 // for MethodNative the image at its own size. name, usually the path, is used in errors.
 func DecodeCHW(data []byte, name string, size int, method Method) (CHW, error) {
 	img, err := Decode(data, name)

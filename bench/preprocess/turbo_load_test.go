@@ -77,7 +77,7 @@ func checkFallback(t *testing.T, bogus string) {
 		t.Error("fallback decode differs from the pure-Go decoder")
 	}
 	// decodeJPEGTurbo itself must not touch the unloaded library.
-	direct, err := decodeJPEGTurbo(data)
+	direct, err := decodeJPEGTurbo(data, DefaultMaxPixels)
 	if err != nil || !bytes.Equal(direct.Pix, want.Pix) {
 		t.Errorf("decodeJPEGTurbo without the library: err %v, equal %v", err, bytes.Equal(direct.Pix, want.Pix))
 	}

@@ -25,6 +25,7 @@ func init() {
 type datasetFlags struct {
 	name, labels, images, dir string
 	sampleSize                int
+	limits                    *limitFlags
 }
 
 func addDatasetFlags(fs *flag.FlagSet) *datasetFlags {
@@ -34,6 +35,7 @@ func addDatasetFlags(fs *flag.FlagSet) *datasetFlags {
 	fs.StringVar(&d.images, "images", "", "image `folder` (sample: where the images are generated; default $AGIQA_CACHE/sample)")
 	fs.StringVar(&d.dir, "dir", "", "dataset `folder`: finds the label file and the image folder in it (sample: where it is generated)")
 	fs.IntVar(&d.sampleSize, "sample-size", sample.DefaultImages, sampleSizeUsage)
+	d.limits = addLimitFlags(fs)
 	return d
 }
 
@@ -42,6 +44,9 @@ func addDatasetFlags(fs *flag.FlagSet) *datasetFlags {
 func (d *datasetFlags) open(ctx context.Context) (*dataset.Dataset, error) {
 	if d.name == "" {
 		return nil, usagef("--dataset is required (one of %s)", strings.Join(dataset.Names(), ", "))
+	}
+	if err := d.limits.apply(); err != nil {
+		return nil, err
 	}
 	src, err := parseDatasetSpec(d.name)
 	if err != nil {

@@ -46,6 +46,7 @@ Example:
 	fitName := fs.String("plcc-fit", "none", "logistic `fit` before PLCC: none, logistic4, logistic5")
 	format := fs.String("format", "text", "output `format`: "+strings.Join(table.Formats, ", "))
 	paper := fs.Bool("paper", false, "add the paper's row and the difference")
+	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -69,6 +70,9 @@ Example:
 	fit, err := metrics.ParseFitKind(*fitName)
 	if err != nil {
 		return usagef("--plcc-fit: %v", err)
+	}
+	if err := limits.apply(); err != nil {
+		return err
 	}
 	ds, err := src.resolve(ctx, sample.DefaultImages, false)
 	if err != nil {

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 
-	"github.com/agiqa-bench/agiqa/bench/clip"
+	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/bench/runner"
 )
 
@@ -31,7 +29,9 @@ Example:
 	image := fs.String("image", "", "image `file` (JPEG or PNG)")
 	prompt := fs.String("prompt", "", "the image's `prompt` (prompt-aware models)")
 	vocab := fs.String("clip-vocab", "", "CLIP BPE vocabulary `file` (default $AGIQA_CLIP_VOCAB or the cache)")
+	bertVocab := fs.String("bert-vocab", "", bertVocabUsage)
 	format := fs.String("format", "text", "output `format`: text or json")
+	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,14 +47,13 @@ Example:
 	if err := checkServers([]string{*addr}); err != nil {
 		return err
 	}
-	// A wrong image path is reported before any server is contacted.
-	if st, err := os.Stat(*image); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("--image %s: no such file", *image)
-		}
+	if err := limits.apply(); err != nil {
+		return err
+	}
+	// A wrong image path, a FIFO or a folder named like an image, or one over the pixel limit is
+	// reported before any server is contacted, and without blocking.
+	if _, err := preprocess.ReadFile(ctx, *image); err != nil {
 		return fmt.Errorf("--image %s: %w", *image, err)
-	} else if st.IsDir() {
-		return fmt.Errorf("--image %s: is a folder, want an image file", *image)
 	}
 	c, err := dialServer(ctx, *addr)
 	if err != nil {
@@ -65,18 +64,12 @@ Example:
 	if err != nil {
 		return err
 	}
-	var tok *clip.Tokenizer
-	if m.Prompt {
-		if *prompt == "" {
-			return usagef("model %s is prompt-aware: give --prompt", m.Name)
-		}
-		path, err := clip.ResolveVocab(*vocab)
-		if err != nil {
-			return err
-		}
-		if tok, err = clip.Load(path); err != nil {
-			return err
-		}
+	if m.Prompt && *prompt == "" {
+		return usagef("model %s is prompt-aware: give --prompt", m.Name)
+	}
+	tok, err := loadTokenizers([]*runner.Model{m}, *vocab, *bertVocab)
+	if err != nil {
+		return err
 	}
 	noteJPEGDecoder(io.stderr)
 	p, err := runner.InferOne(ctx, c, m, *version, *image, *prompt, tok)

@@ -47,7 +47,11 @@ Example:
 	threshold := fs.Float64("threshold", niqe.DefaultThreshold, "sharpness `fraction` of the image's sharpest block a block must exceed")
 	workers := fs.Int("workers", 0, "images decoded and measured at once (default: one per CPU)")
 	quiet := fs.Bool("q", false, "no per-image progress")
+	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := limits.apply(); err != nil {
 		return err
 	}
 	switch {

@@ -12,6 +12,7 @@ Split files are written by ``agiqa splits`` (Go) so that training and the harnes
 
 import csv
 import hashlib
+import io
 import json
 import os
 import random
@@ -76,9 +77,29 @@ def _float(value, where, column):
     return v
 
 
+def check_text(path, data):
+    """Refuse label-file bytes that are not UTF-8 text or hold a NUL byte, naming the line of the first
+    offending byte (1 + the newlines before it), with the Go reader's words (bench/dataset checkText),
+    so that training and the harness refuse the same files at the same line."""
+    nul = data.find(b"\x00")
+    bad = None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad = e.start
+    if nul >= 0 and (bad is None or nul < bad):
+        raise ValueError("%s:%d: NUL byte: a label file must be UTF-8 text" % (path, 1 + data.count(b"\n", 0, nul)))
+    if bad is not None:
+        raise ValueError("%s:%d: not UTF-8 text (byte 0x%02x): save the label file as UTF-8"
+                         % (path, 1 + data.count(b"\n", 0, bad), data[bad]))
+
+
 def _read_csv_rows(path, required):
     """Yield (line number, row) with header names trimmed and lower-cased (as the Go reader does)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with open(path, "rb") as f:
+        data = f.read()
+    check_text(path, data)
+    with io.StringIO(data.decode("utf-8-sig"), newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:

@@ -255,3 +255,31 @@ def test_preload_and_uint8_give_the_same_items(generated):
         a, b = plain[i], cached[i]
         assert b[0].dtype == torch.uint8 and torch.equal(a[0], b[0].float())
         assert torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
+
+
+# The Go reader's bad-text fixtures (bench/dataset/testdata/badtext, made by gen_badtext.py there):
+# both readers must refuse each file, naming the same line with the same words.
+_BADTEXT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "bench", "dataset", "testdata", "badtext")
+
+
+def _badtext_cases():
+    with open(os.path.join(_BADTEXT, "cases.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("case", _badtext_cases(), ids=lambda c: c["file"])
+def test_labels_must_be_utf8_without_nul_as_in_go(case):
+    path = os.path.join(_BADTEXT, case["file"])
+    dataset = "generic" if case["dataset"] == "csv" else case["dataset"]
+    with pytest.raises(ValueError) as e:
+        D.read_labels(dataset, path)
+    msg = str(e.value)
+    assert msg.startswith("%s:%d: " % (path, case["line"])), msg
+    assert case["says"] in msg, msg
+
+
+def test_good_utf8_with_bom_still_reads(tmp_path):
+    p = tmp_path / "labels.csv"
+    p.write_bytes("\ufeffimage,prompt,mos\na.jpg,caf\u00e9 \u2014 na\u00efve,1.5\n".encode("utf-8"))
+    labels = D.read_labels("generic", str(p))
+    assert labels.samples[0].prompt == "caf\u00e9 \u2014 na\u00efve"
