@@ -32,8 +32,9 @@ func init() {
 
 // When the run is interrupted, Run must not return while a preparing worker
 // is still going: that worker would later record its item (rep.Failed, the
-// cache, Progress.Add after Finish) behind the caller's back. A FIFO image
-// path holds one worker in open() until the test writes to it.
+// cache, Progress.Add after Finish) behind the caller's back. The
+// beforePrepare hook holds one worker (image files can no longer: a FIFO is
+// refused at once) until the test lets it go; its image is not one.
 func TestRunInterruptedWaitsForPreparers(t *testing.T) {
 	cfg := strings.ReplaceAll(fmt.Sprintf(meanConfig, "gate", "false"), "runner_test_mean", "runner_test_gate")
 	c, _ := serveFS(t, fstest.MapFS{
@@ -47,9 +48,18 @@ func TestRunInterruptedWaitsForPreparers(t *testing.T) {
 		t.Fatal(err)
 	}
 	items := makeItems(t, 2)
-	fifo := filepath.Join(t.TempDir(), "slow.png")
-	testenv.Mkfifo(t, fifo)
-	items = []dataset.Item{items[0], {Image: "slow.png", Path: fifo}, items[1]}
+	slow := filepath.Join(t.TempDir(), "slow.png")
+	if err := os.WriteFile(slow, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	items = []dataset.Item{items[0], {Image: "slow.png", Path: slow}, items[1]}
+	hold := make(chan struct{})
+	beforePrepare = func(it dataset.Item) {
+		if it.Image == "slow.png" {
+			<-hold
+		}
+	}
+	defer func() { beforePrepare = nil }()
 	cf, err := OpenCache(t.TempDir(), "ds", m, "")
 	if err != nil {
 		t.Fatal(err)
@@ -63,13 +73,7 @@ func TestRunInterruptedWaitsForPreparers(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		cancel()
 		time.Sleep(200 * time.Millisecond) // Run used to return in this gap
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		w.WriteString("not an image")
-		w.Close()
+		close(hold)
 	}()
 	rep, err := Run(ctx, c, m, "", items, cf, Options{Workers: 2, Concurrency: 1, Batch: 1, Retries: -1})
 	failed := rep.Failed

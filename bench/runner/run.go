@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/client"
 	"github.com/agiqa-bench/agiqa/client/tensor"
+	"github.com/agiqa-bench/agiqa/internal/regfile"
 	"google.golang.org/grpc/codes"
 )
 
@@ -123,7 +123,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 	if reqVersion == "" && cache.Version != "latest" {
 		reqVersion = cache.Version
 	}
-	rep := &Report{Model: m.Name, Version: version, Total: len(items)}
+	rep := &Report{Model: m.Name, Version: version, Total: len(items), Warnings: cache.takeWarnings()}
 	if n, w := opt.Tokenizer.truncationWarning(m, items); n > 0 {
 		rep.Truncated, rep.Warnings = n, append(rep.Warnings, w)
 	}
@@ -195,7 +195,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 		go func() {
 			defer prepWG.Done()
 			for it := range in {
-				p, err := prepare(m, it, opt.Tokenizer)
+				p, err := prepare(ctx, m, it, opt.Tokenizer)
 				if err != nil {
 					fail(it.Image, p.input, err)
 					continue
@@ -344,12 +344,9 @@ func inputKey(m *Model, it dataset.Item) string {
 	if it.Path == "" {
 		return ""
 	}
-	// Only regular files: reading a FIFO or device here would block, or eat
-	// the bytes preprocessing needs.
-	if st, err := os.Stat(it.Path); err != nil || !st.Mode().IsRegular() {
-		return ""
-	}
-	f, err := os.Open(it.Path)
+	// Only regular files, opened without blocking: reading a FIFO or device here would block, or
+	// eat the bytes preprocessing needs.
+	f, _, err := regfile.Open(it.Path)
 	if err != nil {
 		return ""
 	}
@@ -386,13 +383,21 @@ func isTransient(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-func prepare(m *Model, it dataset.Item, tok Tokenizers) (prepared, error) {
+// beforePrepare, when set (tests only), runs as a worker starts preparing an item: it can hold one.
+var beforePrepare func(dataset.Item)
+
+func prepare(ctx context.Context, m *Model, it dataset.Item, tok Tokenizers) (prepared, error) {
+	if beforePrepare != nil {
+		beforePrepare(it)
+	}
 	if it.Path == "" {
 		return prepared{}, fmt.Errorf("image %s: no image path (give the images directory)", it.Image)
 	}
-	data, err := os.ReadFile(it.Path)
+	// Regular files only, within the pixel limit's byte bound, cancellable: a FIFO swapped in after
+	// the preflight must not hang the run.
+	data, err := preprocess.ReadFile(ctx, it.Path)
 	if err != nil {
-		return prepared{}, fmt.Errorf("preprocess: read image: %w", err)
+		return prepared{}, err
 	}
 	// Hashed from the bytes that are decoded: one read per image.
 	p := prepared{item: it, input: inputKeyOf(bytes.NewReader(data), m, it)}
@@ -515,7 +520,7 @@ func InferOne(ctx context.Context, c *client.Client, m *Model, version, path, pr
 	if err := tok.Check(m); err != nil {
 		return Prediction{}, err
 	}
-	p, err := prepare(m, dataset.Item{Image: path, Path: path, Prompt: prompt}, tok)
+	p, err := prepare(ctx, m, dataset.Item{Image: path, Path: path, Prompt: prompt}, tok)
 	if err != nil {
 		return Prediction{}, err
 	}

@@ -21,9 +21,9 @@ func runServe(ctx context.Context, io cmdIO, args []string) error {
 Usage: agiqa serve [--addr 127.0.0.1:8001] [--repo DIR]
 
 Serves a Triton-layout model repository over Triton's gRPC protocol (KServe v2)
-until SIGINT or SIGTERM, then drains in-flight requests. Without --repo it
-serves the built-in models (the native sharpness and contrast baselines). Native Go models
-always run; ONNX models run through ONNX Runtime when its library is found
+until SIGINT or SIGTERM, then drains in-flight requests (a second signal exits
+at once). Without --repo it serves the built-in models (the native sharpness
+and contrast baselines). Native Go models always run; ONNX models run through ONNX Runtime when its library is found
 ($AGIQA_ORT_LIB), and report not ready with the reason otherwise. At start,
 stderr says how many models are ready and why each other one is not.
 
@@ -34,6 +34,9 @@ Example:
 	verbose := fs.Bool("v", false, "log model loads and errors to stderr")
 	shmRegions := fs.Int("shm-max-regions", server.DefaultSHMRegions, "most system shared-memory `regions` registered at once (each is one mmap)")
 	shmBytes := fs.Uint64("shm-max-bytes", server.DefaultSHMBytes, "most `bytes` of system shared memory mapped at once")
+	maxMsg := fs.Int("max-message-bytes", server.DefaultMaxMessageSize, "largest request or response message in `bytes`; a larger request fails with ResourceExhausted")
+	streamInFlight := fs.Int("stream-max-inflight", server.DefaultStreamInFlight, "most `requests` of one ModelStreamInfer stream in flight; past it the stream stops reading until a response is sent")
+	inFlight := fs.Int("max-inflight", server.DefaultInFlightTotal, "most stream `requests` in flight over all streams, and most concurrent RPCs per connection")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -42,6 +45,12 @@ Example:
 	}
 	if *shmRegions < 1 || *shmBytes < 1 {
 		return usagef("--shm-max-regions %d, --shm-max-bytes %d: both must be at least 1", *shmRegions, *shmBytes)
+	}
+	if *maxMsg < 1 {
+		return usagef("--max-message-bytes %d must be at least 1", *maxMsg)
+	}
+	if *streamInFlight < 1 || *inFlight < 1 {
+		return usagef("--stream-max-inflight %d, --max-inflight %d: both must be at least 1", *streamInFlight, *inFlight)
 	}
 	var logw = io.stderr
 	if !*verbose {
@@ -52,7 +61,8 @@ Example:
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", *addr, err)
 	}
-	srv, err := newEmbeddedServerWith(*repo, logw, []server.Option{server.WithSharedMemoryLimits(*shmRegions, *shmBytes)})
+	srv, err := newEmbeddedServerWith(*repo, logw, []server.Option{server.WithSharedMemoryLimits(*shmRegions, *shmBytes),
+		server.WithInFlightLimits(*streamInFlight, *inFlight), server.WithMaxMessageSize(*maxMsg)})
 	if err != nil {
 		lis.Close()
 		return err

@@ -110,11 +110,48 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'agiqa <command> --help' for a command's flags and an example.")
 }
 
-// run is main without the process: it never exits and returns every error.
+// run is main without the process: it returns every error, and exits only on
+// a second SIGINT or SIGTERM (see notifyContext).
 func run(stdout, stderr io.Writer, args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(stderr, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runContext(ctx, stdout, stderr, args)
+}
+
+// notifyContext is cancelled by the first of sigs, after which commands drain
+// (serve finishes in-flight requests, tables and perf stop at the next request).
+// A second signal while they do exits at once, with the status a shell gives
+// death by that signal (130 for SIGINT, 143 for SIGTERM): draining may wait on
+// a stuck client or model for as long as its grace period.
+func notifyContext(stderr io.Writer, sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, sigs...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			fmt.Fprintf(stderr, "agiqa: %v: stopping (send it again to exit at once)\n", sig)
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-ch:
+			fmt.Fprintf(stderr, "agiqa: second %v: exiting without draining\n", sig)
+			code := 128 + 2
+			if s, ok := sig.(syscall.Signal); ok {
+				code = 128 + int(s)
+			}
+			os.Exit(code)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel()
+	}
 }
 
 func runContext(ctx context.Context, stdout, stderr io.Writer, args []string) error {

@@ -76,6 +76,12 @@ func (s *Server) infer(ctx context.Context, vs *versionState, req *pb.ModelInfer
 		vs.stats.recordFail(time.Since(received))
 		return nil, status.Errorf(codes.Unavailable, "model %q version %d: queue full (%d requests queued, the limit)", vs.name, vs.version, cap(vs.sched.q))
 	}
+	// The queued request holds the input bytes now. Dropping the message's reference lets them
+	// go as soon as the backend is done with them, not when the response has been sent.
+	req.RawInputContents = nil
+	for _, in := range req.Inputs {
+		in.Contents = nil
+	}
 	var res execResult
 	select {
 	case res = <-r.done:

@@ -183,7 +183,10 @@ func (s *Server) backendNames() string {
 }
 
 // loadByName re-reads a model directory and swaps the new versions in; the
-// old ones drain and close after the swap, so serving never pauses.
+// old ones drain and close after the swap, so serving never pauses. As in
+// Triton, a reload that fails (config, files, a version that does not load)
+// changes nothing for a model that has a ready version: it keeps serving and
+// the error names the failure.
 func (s *Server) loadByName(ctx context.Context, name string) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
@@ -208,20 +211,40 @@ func (s *Server) loadByName(ctx context.Context, name string) error {
 	} else {
 		ms = s.loadModel(ctx, m)
 	}
-	s.mu.Lock()
+	var failure error
+	switch {
+	case ms.err != nil:
+		failure = status.Errorf(codes.InvalidArgument, "load of model %q failed: %v", name, ms.err)
+	case anyNotReady(ms) || len(ms.versions) == 0:
+		failure = status.Errorf(codes.Internal, "load of model %q failed: %s", name, ms.reason())
+	}
+	s.mu.RLock()
 	old := s.models[name]
+	s.mu.RUnlock()
+	if failure != nil && old != nil && old.latestReady() != nil {
+		ms.close(true) // the versions of the failed load that did come up
+		st := status.Convert(failure)
+		s.log.Printf("model %q: reload failed, the loaded model keeps serving (version %s): %s", name, readyList(old), st.Message())
+		return status.Errorf(st.Code(), "%s; the loaded model keeps serving (version %s)", st.Message(), readyList(old))
+	}
+	s.mu.Lock()
 	s.models[name] = ms
 	s.mu.Unlock()
 	if old != nil {
 		old.close(true)
 	}
-	if ms.err != nil {
-		return status.Errorf(codes.InvalidArgument, "load of model %q failed: %v", name, ms.err)
+	return failure
+}
+
+// readyList names the ready versions of ms ("1, 2").
+func readyList(ms *modelState) string {
+	var vs []string
+	for _, v := range ms.versions {
+		if v.ready {
+			vs = append(vs, v.vstr)
+		}
 	}
-	if anyNotReady(ms) || len(ms.versions) == 0 {
-		return status.Errorf(codes.Internal, "load of model %q failed: %s", name, ms.reason())
-	}
-	return nil
+	return strings.Join(vs, ", ")
 }
 
 func anyNotReady(ms *modelState) bool {

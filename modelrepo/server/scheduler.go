@@ -313,6 +313,11 @@ func (s *scheduler) run(inst Instance, batch []*request) {
 			inputs[i] = concatRows(parts)
 		}
 	}
+	// The batch (or, for one request, its own inputs) is all the backend reads: each request's
+	// bytes may go once merged, or once executed.
+	for _, r := range batch {
+		r.inputs = nil
+	}
 	t1 := time.Now()
 	outs, err := s.execute(inst, inputs)
 	t2 := time.Now()

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"runtime/debug"
 	"sort"
@@ -46,6 +47,10 @@ const (
 	DefaultMaxMessageSize = 256 << 20
 	DefaultQueueSize      = 512
 	DefaultGracePeriod    = 10 * time.Second
+	// A stream's requests run concurrently and each holds its response until sent; past these
+	// counts a stream stops reading (back-pressure) until responses have gone out.
+	DefaultStreamInFlight = 128  // per ModelStreamInfer stream
+	DefaultInFlightTotal  = 1024 // over all streams; also the concurrent RPCs of one connection
 )
 
 // Extensions are the KServe/Triton protocol extensions ServerMetadata lists.
@@ -61,6 +66,8 @@ type options struct {
 	version    string
 	shmRegions int
 	shmBytes   uint64
+	perStream  int
+	inFlight   int
 }
 
 // Option configures New.
@@ -100,6 +107,16 @@ func WithSharedMemoryLimits(regions int, bytes uint64) Option {
 	return func(o *options) { o.shmRegions, o.shmBytes = regions, bytes }
 }
 
+// WithInFlightLimits bounds the requests in flight (received, response not yet sent) on one
+// ModelStreamInfer stream and over all streams (defaults DefaultStreamInFlight,
+// DefaultInFlightTotal). At either bound a stream stops reading until one of its responses has
+// been sent, so a client that sends and never reads is held back by gRPC flow control instead
+// of making the server keep every response. total is also the most concurrent RPCs one
+// connection may open (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: clients queue past it).
+func WithInFlightLimits(perStream, total int) Option {
+	return func(o *options) { o.perStream, o.inFlight = perStream, total }
+}
+
 // WithVersion is the server version ServerMetadata reports (name "agiqa").
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
@@ -110,6 +127,8 @@ type Server struct {
 	log  *log.Logger
 	grpc *grpc.Server
 	shm  *shmRegistry
+	// inFlight holds one token per stream request in flight, server-wide (WithInFlightLimits).
+	inFlight chan struct{}
 
 	// baseCtx is what model Execute calls get; cancelled by a forced stop.
 	baseCtx context.Context
@@ -142,6 +161,8 @@ func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
 		version:    "devel",
 		shmRegions: DefaultSHMRegions,
 		shmBytes:   DefaultSHMBytes,
+		perStream:  DefaultStreamInFlight,
+		inFlight:   DefaultInFlightTotal,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -153,23 +174,28 @@ func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("server: queue size %d must be positive", o.queueSize)
 	case o.shmRegions <= 0 || o.shmBytes == 0:
 		return nil, fmt.Errorf("server: shared-memory limits %d regions, %d bytes must be positive", o.shmRegions, o.shmBytes)
+	case o.perStream <= 0 || o.inFlight <= 0 || int64(o.inFlight) > math.MaxUint32:
+		return nil, fmt.Errorf("server: in-flight limits %d per stream, %d in all must be positive (and the total at most %d)", o.perStream, o.inFlight, uint32(math.MaxUint32))
 	case o.grace < 0:
 		return nil, fmt.Errorf("server: grace period %v must not be negative", o.grace)
 	case o.logw == nil:
 		o.logw = io.Discard
 	}
 	s := &Server{
-		repo:   repo,
-		opts:   o,
-		log:    log.New(o.logw, "agiqa-server: ", log.LstdFlags),
-		shm:    newSHMRegistry(o.shmRegions, o.shmBytes),
-		models: map[string]*modelState{},
-		stats:  map[statKey]*versionStats{},
+		repo:     repo,
+		opts:     o,
+		log:      log.New(o.logw, "agiqa-server: ", log.LstdFlags),
+		shm:      newSHMRegistry(o.shmRegions, o.shmBytes),
+		inFlight: make(chan struct{}, o.inFlight),
+		models:   map[string]*modelState{},
+		stats:    map[statKey]*versionStats{},
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(o.maxMsg),
 		grpc.MaxSendMsgSize(o.maxMsg),
+		grpc.MaxConcurrentStreams(uint32(o.inFlight)),
+		grpc.ForceServerCodecV2(newInferCodec()),
 		grpc.ChainUnaryInterceptor(s.recoverUnary),
 		grpc.ChainStreamInterceptor(s.recoverStream),
 	)

@@ -115,6 +115,10 @@ func (v *service) ModelInfer(ctx context.Context, req *pb.ModelInferRequest) (*p
 
 // ModelStreamInfer runs a stream's requests concurrently (so they can share
 // batches) and sends each one response, or its error_message, as it completes.
+// At most opts.perStream requests of the stream, and opts.inFlight of all
+// streams, are in flight; at either bound the stream reads no further until a
+// response has been sent, so a client that never reads is held back by flow
+// control rather than making the server keep its responses.
 func (v *service) ModelStreamInfer(stream grpc.BidiStreamingServer[pb.ModelInferRequest, pb.ModelStreamInferResponse]) error {
 	ctx := stream.Context()
 	var (
@@ -129,19 +133,20 @@ func (v *service) ModelStreamInfer(stream grpc.BidiStreamingServer[pb.ModelInfer
 			sendErr = stream.Send(m)
 		}
 	}
+	slots := make(chan struct{}, v.s.opts.perStream)
 	var recvErr error
 	for {
-		req, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			recvErr = err
+		var req *pb.ModelInferRequest
+		if req, recvErr = v.recvWithin(ctx, stream, slots); recvErr != nil {
 			break
 		}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer func() {
+				<-v.s.inFlight
+				<-slots
+				wg.Done()
+			}()
 			resp, err := v.ModelInfer(ctx, req)
 			if err != nil {
 				send(&pb.ModelStreamInferResponse{ErrorMessage: status.Convert(err).Message(),
@@ -152,10 +157,32 @@ func (v *service) ModelStreamInfer(stream grpc.BidiStreamingServer[pb.ModelInfer
 		}()
 	}
 	wg.Wait()
-	if recvErr != nil {
+	if recvErr != io.EOF {
 		return recvErr
 	}
 	return sendErr
+}
+
+// recvWithin takes a slot of the stream, receives its next request and takes a
+// server-wide slot for it; on success the caller holds both. The server-wide
+// slot is taken after Recv so that an idle stream holds none.
+func (v *service) recvWithin(ctx context.Context, stream grpc.BidiStreamingServer[pb.ModelInferRequest, pb.ModelStreamInferResponse], slots chan struct{}) (*pb.ModelInferRequest, error) {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	req, err := stream.Recv()
+	if err == nil {
+		select {
+		case v.s.inFlight <- struct{}{}:
+			return req, nil
+		case <-ctx.Done():
+			err = status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	<-slots
+	return nil, err
 }
 
 // ModelStatistics: an empty name lists every ready version of every model.
