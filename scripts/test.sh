@@ -49,5 +49,8 @@ export AGIQA_PYTHON="$root/.tools/pyoracles/bin/python"
 echo "== Go tests"
 go test -count=1 ./...
 
+echo "== fuzz targets, briefly"
+"$root/scripts/fuzz-brief.sh"
+
 echo "== Python tests"
 (cd modelrepo/python && "$AGIQA_PYTHON" -m pytest -q tests)
