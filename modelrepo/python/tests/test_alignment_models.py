@@ -107,8 +107,10 @@ def test_clipscore_clamps_negative_cosines_at_zero():
 def test_model_attributes_are_what_the_harness_sends():
     for name in A.ALIGNMENT_CLASSES:
         m = A.build_alignment(name, tiny=True, seed=2)
+        # HPS v2's own transform pads the long side to 224 (ResizeMaxSize); the others crop as CLIP does.
+        method = "resize_pad" if name in ("hpsv2", "hpsv21") else "resize_center_crop"
         assert (m.name, m.image_size, m.preprocess, m.tokenizer, m.token_length) == \
-            (name, 224, "resize_center_crop", "clip_bpe", 77)
+            (name, 224, method, "clip_bpe", 77)
         assert m.input_names() == ["IMAGE", "TOKENS"] and m.output_names == ["ALIGNMENT"] and m.zero_shot
         assert m.prompt_prefix == ("A photo depicts " if name == "clipscore" else "")
         assert not m.training
