@@ -178,7 +178,7 @@ def test_export_serves_images_only_with_the_learned_features(tmp_path, capsys):
     assert "numeric check: ONNX Runtime" in out.out  # ORT within the gate of an fp64 eager run, two sizes
     cfg = (repo / "clipiqa_plus_tiny" / "config.pbtxt").read_text()
     assert 'key: "agiqa.catalog" value: { string_value: "clipiqa_plus" }' in cfg
-    assert "dims: [ 3, -1, -1 ]" in cfg and "version_policy" not in cfg and "TOKENS" not in cfg
+    assert "dims: [ 3, -1, -1 ]" in cfg and "version_policy: { latest { num_versions: 1 } }" in cfg and "TOKENS" not in cfg
     sig = E.graph_signature(str(repo / "clipiqa_plus_tiny" / "1" / "model.onnx"))
     assert [n for n, _, _ in sig["inputs"]] == ["IMAGE"]
 
