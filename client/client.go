@@ -124,7 +124,7 @@ func NewFromConn(conn grpc.ClientConnInterface, opts ...Option) (*Client, error)
 }
 
 func newClient(cfg config) *Client {
-	return &Client{
+	c := &Client{
 		cfg:    cfg,
 		next:   new(atomic.Uint64),
 		pinned: -1,
@@ -133,6 +133,10 @@ func newClient(cfg config) *Client {
 			grpc.MaxCallSendMsgSize(cfg.maxMsg),
 		},
 	}
+	if cfg.compressor != "" {
+		c.callOpts = append(c.callOpts, grpc.UseCompressor(cfg.compressor))
+	}
+	return c
 }
 
 // Close closes the connections New opened. It is a no-op for NewFromConn and

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/agiqa-bench/agiqa/client/compression"
 )
 
 // DefaultMaxMessageSize bounds a single gRPC message in either direction. Image
@@ -40,6 +42,7 @@ type config struct {
 	perCallTimeout time.Duration
 	connectTimeout time.Duration
 	dialOpts       []grpc.DialOption
+	compressor     string // grpc-encoding of requests; "" sends them uncompressed
 	// connOnly names the options given that only make sense when the client
 	// dials (New); NewFromConn refuses them rather than ignore them silently.
 	connOnly []string
@@ -162,6 +165,20 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 			}
 		}
 		c.dialOpts = append(c.dialOpts, opts...)
+		return nil
+	}
+}
+
+// WithCompression compresses every request message with name ("gzip" or "deflate", the
+// algorithms Triton's server accepts); the server answers in kind. Responses compressed by the
+// server are decoded whatever this option says. Worth it for large inputs over slow links only:
+// image tensors compress little and the CPU cost is paid on both ends.
+func WithCompression(name string) Option {
+	return func(c *config) error {
+		if !compression.Supported(name) {
+			return fmt.Errorf("WithCompression: %q, want one of %v", name, compression.Names)
+		}
+		c.compressor = name
 		return nil
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"slices"
@@ -18,9 +19,11 @@ func init() {
 
 func runServe(ctx context.Context, io cmdIO, args []string) error {
 	fs := newFlags(io, "serve", `
-Usage: agiqa serve [--addr 127.0.0.1:8001] [--repo DIR]
+Usage: agiqa serve [--addr 127.0.0.1:8001] [--http-addr 127.0.0.1:8000] [--metrics-addr 127.0.0.1:8002] [--repo DIR]
 
 Serves a Triton-layout model repository over Triton's gRPC protocol (KServe v2)
+and its HTTP/REST protocol (--http-addr; the same models, queues and statistics),
+with Triton's Prometheus metrics at http://--metrics-addr/metrics,
 until SIGINT or SIGTERM, then drains in-flight requests (a second signal exits
 at once). Without --repo it serves the built-in models (the native sharpness
 and contrast baselines). Native Go models always run; ONNX models run through ONNX Runtime when its library is found
@@ -30,6 +33,8 @@ stderr says how many models are ready and why each other one is not.
 Example:
   agiqa serve --addr 127.0.0.1:8001 --repo modelrepo/models`)
 	addr := fs.String("addr", server.DefaultAddr, "`host:port` to listen on (loopback by default)")
+	httpAddr := fs.String("http-addr", server.DefaultHTTPAddr, "`host:port` of the KServe v2 HTTP/REST endpoint (loopback by default; empty disables it; when --addr has port 0 and this flag is not given, an ephemeral port too)")
+	metricsAddr := fs.String("metrics-addr", server.DefaultMetricsAddr, "`host:port` of the Prometheus metrics endpoint, path /metrics (loopback by default; empty disables it; beside an --addr with port 0 and not given, an ephemeral port)")
 	repo := fs.String("repo", "", "model repository `dir` (default: built-in models)")
 	verbose := fs.Bool("v", false, "log model loads and errors to stderr")
 	shmRegions := fs.Int("shm-max-regions", server.DefaultSHMRegions, "most system shared-memory `regions` registered at once (each is one mmap)")
@@ -61,14 +66,39 @@ Example:
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", *addr, err)
 	}
-	srv, err := newEmbeddedServerWith(*repo, logw, []server.Option{server.WithSharedMemoryLimits(*shmRegions, *shmBytes),
-		server.WithInFlightLimits(*streamInFlight, *inFlight), server.WithMaxMessageSize(*maxMsg)})
+	hlis, err := listenHTTP(fs, *addr, *httpAddr)
 	if err != nil {
 		lis.Close()
 		return err
 	}
-	errc := make(chan error, 1)
+	mlis, err := listenMetrics(fs, *addr, *metricsAddr)
+	if err != nil {
+		lis.Close()
+		if hlis != nil {
+			hlis.Close()
+		}
+		return err
+	}
+	srv, err := newEmbeddedServerWith(*repo, logw, []server.Option{server.WithSharedMemoryLimits(*shmRegions, *shmBytes),
+		server.WithInFlightLimits(*streamInFlight, *inFlight), server.WithMaxMessageSize(*maxMsg)})
+	if err != nil {
+		lis.Close()
+		if hlis != nil {
+			hlis.Close()
+		}
+		if mlis != nil {
+			mlis.Close()
+		}
+		return err
+	}
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(lis) }()
+	if hlis != nil {
+		go func() { errc <- srv.ServeHTTPAPI(hlis) }()
+	}
+	if mlis != nil {
+		go func() { errc <- srv.ServeMetrics(mlis) }()
+	}
 	// Which models will not answer, and why, before the address line: a
 	// repository whose ONNX files are missing (or whose ONNX Runtime is)
 	// must not look like a healthy one until the first request fails.
@@ -76,6 +106,12 @@ Example:
 		fmt.Fprintf(io.stderr, "agiqa serve: cannot list the models: %v\n", err)
 	}
 	fmt.Fprintf(io.stdout, "agiqa serve: listening on %s\n", lis.Addr())
+	if hlis != nil {
+		fmt.Fprintf(io.stdout, "agiqa serve: HTTP listening on %s\n", hlis.Addr())
+	}
+	if mlis != nil {
+		fmt.Fprintf(io.stdout, "agiqa serve: metrics on http://%s%s\n", mlis.Addr(), server.MetricsPath)
+	}
 	if f, ok := io.stdout.(interface{ Sync() error }); ok {
 		f.Sync()
 	}
@@ -91,7 +127,55 @@ Example:
 	if err := <-errc; err != nil {
 		return err
 	}
+	if hlis != nil {
+		if err := <-errc; err != nil {
+			return err
+		}
+	}
+	if mlis != nil {
+		if err := <-errc; err != nil {
+			return err
+		}
+	}
 	return stopErr
+}
+
+// listenMetrics listens for the metrics endpoint (nil when metricsAddr is empty), with
+// listenHTTP's rule: left at its default beside an --addr with port 0, an ephemeral port.
+func listenMetrics(fs *flag.FlagSet, addr, metricsAddr string) (net.Listener, error) {
+	if metricsAddr == "" {
+		return nil, nil
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "metrics-addr" })
+	if host, port, err := net.SplitHostPort(addr); !given && err == nil && port == "0" {
+		metricsAddr = net.JoinHostPort(host, "0")
+	}
+	l, err := net.Listen("tcp", metricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr %s: %w", metricsAddr, err)
+	}
+	return l, nil
+}
+
+// listenHTTP listens for the HTTP/REST endpoint (nil when httpAddr is
+// empty). Left at its default beside an --addr with port 0, it takes an
+// ephemeral port on --addr's host too, so that servers started for tests
+// or side by side do not fight over 8000.
+func listenHTTP(fs *flag.FlagSet, addr, httpAddr string) (net.Listener, error) {
+	if httpAddr == "" {
+		return nil, nil
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "http-addr" })
+	if host, port, err := net.SplitHostPort(addr); !given && err == nil && port == "0" {
+		httpAddr = net.JoinHostPort(host, "0")
+	}
+	l, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--http-addr %s: %w", httpAddr, err)
+	}
+	return l, nil
 }
 
 // reportModelStates asks the server just started at addr for its repository
@@ -117,8 +201,7 @@ func reportModelStates(ctx context.Context, io cmdIO, addr string) error {
 			names = append(names, e.GetName())
 		}
 		if e.GetState() == "READY" {
-			ready[e.GetName()] = true
-			continue
+			continue // ready or not is ModelReady's answer, below
 		}
 		what := "model " + e.GetName()
 		if e.GetVersion() != "" {
@@ -130,7 +213,20 @@ func reportModelStates(ctx context.Context, io cmdIO, addr string) error {
 		}
 		notReady = append(notReady, fmt.Sprintf("agiqa serve: %s not ready: %s", what, reason))
 	}
-	fmt.Fprintf(io.stderr, "agiqa serve: %d of %d models ready\n", len(ready), len(names))
+	for _, n := range names {
+		ok, err := c.ModelReady(ctx, n, "")
+		if err != nil {
+			return err
+		}
+		ready[n] = ok
+	}
+	nready := 0
+	for _, ok := range ready {
+		if ok {
+			nready++
+		}
+	}
+	fmt.Fprintf(io.stderr, "agiqa serve: %d of %d models ready\n", nready, len(names))
 	for _, l := range notReady {
 		fmt.Fprintln(io.stderr, l)
 	}

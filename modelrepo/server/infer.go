@@ -73,7 +73,7 @@ func (s *Server) infer(ctx context.Context, vs *versionState, req *pb.ModelInfer
 		if errors.Is(err, errUnloaded) {
 			return nil, err // swapped out since resolve: the caller resolves again
 		}
-		vs.stats.recordFail(time.Since(received))
+		vs.stats.recordFailAs(time.Since(received), failRejected)
 		return nil, status.Errorf(codes.Unavailable, "model %q version %d: queue full (%d requests queued, the limit)", vs.name, vs.version, cap(vs.sched.q))
 	}
 	// The queued request holds the input bytes now. Dropping the message's reference lets them
@@ -86,18 +86,17 @@ func (s *Server) infer(ctx context.Context, vs *versionState, req *pb.ModelInfer
 	select {
 	case res = <-r.done:
 	case <-ctx.Done():
-		vs.stats.recordFail(time.Since(received))
+		vs.stats.recordFailAs(time.Since(received), failCanceled)
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	if res.err != nil {
-		vs.stats.recordFail(time.Since(received))
+		vs.stats.recordFailAs(time.Since(received), failReasonOf(res.err))
 		return nil, res.err
 	}
 	resp := &pb.ModelInferResponse{ModelName: vs.name, ModelVersion: vs.vstr, Id: req.Id}
-	for _, t := range res.outputs {
-		resp.Outputs = append(resp.Outputs, &pb.ModelInferResponse_InferOutputTensor{
-			Name: t.Name, Datatype: string(t.DataType), Shape: t.Shape})
-		resp.RawOutputContents = append(resp.RawOutputContents, t.Raw)
+	if err := s.assembleOutputs(req, resp, res.outputs); err != nil { // shm_output.go
+		vs.stats.recordFail(time.Since(received))
+		return nil, err
 	}
 	vs.stats.recordSuccess(time.Since(received), r.rows, res)
 	return resp, nil
@@ -216,8 +215,8 @@ func (s *Server) decode(vs *versionState, req *pb.ModelInferRequest) (*request, 
 		if vs.output(o.Name) == nil {
 			return nil, invalidf("model %q has no output %q (outputs: %s)", vs.name, o.Name, specNames(vs.outputs))
 		}
-		if _, ok := o.Parameters[ParamSHMRegion]; ok {
-			return nil, status.Errorf(codes.Unimplemented, "output %q: writing outputs to shared memory is not supported by the embedded server", o.Name)
+		if err := s.checkOutputSHM(vs, o, r.rows); err != nil { // shm_output.go
+			return nil, err
 		}
 		// Triton answers it with top-k labels (BYTES); sending the raw
 		// scores instead would be misread, so refuse.

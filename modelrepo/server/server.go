@@ -68,6 +68,7 @@ type options struct {
 	shmBytes   uint64
 	perStream  int
 	inFlight   int
+	httpAddr   string
 }
 
 // Option configures New.
@@ -120,6 +121,12 @@ func WithInFlightLimits(perStream, total int) Option {
 // WithVersion is the server version ServerMetadata reports (name "agiqa").
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
+// WithHTTPAddr makes ListenAndServe also serve the KServe v2 HTTP/REST API
+// (http.go) on addr, host:port (DefaultHTTPAddr is Triton's port on loopback);
+// empty, the default, serves gRPC only. Serve and ServeHTTPAPI take listeners
+// instead.
+func WithHTTPAddr(addr string) Option { return func(o *options) { o.httpAddr = addr } }
+
 // Server serves one repository.
 type Server struct {
 	repo *modelrepo.Repository
@@ -142,6 +149,10 @@ type Server struct {
 	lisMu    sync.Mutex
 	lis      net.Listener
 	stopping atomic.Bool
+
+	metrics  metricsServers  // ServeMetrics listeners
+	settings runtimeSettings // TraceSetting / LogSettings values
+	https    httpServers     // ServeHTTPAPI servers
 }
 
 // New loads every model of repo (a model that fails is kept, not ready, with
@@ -178,6 +189,8 @@ func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("server: in-flight limits %d per stream, %d in all must be positive (and the total at most %d)", o.perStream, o.inFlight, uint32(math.MaxUint32))
 	case o.grace < 0:
 		return nil, fmt.Errorf("server: grace period %v must not be negative", o.grace)
+	case o.httpAddr != "" && !validHostPort(o.httpAddr):
+		return nil, fmt.Errorf("server: HTTP address %q is not host:port", o.httpAddr)
 	case o.logw == nil:
 		o.logw = io.Discard
 	}
@@ -237,18 +250,34 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- s.Serve(lis) }()
+	serving := 1
+	if s.opts.httpAddr != "" {
+		hlis, err := net.Listen("tcp", s.opts.httpAddr)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("server: HTTP: %w", err)
+		}
+		go func() { errc <- s.ServeHTTPAPI(hlis) }()
+		serving++
+	}
+	var firstErr error
 	select {
-	case err := <-errc:
-		return err
+	case firstErr = <-errc:
+		serving--
 	case <-ctx.Done():
 	}
 	gctx, cancel := context.WithTimeout(context.Background(), s.opts.grace)
 	defer cancel()
 	stopErr := s.GracefulStop(gctx)
-	if err := <-errc; err != nil {
-		return err
+	for ; serving > 0; serving-- {
+		if err := <-errc; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return firstErr
 	}
 	return stopErr
 }
@@ -269,9 +298,13 @@ func (s *Server) Addr() net.Addr {
 // error is ctx's.
 func (s *Server) GracefulStop(ctx context.Context) error {
 	s.stopping.Store(true)
+	s.closeMetrics()
 	done := make(chan struct{})
 	go func() {
+		httpDone := make(chan struct{})
+		go func() { s.shutdownHTTP(ctx); close(httpDone) }()
 		s.grpc.GracefulStop()
+		<-httpDone
 		close(done)
 	}()
 	var err error
@@ -367,6 +400,10 @@ func (ms *modelState) versionList() string {
 
 // resolve finds the version a request names ("" = latest ready).
 func (s *Server) resolve(name, version string) (*versionState, error) {
+	n, err := parseVersion(name, version) // first, as in Triton
+	if err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	ms := s.models[name]
 	s.mu.RUnlock()
@@ -377,10 +414,11 @@ func (s *Server) resolve(name, version string) (*versionState, error) {
 		if vs := ms.latestReady(); vs != nil {
 			return vs, nil
 		}
-		return nil, status.Errorf(codes.Unavailable, "model %q is not ready: %s", name, ms.reason())
+		// NotFound, as Triton's "has no available versions" (answers.go).
+		return nil, status.Errorf(codes.NotFound, "model %q is not ready: %s", name, ms.reason())
 	}
 	for _, vs := range ms.versions {
-		if vs.vstr == version {
+		if vs.version == n {
 			if !vs.ready {
 				return nil, status.Errorf(codes.Unavailable, "model %q version %s is not ready: %s", name, version, vs.reason)
 			}

@@ -24,7 +24,8 @@ const shmDir = "/dev/shm"
 type shmRegion struct {
 	name, key    string
 	offset, size uint64
-	mapped       []byte // the file from 0 to offset+size, read-only
+	mapped       []byte // the file from 0 to offset+size, shared
+	writable     bool   // mapped read-write: outputs may be written into it
 }
 
 // shmRegistry holds the system shared-memory regions clients registered.
@@ -70,7 +71,7 @@ func (r *shmRegistry) register(req *pb.SystemSharedMemoryRegisterRequest) error 
 		return err
 	}
 	// Opening and mapping happen outside the lock: nothing a client names may stall other shm calls.
-	mapped, err := r.mapKey(req, key, end)
+	mapped, writable, err := r.mapKey(req, key, end)
 	if err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func (r *shmRegistry) register(req *pb.SystemSharedMemoryRegisterRequest) error 
 		_ = syscall.Munmap(mapped)
 		return err
 	}
-	r.regions[req.Name] = &shmRegion{name: req.Name, key: req.Key, offset: req.Offset, size: req.ByteSize, mapped: mapped}
+	r.regions[req.Name] = &shmRegion{name: req.Name, key: req.Key, offset: req.Offset, size: req.ByteSize, mapped: mapped, writable: writable}
 	r.mappedSize += end
 	return nil
 }
@@ -108,10 +109,23 @@ func (r *shmRegistry) checkCapsLocked(name string, bytes uint64) error {
 }
 
 // mapKey opens the key as shm_open would (no symlinks) without blocking (a FIFO would block open(2)
-// until a writer came), accepts only a regular file, and maps its first end bytes read-only.
-func (r *shmRegistry) mapKey(req *pb.SystemSharedMemoryRegisterRequest, key string, end uint64) ([]byte, error) {
+// until a writer came), accepts only a regular file, and maps its first end bytes shared and, as
+// Triton maps them, read-write so that outputs can be written there. A key the server may only
+// read is mapped read-only (writable false): it still serves inputs.
+func (r *shmRegistry) mapKey(req *pb.SystemSharedMemoryRegisterRequest, key string, end uint64) (mapped []byte, writable bool, err error) {
 	path := filepath.Join(r.dir, key)
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	const flags = syscall.O_NONBLOCK | syscall.O_NOFOLLOW | syscall.O_CLOEXEC
+	fd, err := syscall.Open(path, syscall.O_RDWR|flags, 0)
+	writable = err == nil
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EPERM) {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|flags, 0)
+	}
+	mapped, err = r.mapOpened(req, path, fd, err, end, writable)
+	return mapped, writable, err
+}
+
+// mapOpened checks the file open returned (fd, err) and maps it.
+func (r *shmRegistry) mapOpened(req *pb.SystemSharedMemoryRegisterRequest, path string, fd int, err error, end uint64, writable bool) ([]byte, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, status.Errorf(codes.NotFound, "shared memory region %q: key %q does not exist (%s)", req.Name, req.Key, path)
@@ -133,7 +147,11 @@ func (r *shmRegistry) mapKey(req *pb.SystemSharedMemoryRegisterRequest, key stri
 		return nil, invalidf("shared memory region %q: offset %d + byte_size %d runs past the %d bytes of key %q",
 			req.Name, req.Offset, req.ByteSize, fileSize, req.Key)
 	}
-	mapped, err := syscall.Mmap(fd, 0, int(end), syscall.PROT_READ, syscall.MAP_SHARED)
+	prot := syscall.PROT_READ
+	if writable {
+		prot |= syscall.PROT_WRITE
+	}
+	mapped, err := syscall.Mmap(fd, 0, int(end), prot, syscall.MAP_SHARED)
 	if err != nil {
 		code := codes.Internal
 		if errors.Is(err, syscall.ENOMEM) {

@@ -39,6 +39,7 @@ type versionStats struct {
 	computeInfer   duration
 	computeOutput  duration
 	batches        map[uint64]*batchStat
+	failReasons    [numFailReasons]uint64 // fail.count split by Triton's metric reason
 }
 
 func newVersionStats() *versionStats { return &versionStats{batches: map[uint64]*batchStat{}} }
@@ -55,10 +56,15 @@ func (st *versionStats) recordSuccess(total time.Duration, rows int, r execResul
 	st.lastInference = nowMillis()
 }
 
-func (st *versionStats) recordFail(total time.Duration) {
+// recordFail counts a failure of reason OTHER (a request refused before it ran).
+func (st *versionStats) recordFail(total time.Duration) { st.recordFailAs(total, failOther) }
+
+// recordFailAs counts a failure under the reason nv_inference_request_failure labels it with.
+func (st *versionStats) recordFailAs(total time.Duration, reason failReason) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.fail.add(total)
+	st.failReasons[reason]++
 	st.lastInference = nowMillis()
 }
 
