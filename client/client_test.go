@@ -167,7 +167,10 @@ func TestInferRejectsMalformedResponses(t *testing.T) {
 			f.mu.Unlock()
 			_, err := c.Infer(context.Background(), InferRequest{Model: "iqa",
 				Inputs: []*tensor.Tensor{mustFP32(t, "X", []int64{1}, []float32{1})}})
-			ce := asError(t, err, "ModelInfer", "iqa", codes.Internal)
+			ce := asError(t, err, "ModelInfer", "iqa", codes.DataLoss) // found by the client, not the server's Internal
+			if !ce.BadResponse || !IsBadResponse(err) || !strings.Contains(err.Error(), "refused by the client") {
+				t.Errorf("not marked as a response the client refused: %v", err)
+			}
 			if !strings.Contains(ce.Message, tc.want) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
 			}
@@ -249,7 +252,7 @@ func TestInferTypedContents(t *testing.T) {
 		}
 		f.mu.Unlock()
 		_, err := c.Infer(context.Background(), InferRequest{Model: "m", Inputs: []*tensor.Tensor{mustFP32(t, "X", []int64{1}, []float32{1})}})
-		if ce := asError(t, err, "ModelInfer", "m", codes.Internal); !strings.Contains(ce.Message, b.want) {
+		if ce := asError(t, err, "ModelInfer", "m", codes.DataLoss); !strings.Contains(ce.Message, b.want) {
 			t.Errorf("error %q does not contain %q", err, b.want)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -12,8 +13,10 @@ import (
 
 // Error is the one error type the client returns: which call, on which model,
 // with which gRPC code. Errors found on the client side use the code gRPC would
-// have used: InvalidArgument for a bad request, Internal for a malformed
-// response, NotFound for an output that is not in a response.
+// have used: InvalidArgument for a bad request, NotFound for an output that is
+// not in a response. A response the client cannot decode is DataLoss with
+// BadResponse set (IsBadResponse): the server answered, so it is not the
+// server's Internal error, and no retry is made.
 type Error struct {
 	Op      string // RPC or method name, e.g. "ModelInfer", "Output"
 	Model   string // empty for server-wide calls
@@ -23,6 +26,9 @@ type Error struct {
 	// Target is the server address the failed attempt went to; empty for
 	// clients made with NewFromConn and for errors found before sending.
 	Target string
+	// BadResponse: the server answered but the client could not decode the
+	// answer (a malformed message, data that does not match its shape).
+	BadResponse bool
 	// ctxErr is the caller's ctx error when that ctx had ended by the time
 	// the call failed; gRPC's status error does not wrap it.
 	ctxErr error
@@ -34,6 +40,9 @@ func (e *Error) Error() string {
 	where := ""
 	if e.Target != "" && (e.Code == codes.Unavailable || e.Code == codes.DeadlineExceeded) {
 		where = fmt.Sprintf(" (server %s)", e.Target)
+	}
+	if e.BadResponse {
+		where += " (response refused by the client)"
 	}
 	if e.Model != "" {
 		return fmt.Sprintf("%s model %q%s: %s: %s", e.Op, e.Model, where, e.Code, e.Message)
@@ -76,7 +85,27 @@ func wrapRPC(op, model string, err error) error {
 	if !ok {
 		st = status.FromContextError(err) // plain context errors; anything else becomes Unknown
 	}
+	if st.Code() == codes.Internal && strings.HasPrefix(st.Message(), grpcUnmarshalPrefix) {
+		// grpc-go's own code for a response it cannot unmarshal, found here, not on the server.
+		return &Error{Op: op, Model: model, Code: codes.DataLoss, Message: st.Message(), Err: err, BadResponse: true}
+	}
 	return &Error{Op: op, Model: model, Code: st.Code(), Message: st.Message(), Err: err}
+}
+
+// grpcUnmarshalPrefix starts grpc-go's message for a received message that
+// does not unmarshal (rpc_util.go recvAndDecompress/decode).
+const grpcUnmarshalPrefix = "grpc: failed to unmarshal the received message"
+
+// badResponse is a response the client cannot decode.
+func badResponse(op, model string, err error) *Error {
+	return &Error{Op: op, Model: model, Code: codes.DataLoss, Message: err.Error(), Err: err, BadResponse: true}
+}
+
+// IsBadResponse reports a response the client could not decode: a client-side
+// failure on a server's answer, never retried (retrying gets the same answer).
+func IsBadResponse(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce) && ce.BadResponse
 }
 
 func newError(op, model string, code codes.Code, err error) *Error {

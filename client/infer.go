@@ -293,13 +293,13 @@ func (r *InferResult) Float64Values(name string) ([]float64, error) {
 // is the requested model, used in errors when the response lacks a name.
 func decodeResponse(op, model string, resp *pb.ModelInferResponse) (*InferResult, error) {
 	if resp == nil {
-		return nil, newError(op, model, codes.Internal, errors.New("empty response"))
+		return nil, badResponse(op, model, errors.New("empty response"))
 	}
 	if resp.GetModelName() != "" {
 		model = resp.GetModelName()
 	}
 	fail := func(err error) (*InferResult, error) {
-		return nil, newError(op, model, codes.Internal, err)
+		return nil, badResponse(op, model, err)
 	}
 	outs, raw := resp.GetOutputs(), resp.GetRawOutputContents()
 	if len(raw) > 0 && len(raw) != len(outs) {
@@ -317,7 +317,9 @@ func decodeResponse(op, model string, resp *pb.ModelInferResponse) (*InferResult
 		res.byName[o.GetName()] = i
 		t := &tensor.Tensor{Name: o.GetName(), DataType: tensor.DataType(o.GetDatatype()), Shape: o.GetShape()}
 		if len(raw) > 0 {
-			if o.GetContents() != nil {
+			// Some servers send an empty contents message beside raw_output_contents: only
+			// typed elements there conflict with the raw bytes.
+			if c := o.GetContents(); c != nil && contentsLen(c) > 0 {
 				return fail(fmt.Errorf("output tensor %q has both raw and typed contents", t.Name))
 			}
 			t.Raw = raw[i]

@@ -20,7 +20,7 @@ import (
 )
 
 // A response whose typed contents do not match a huge shape is a malformed
-// response (Internal), not a reason to allocate for the shape: the buffer was
+// response (DataLoss, found by the client), not a reason to allocate for the shape: the buffer was
 // sized from the shape before the element count was checked, so [3*2^60] FP32
 // panicked in makeslice (and a merely large shape would ask for terabytes).
 func TestTypedContentsHugeShapeIsAnError(t *testing.T) {
@@ -34,7 +34,7 @@ func TestTypedContentsHugeShapeIsAnError(t *testing.T) {
 		c := newTestClient(t, startFake(t, f))
 		_, err := c.Infer(context.Background(), InferRequest{Model: "m",
 			Inputs: []*tensor.Tensor{mustFP32(t, "X", []int64{1}, []float32{1})}})
-		asError(t, err, "ModelInfer", "m", codes.Internal)
+		asError(t, err, "ModelInfer", "m", codes.DataLoss)
 	}
 }
 
@@ -288,7 +288,7 @@ func TestInferBF16Output(t *testing.T) {
 	}
 	f.mu.Unlock()
 	_, err = c.Infer(context.Background(), InferRequest{Model: "m", Inputs: []*tensor.Tensor{mustFP32(t, "X", []int64{1}, []float32{1})}})
-	if ce := asError(t, err, "ModelInfer", "m", codes.Internal); !strings.Contains(ce.Message, "BF16 cannot be sent as typed contents") {
+	if ce := asError(t, err, "ModelInfer", "m", codes.DataLoss); !strings.Contains(ce.Message, "BF16 cannot be sent as typed contents") {
 		t.Errorf("typed BF16: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ func (c *Client) ModelConfig(ctx context.Context, model, version string) (*pb.Mo
 		return nil, err
 	}
 	if r.GetConfig() == nil {
-		return nil, newError("ModelConfig", model, codes.Internal, errors.New("response carries no config"))
+		return nil, badResponse("ModelConfig", model, errors.New("response carries no config"))
 	}
 	return r.GetConfig(), nil
 }

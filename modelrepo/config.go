@@ -74,23 +74,38 @@ var protoLineCol = regexp.MustCompile(`\(line (\d+):(\d+)\):[\s\x{00a0}]*`)
 // latest 1, one instance). file names the config in errors; modelName is the
 // model directory's name. The error, when not nil, is an ErrorList.
 func ParseConfig(file string, data []byte, modelName string) (*pb.ModelConfig, error) {
+	cfg, _, err := ParseConfigWarnings(file, data, modelName)
+	return cfg, err
+}
+
+// ParseConfigWarnings is ParseConfig that also returns a warning ("file:line:col:
+// ...") for each field Triton defines and the embedded server ignores
+// (tritonfields.go): such a config loads, as a repository written for Triton must.
+func ParseConfigWarnings(file string, data []byte, modelName string) (*pb.ModelConfig, []string, error) {
 	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
 		// prototext would report an "invalid field name" that is the invisible mark.
-		return nil, ErrorList{{File: file, Line: 1, Col: 1,
+		return nil, nil, ErrorList{{File: file, Line: 1, Col: 1,
 			Msg: "the file starts with a UTF-8 byte order mark (bytes EF BB BF), which Triton's parser rejects; save it without one"}}
 	}
+	absent := findAbsent(data)
+	var warnings []string
+	for _, b := range absent {
+		warnings = append(warnings, b.warning(file))
+	}
+	data = blankOut(data, absent)
 	cfg := &pb.ModelConfig{}
 	if err := prototext.Unmarshal(data, cfg); err != nil {
-		return nil, ErrorList{protoError(file, data, err)}
+		return nil, nil, ErrorList{protoError(file, data, err)}
 	}
 	root, _ := parseTextPositions(data)
 	v := &validator{file: file, root: root}
 	v.check(cfg, modelName)
 	if err := v.errs.errorsOrNil(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	warnings = append(warnings, unimplementedWarnings(file, cfg, root)...)
 	fillDefaults(cfg, modelName)
-	return cfg, nil
+	return cfg, warnings, nil
 }
 
 // protoError turns a prototext error into a ConfigError at its line and column.
@@ -192,6 +207,9 @@ func (v *validator) check(cfg *pb.ModelConfig, modelName string) {
 				}
 			}
 		}
+	}
+	if IsEnsemble(cfg) {
+		v.ensemble(cfg) // ensemble.go
 	}
 	if db := cfg.GetDynamicBatching(); db != nil {
 		node := root.field("dynamic_batching", 0)

@@ -205,7 +205,8 @@ func (r *Repository) ReadModel(name string) (*Model, error) {
 	case err != nil:
 		errs = append(errs, &ConfigError{File: m.ConfigFile, Msg: err.Error()})
 	default:
-		cfg, err := ParseConfig(m.ConfigFile, data, name)
+		cfg, warnings, err := ParseConfigWarnings(m.ConfigFile, data, name)
+		m.Warnings = append(m.Warnings, warnings...)
 		var list ErrorList
 		if errors.As(err, &list) {
 			errs = append(errs, list...)

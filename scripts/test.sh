@@ -10,7 +10,7 @@ cd "$root"
 
 need_debs=(protobuf-compiler libturbojpeg0 python3-torch python3-torchvision python3-onnx
   python3-pytest python3-scipy python3-pil python3-numpy python3-openpyxl python3-regex time procps
-  octave octave-image libsvm-tools python3-venv)
+  octave octave-image libsvm-tools python3-venv chromium)
 missing=()
 for p in "${need_debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -43,8 +43,10 @@ go vet ./...
 
 # Tests that need ../shared, ONNX Runtime, libturbojpeg, Python or POSIX facilities (/dev/shm,
 # named pipes, /dev/full, a lowerable file-size limit) fail instead of skipping.
-export AGIQA_REQUIRE_SHARED=1 AGIQA_REQUIRE_ORT=1 AGIQA_REQUIRE_PYTHON=1 AGIQA_REQUIRE_TURBO=1 AGIQA_REQUIRE_POSIX=1 AGIQA_REQUIRE_OCTAVE=1 AGIQA_REQUIRE_LIBSVM=1
+export AGIQA_REQUIRE_SHARED=1 AGIQA_REQUIRE_ORT=1 AGIQA_REQUIRE_PYTHON=1 AGIQA_REQUIRE_TURBO=1 AGIQA_REQUIRE_POSIX=1 AGIQA_REQUIRE_OCTAVE=1 AGIQA_REQUIRE_LIBSVM=1 AGIQA_REQUIRE_CHROMIUM=1
 export AGIQA_PYTHON="$root/.tools/pyoracles/bin/python"
+# The report test renders report.html in headless Chromium; CI keeps the screenshot here.
+export AGIQA_SCREENSHOT_DIR="$root/out/ci"
 
 echo "== Go tests"
 go test -count=1 ./...

@@ -174,7 +174,7 @@ func loadAGIQA1kXLSX(file string, lim Limits) (*Dataset, error) {
 				"prompt %q differs from the one the file name encodes (%q); kept the file's prompt", prompt, decoded)})
 		}
 		first[name] = len(ds.Items)
-		ds.Items = append(ds.Items, Item{Image: name, Prompt: prompt, MOS: mos, MOSAlign: math.NaN(), Group: group})
+		ds.Items = append(ds.Items, Item{Image: name, Prompt: prompt, MOS: mos, MOSAlign: math.NaN(), Group: group, Attrs: attrs1k(name)})
 	}
 	return ds, nil
 }
@@ -227,7 +227,7 @@ func loadAGIQA1kCSV(file string, lim Limits) (*Dataset, error) {
 		if err := t.once(seen, r, name); err != nil {
 			return nil, err
 		}
-		ds.Items = append(ds.Items, Item{Image: name, Prompt: prompt, MOS: mos, MOSAlign: math.NaN(), Group: group, labelName: labelName})
+		ds.Items = append(ds.Items, Item{Image: name, Prompt: prompt, MOS: mos, MOSAlign: math.NaN(), Group: group, labelName: labelName, Attrs: attrs1k(name)})
 	}
 	return ds, nil
 }

@@ -43,7 +43,7 @@ func loadAGIQA3k(file string, lim Limits) (*Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		ds.Items = append(ds.Items, Item{Image: name, Prompt: t.cell(r, cp), MOS: q, MOSAlign: a, Group: group})
+		ds.Items = append(ds.Items, Item{Image: name, Prompt: t.cell(r, cp), MOS: q, MOSAlign: a, Group: group, Attrs: attrs3k(t, r, name)})
 	}
 	return ds, nil
 }

@@ -199,6 +199,7 @@ func loadGenericCSV(file string, lim Limits) (*Dataset, error) {
 			}
 		}
 		it.Group = t.cell(r, cg)
+		it.Attrs = attrsGeneric(t, r)
 		if it.Group == "" {
 			it.Group = it.Prompt
 		}

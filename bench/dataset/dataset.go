@@ -50,6 +50,9 @@ type Item struct {
 	MOSAlign float64 `json:"-"`
 	// Group is the prompt group: images of one group never straddle a split.
 	Group string `json:"group"`
+	// Attrs are the descriptive columns breakdowns group by (attrs.go): column -> the item's values
+	// (usually one; AGIQA-3k's adjective has up to two). Not part of the JSON form.
+	Attrs map[string][]string `json:"-"`
 
 	// labelName is the name as the label file spelled it when a repair
 	// changed it; Load falls back to it when only that file is on disk.

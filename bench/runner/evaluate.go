@@ -74,6 +74,14 @@ type ModelResult struct {
 	// Pred and MOS per target pooled over splits' test sets, for plots.
 	Pred map[string][]float64 `json:"-"`
 	MOS  map[string][]float64 `json:"-"`
+	// Images names the image of each Pred/MOS entry. The entries of a target come split by split in
+	// the order of its Splits entries, Scores.N each (significance tests pair rows image by image).
+	Images map[string][]string `json:"-"`
+	// HigherIsBetter is the model's orientation: when false, Pred is as served and the metrics negate it.
+	HigherIsBetter bool `json:"-"`
+	// TrainedOn is set on a cross-dataset result (EvalOptions.CrossDataset): the dataset the model's
+	// versions were trained on. Each version scored every image of Dataset; Splits[k] is version k's.
+	TrainedOn string `json:"trained_on,omitempty"`
 }
 
 // Warnings are the runs' warnings, each once (the versions of a per-split model see the same prompts).
@@ -98,6 +106,9 @@ type EvalOptions struct {
 	// correlation over all images, as the AGIQA-3k authors benchmarked CLIPScore, ImageReward and HPS,
 	// instead of averaging over the splits' test sets (comparable with per-split models).
 	AlignmentAllImages bool
+	// CrossDataset scores a per-split model trained on another dataset (agiqa.dataset) on every image
+	// of this one with each of its versions (evaluateCross) instead of skipping it.
+	CrossDataset bool
 }
 
 // Evaluate scores a model on every split of a dataset: split k's test images
@@ -105,7 +116,10 @@ type EvalOptions struct {
 // otherwise. A model trained on another dataset is skipped with the reason.
 func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Dataset, sp *splits.File, opt EvalOptions) (res *ModelResult, err error) {
 	res = &ModelResult{Model: m.Name, Catalog: m.Catalog, Dataset: ds.Name, Summary: map[string]metrics.SplitSummary{},
-		Pred: map[string][]float64{}, MOS: map[string][]float64{}}
+		Pred: map[string][]float64{}, MOS: map[string][]float64{}, Images: map[string][]string{}, HigherIsBetter: m.HigherIsBetter}
+	if m.Dataset != "" && m.Dataset != ds.Name && opt.CrossDataset && m.PerSplit {
+		return evaluateCross(ctx, c, m, ds, opt, res)
+	}
 	if m.Dataset != "" && m.Dataset != ds.Name {
 		res.Skipped = fmt.Sprintf("trained on %s", m.Dataset)
 		return res, nil
@@ -182,6 +196,7 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 		for k, s := range sp.Splits {
 			cf := caches[m.VersionForSplit(k)]
 			var pred, mos []float64
+			var names []string
 			missing := 0
 			for _, name := range s.Test {
 				it := byName[name]
@@ -200,12 +215,14 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 				}
 				pred = append(pred, v)
 				mos = append(mos, y)
+				names = append(names, name)
 			}
 			sc := metrics.Score(pred, mos, mopt)
 			per = append(per, sc)
 			res.Splits = append(res.Splits, SplitScores{Split: k, Version: versionLabel(m.VersionForSplit(k)), Target: t.Name, Scores: sc, Missing: missing})
 			res.Pred[t.Name] = append(res.Pred[t.Name], pred...)
 			res.MOS[t.Name] = append(res.MOS[t.Name], mos...)
+			res.Images[t.Name] = append(res.Images[t.Name], names...)
 		}
 		res.Summary[t.Name] = metrics.SummarizeSplits(per)
 	}
@@ -216,6 +233,7 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 // one "split" (index -1) whose summary has N = 1.
 func (res *ModelResult) scoreAllImages(t Target, ds *dataset.Dataset, cf *CacheFile, mopt metrics.Options) {
 	var pred, mos []float64
+	var names []string
 	missing := 0
 	for _, it := range ds.Items {
 		y := it.MOS
@@ -233,11 +251,13 @@ func (res *ModelResult) scoreAllImages(t Target, ds *dataset.Dataset, cf *CacheF
 		}
 		pred = append(pred, v)
 		mos = append(mos, y)
+		names = append(names, it.Image)
 	}
 	sc := metrics.Score(pred, mos, mopt)
 	res.Splits = append(res.Splits, SplitScores{Split: -1, Version: versionLabel(""), Target: t.Name, Scores: sc, Missing: missing})
 	res.Pred[t.Name] = append(res.Pred[t.Name], pred...)
 	res.MOS[t.Name] = append(res.MOS[t.Name], mos...)
+	res.Images[t.Name] = append(res.Images[t.Name], names...)
 	res.Summary[t.Name] = metrics.SummarizeSplits([]metrics.Scores{sc})
 	res.AllImages = append(res.AllImages, t.Name)
 }
@@ -255,7 +275,7 @@ func hasVersion(m *Model, v string) bool {
 func Measurements(results []*ModelResult) []table.Measurement {
 	var ms []table.Measurement
 	for _, r := range results {
-		if r.Skipped != "" {
+		if r.Skipped != "" || r.TrainedOn != "" { // cross-dataset results have their own table
 			continue
 		}
 		targets := make([]string, 0, len(r.Summary))

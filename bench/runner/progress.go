@@ -26,7 +26,8 @@ func (nopProgress) Add(int)                {}
 func (nopProgress) Finish()                {}
 
 // NewProgress draws a bar (images/s, ETA) on a terminal, and prints a plain line
-// every interval otherwise, so logs of batch jobs stay readable.
+// every interval otherwise, so logs of batch jobs stay readable. Both are
+// StageProgress: they show which stage (preprocessing or inference) is the bottleneck.
 func NewProgress(w io.Writer, terminal bool, interval time.Duration) Progress {
 	if terminal {
 		return &barProgress{w: w}
@@ -35,14 +36,19 @@ func NewProgress(w io.Writer, terminal bool, interval time.Duration) Progress {
 }
 
 type barProgress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w      io.Writer
+	bar    *progressbar.ProgressBar
+	label  string
+	stages func() StageRates
+	last   time.Time
 }
+
+func (b *barProgress) Stages(f func() StageRates) { b.stages = f }
 
 func (b *barProgress) Start(label string, total, already int) {
 	// The bar counts only the images still to infer: cached ones added up front
 	// would inflate its images/s and so shorten its ETA.
-	b.bar = nil
+	b.bar, b.stages = nil, nil
 	if already >= total {
 		fmt.Fprintf(b.w, "%s: all %d images cached\n", label, total)
 		return
@@ -50,6 +56,7 @@ func (b *barProgress) Start(label string, total, already int) {
 	if already > 0 {
 		label = fmt.Sprintf("%s (%d of %d cached)", label, already, total)
 	}
+	b.label = label
 	b.bar = progressbar.NewOptions(total-already,
 		progressbar.OptionSetWriter(b.w),
 		progressbar.OptionSetDescription(label),
@@ -62,9 +69,17 @@ func (b *barProgress) Start(label string, total, already int) {
 	)
 }
 func (b *barProgress) Add(n int) {
-	if b.bar != nil {
-		b.bar.Add(n)
+	if b.bar == nil {
+		return
 	}
+	// The stage rates settle slowly: redescribing once a second keeps the bar from flickering.
+	if b.stages != nil && time.Since(b.last) >= time.Second {
+		b.last = time.Now()
+		if st := b.stages().String(); st != "" {
+			b.bar.Describe(b.label + " [" + st + "]")
+		}
+	}
+	b.bar.Add(n)
 }
 
 func (b *barProgress) Finish() {
@@ -85,6 +100,13 @@ type lineProgress struct {
 	start    time.Time
 	last     time.Time
 	now      func() time.Time // time.Now; tests replace it
+	stages   func() StageRates
+}
+
+func (l *lineProgress) Stages(f func() StageRates) {
+	l.mu.Lock()
+	l.stages = f
+	l.mu.Unlock()
 }
 
 func (l *lineProgress) clock() time.Time {
@@ -97,7 +119,7 @@ func (l *lineProgress) clock() time.Time {
 func (l *lineProgress) Start(label string, total, already int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.label, l.total, l.done, l.sent = label, total, already, 0
+	l.label, l.total, l.done, l.sent, l.stages = label, total, already, 0, nil
 	l.start = l.clock()
 	l.last = l.start
 	fmt.Fprintf(l.w, "%s: %d images, %d already cached\n", label, total, already)
@@ -125,7 +147,13 @@ func (l *lineProgress) print() {
 	if rate > 0 {
 		eta = time.Duration(float64(l.total-l.done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	fmt.Fprintf(l.w, "%s: %d/%d images, %.1f img/s, ETA %s\n", l.label, l.done, l.total, rate, eta)
+	st := ""
+	if l.stages != nil {
+		if s := l.stages().String(); s != "" {
+			st = "; " + s
+		}
+	}
+	fmt.Fprintf(l.w, "%s: %d/%d images, %.1f img/s, ETA %s%s\n", l.label, l.done, l.total, rate, eta, st)
 }
 
 func (l *lineProgress) Finish() {

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,11 +25,20 @@ type Options struct {
 	Concurrency int           // requests in flight (default 4)
 	Batch       int           // images per request, capped by the model's max_batch_size (default 8)
 	Workers     int           // preprocessing goroutines (default GOMAXPROCS)
-	Retries     int           // extra attempts for a failed request (default 2)
+	Retries     int           // extra attempts for a failed request (0: the default 2; NoRetries: none)
 	Backoff     time.Duration // first retry delay, doubled each time (default 200ms)
 	Tokenizer   Tokenizers    // for prompt models (TOKENS), by the model's agiqa.tokenizer
-	Progress    Progress
+	Progress    Progress      // a StageProgress also gets the stage rates
+	// TensorCache, shared by the runs of models with one (size, method), decodes and resizes each
+	// image once for all of them; nil decodes for every run.
+	TensorCache *TensorCache
+	// SharedMemory sends inputs through system shared memory (one region per request in flight)
+	// instead of in the request: only for a server on this host (ProbeSharedMemory checks).
+	SharedMemory bool
 }
+
+// NoRetries as Options.Retries sends each request once: a zero Retries means the default.
+const NoRetries = -1
 
 func (o *Options) defaults(workers int) {
 	if o.Concurrency <= 0 {
@@ -66,6 +74,7 @@ type ItemError struct {
 // JSON fields: model, version; total (items asked for), cached (found in the
 // cache from earlier runs), inferred (sent now and answered), failed (recorded
 // with an error); errors (the first few failures); elapsed_s (wall time);
+// stages (what preprocessing and inference each sustained, StageRates);
 // request_latency_ms (client-side latency of every request sent now, in order of
 // completion) and request_batch (images in each of those requests); truncated
 // (distinct prompts cut to fit TOKENS) and warnings (what the run should tell).
@@ -82,12 +91,17 @@ type Report struct {
 	RequestBatch     []int       `json:"request_batch,omitempty"`
 	Truncated        int         `json:"truncated,omitempty"`
 	Warnings         []string    `json:"warnings,omitempty"`
+	Stages           *StageRates `json:"stages,omitempty"`
 }
 
 const maxReportedErrors = 10
 
 // ErrServerGone is wrapped by Run when the server stays unavailable after retries.
 var ErrServerGone = errors.New("server unavailable")
+
+// ErrSharedMemory is wrapped by Run when Options.SharedMemory is set and a region cannot be made
+// or registered: the run stops rather than fail every item the same way.
+var ErrSharedMemory = errors.New("shared memory for inputs")
 
 type prepared struct {
 	item   dataset.Item
@@ -149,15 +163,25 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 			fresh[it.Image] = true
 		}
 	}
-	var todo []dataset.Item
+	var todo, later []dataset.Item
 	for _, it := range items {
-		if fresh[it.Image] {
+		switch {
+		case fresh[it.Image]:
 			rep.Cached++
-			continue
+		case opt.TensorCache.likelyCached(it.Path, m.Preprocess, m.ImageSize):
+			todo = append(todo, it)
+		default:
+			later = append(later, it)
 		}
-		todo = append(todo, it)
 	}
+	// Images whose tensors an earlier model left in memory go first: a dataset larger than the
+	// cache would otherwise evict each tensor just before it is asked for again.
+	todo = append(todo, later...)
+	meter := &stageMeter{workers: opt.Workers, inFlight: opt.Concurrency}
 	opt.Progress.Start(fmt.Sprintf("%s v%s", m.Name, versionLabel(version)), len(items), rep.Cached)
+	if sp, ok := opt.Progress.(StageProgress); ok {
+		sp.Stages(meter.rates)
+	}
 	defer opt.Progress.Finish()
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -195,7 +219,9 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 		go func() {
 			defer prepWG.Done()
 			for it := range in {
-				p, err := prepare(ctx, m, it, opt.Tokenizer)
+				t0 := time.Now()
+				p, err := prepare(ctx, m, it, opt.Tokenizer, opt.TensorCache)
+				meter.prepared(time.Since(t0))
 				if err != nil {
 					fail(it.Image, p.input, err)
 					continue
@@ -223,8 +249,25 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 		sendWG.Add(1)
 		go func() {
 			defer sendWG.Done()
+			var shm *shmInputs
+			if opt.SharedMemory {
+				shm = &shmInputs{c: c}
+				defer func() {
+					if err := shm.close(); err != nil {
+						mu.Lock()
+						rep.Warnings = append(rep.Warnings, err.Error())
+						mu.Unlock()
+					}
+				}()
+			}
 			for b := range batches {
-				preds, lat, err := inferWithRetry(ctx, c, m, reqVersion, b, opt)
+				t0 := time.Now()
+				preds, lat, err := inferWithRetry(ctx, c, m, reqVersion, b, opt, shm)
+				meter.inferred(len(b), time.Since(t0))
+				if errors.Is(err, ErrSharedMemory) {
+					cancel(fmt.Errorf("model %s: %w", m.Name, err))
+					return
+				}
 				if err != nil && isTransient(err) {
 					cancel(fmt.Errorf("%w: model %s version %s: %v", ErrServerGone, m.Name, versionLabel(version), err))
 					return
@@ -232,7 +275,7 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 				if err != nil && len(b) > 1 {
 					// Find the bad item: retry one by one.
 					for _, p := range b {
-						one, l1, err1 := inferWithRetry(ctx, c, m, reqVersion, []prepared{p}, opt)
+						one, l1, err1 := inferWithRetry(ctx, c, m, reqVersion, []prepared{p}, opt, shm)
 						if err1 != nil && isTransient(err1) {
 							cancel(fmt.Errorf("%w: model %s version %s: %v", ErrServerGone, m.Name, versionLabel(version), err1))
 							return
@@ -262,6 +305,9 @@ func Run(ctx context.Context, c *client.Client, m *Model, version string, items 
 	for range ready {
 	}
 	rep.ElapsedSeconds = time.Since(start).Seconds()
+	if st := meter.rates(); st.Prep > 0 || st.Infer > 0 {
+		rep.Stages = &st
+	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return rep, fmt.Errorf("%w (%d predictions kept in %s)", cause, rep.Cached+rep.Inferred, cache.Path)
 	}
@@ -354,6 +400,20 @@ func inputKey(m *Model, it dataset.Item) string {
 	return inputKeyOf(f, m, it)
 }
 
+// digests returns the sha256 of an image file's bytes and the item's inputKeyOf, from one pass
+// over the bytes.
+func digests(data []byte, m *Model, it dataset.Item) (image [sha256.Size]byte, input string) {
+	h := sha256.New()
+	h.Write(data)
+	h.Sum(image[:0])
+	if !m.Prompt {
+		return image, hex.EncodeToString(image[:16])
+	}
+	h.Write([]byte{0})
+	h.Write([]byte(m.PromptPrefix + it.Prompt))
+	return image, hex.EncodeToString(h.Sum(nil)[:16])
+}
+
 // inputKeyOf digests image content and, for prompt models, the prompt.
 func inputKeyOf(image io.Reader, m *Model, it dataset.Item) string {
 	h := sha256.New()
@@ -386,7 +446,12 @@ func isTransient(err error) bool {
 // beforePrepare, when set (tests only), runs as a worker starts preparing an item: it can hold one.
 var beforePrepare func(dataset.Item)
 
-func prepare(ctx context.Context, m *Model, it dataset.Item, tok Tokenizers) (prepared, error) {
+// decodeCHW is preprocess.DecodeCHW; tests count the decodes through it.
+var decodeCHW = preprocess.DecodeCHW
+
+// prepare reads, hashes and preprocesses one item. The IMAGE tensor comes from tc when an earlier
+// model with the same (size, method) already made it from the same bytes.
+func prepare(ctx context.Context, m *Model, it dataset.Item, tok Tokenizers, tc *TensorCache) (prepared, error) {
 	if beforePrepare != nil {
 		beforePrepare(it)
 	}
@@ -399,18 +464,23 @@ func prepare(ctx context.Context, m *Model, it dataset.Item, tok Tokenizers) (pr
 	if err != nil {
 		return prepared{}, err
 	}
-	// Hashed from the bytes that are decoded: one read per image.
-	p := prepared{item: it, input: inputKeyOf(bytes.NewReader(data), m, it)}
-	if p.image, err = preprocess.DecodeCHW(data, it.Path, m.ImageSize, m.Preprocess); err != nil {
+	// Hashed from the bytes that are decoded: one read per image, one digest for the prediction
+	// cache and the tensor cache.
+	key := TensorKey{Method: m.Preprocess, Size: m.ImageSize}
+	p := prepared{item: it}
+	key.Digest, p.input = digests(data, m, it)
+	p.image, err = tc.Get(key, func() (preprocess.CHW, error) { return decodeCHW(data, it.Path, m.ImageSize, m.Preprocess) })
+	if err != nil {
 		return p, err
 	}
+	tc.note(it.Path, key)
 	if m.Prompt {
 		p.tokens, p.mask, _ = tok.Encode(m, m.PromptPrefix+it.Prompt)
 	}
 	return p, nil
 }
 
-func inferWithRetry(ctx context.Context, c *client.Client, m *Model, version string, b []prepared, opt Options) ([]Prediction, time.Duration, error) {
+func inferWithRetry(ctx context.Context, c *client.Client, m *Model, version string, b []prepared, opt Options, shm *shmInputs) ([]Prediction, time.Duration, error) {
 	var lastErr error
 	delay := opt.Backoff
 	for attempt := 0; attempt <= opt.Retries; attempt++ {
@@ -422,13 +492,17 @@ func inferWithRetry(ctx context.Context, c *client.Client, m *Model, version str
 			}
 			delay *= 2
 		}
-		preds, lat, err := inferBatch(ctx, c, m, version, b)
+		preds, lat, err := inferBatch(ctx, c, m, version, b, shm)
 		if err == nil {
 			return preds, lat, nil
 		}
 		lastErr = err
+		if errors.Is(err, ErrSharedMemory) {
+			return nil, 0, err
+		}
 		switch client.Code(err) {
-		case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.ResourceExhausted:
+		case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.ResourceExhausted,
+			codes.DataLoss: // DataLoss: a response the client cannot decode (client.IsBadResponse)
 			return nil, 0, err // retrying cannot help
 		}
 		if ctx.Err() != nil {
@@ -438,7 +512,8 @@ func inferWithRetry(ctx context.Context, c *client.Client, m *Model, version str
 	return nil, 0, lastErr
 }
 
-func inferBatch(ctx context.Context, c *client.Client, m *Model, version string, b []prepared) ([]Prediction, time.Duration, error) {
+// inferBatch sends one request; with shm its inputs travel in that shared-memory region.
+func inferBatch(ctx context.Context, c *client.Client, m *Model, version string, b []prepared, shm *shmInputs) ([]Prediction, time.Duration, error) {
 	n := int64(len(b))
 	H, W := int64(b[0].image.H), int64(b[0].image.W)
 	imgShape := []int64{n, 3, H, W}
@@ -480,8 +555,15 @@ func inferBatch(ctx context.Context, c *client.Client, m *Model, version string,
 			inputs = append(inputs, mt)
 		}
 	}
+	req := client.InferRequest{Model: m.Name, Version: version, Inputs: inputs, Outputs: m.Outputs}
+	if shm != nil {
+		if req.SharedMemoryInputs, err = shm.place(ctx, inputs); err != nil {
+			return nil, 0, err
+		}
+		req.Inputs = nil
+	}
 	start := time.Now()
-	res, err := c.Infer(ctx, client.InferRequest{Model: m.Name, Version: version, Inputs: inputs, Outputs: m.Outputs})
+	res, err := c.Infer(ctx, req)
 	lat := time.Since(start)
 	if err != nil {
 		return nil, lat, err
@@ -520,11 +602,11 @@ func InferOne(ctx context.Context, c *client.Client, m *Model, version, path, pr
 	if err := tok.Check(m); err != nil {
 		return Prediction{}, err
 	}
-	p, err := prepare(ctx, m, dataset.Item{Image: path, Path: path, Prompt: prompt}, tok)
+	p, err := prepare(ctx, m, dataset.Item{Image: path, Path: path, Prompt: prompt}, tok, nil)
 	if err != nil {
 		return Prediction{}, err
 	}
-	preds, _, err := inferBatch(ctx, c, m, version, []prepared{p})
+	preds, _, err := inferBatch(ctx, c, m, version, []prepared{p}, nil)
 	if err != nil {
 		return Prediction{}, err
 	}

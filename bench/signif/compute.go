@@ -123,8 +123,8 @@ func Compute(results []*runner.ModelResult, opt Options) (*Report, error) {
 	groups := map[key]*Group{}
 	entries := map[key][]entry{}
 	for _, r := range results {
-		if r == nil || r.Skipped != "" {
-			continue
+		if r == nil || r.Skipped != "" || r.TrainedOn != "" {
+			continue // cross-dataset rows: their splits mean something else than the in-domain rows'
 		}
 		targets := make([]string, 0, len(r.Summary))
 		for t := range r.Summary {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/agiqa-bench/agiqa/client"
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
 	"github.com/agiqa-bench/agiqa/client/tensor"
@@ -19,8 +21,10 @@ func init() {
 
 // modelInfo is one line of 'agiqa models'.
 //
-// JSON fields: name; versions (as served, or the repository's); ready; reason
-// (why not ready); inputs and outputs ("NAME DATATYPE [dims]", dims without the batch dimension).
+// JSON fields: name; versions (as served, or the repository's); ready (ModelReady's
+// answer, the one source of readiness); reason (why not ready); inputs and outputs
+// ("NAME DATATYPE [dims]", dims without the batch dimension; from ModelMetadata on
+// servers that serve no config, as the shape metadata gives: "-1" first when batched).
 type modelInfo struct {
 	Name     string   `json:"name"`
 	Versions []string `json:"versions"`
@@ -114,13 +118,42 @@ func listModels(ctx context.Context, c *client.Client) ([]modelInfo, error) {
 		} else if m.Reason == "" {
 			m.Reason = "not ready"
 		}
-		if cfg, err := c.ModelConfig(ctx, name, ""); err == nil {
-			m.Inputs, m.Outputs = describeTensors(cfg)
-		}
+		m.Inputs, m.Outputs = tensorsOf(ctx, c, name)
 		sort.Strings(m.Versions)
 		out = append(out, *m)
 	}
 	return out, nil
+}
+
+// tensorsOf describes a model's inputs and outputs from its config, or from its
+// metadata when the server has no ModelConfig (Unimplemented: KServe v2 servers
+// other than Triton) or does not find one (NotFound).
+func tensorsOf(ctx context.Context, c *client.Client, name string) (ins, outs []string) {
+	cfg, err := c.ModelConfig(ctx, name, "")
+	if err == nil {
+		return describeTensors(cfg)
+	}
+	if code := client.Code(err); code != codes.Unimplemented && code != codes.NotFound {
+		return nil, nil
+	}
+	meta, err := c.ModelMetadata(ctx, name, "")
+	if err != nil {
+		return nil, nil
+	}
+	f := func(t *pb.ModelMetadataResponse_TensorMetadata) string {
+		d := make([]string, len(t.GetShape()))
+		for i, x := range t.GetShape() {
+			d[i] = fmt.Sprint(x)
+		}
+		return fmt.Sprintf("%s %s [%s]", t.GetName(), t.GetDatatype(), strings.Join(d, ","))
+	}
+	for _, t := range meta.GetInputs() {
+		ins = append(ins, f(t))
+	}
+	for _, t := range meta.GetOutputs() {
+		outs = append(outs, f(t))
+	}
+	return ins, outs
 }
 
 func describeTensors(cfg *pb.ModelConfig) (ins, outs []string) {

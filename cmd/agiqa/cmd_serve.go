@@ -66,12 +66,12 @@ Example:
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", *addr, err)
 	}
-	hlis, err := listenHTTP(fs, *addr, *httpAddr)
+	hlis, err := listenBeside(fs, "http-addr", *addr, *httpAddr)
 	if err != nil {
 		lis.Close()
 		return err
 	}
-	mlis, err := listenMetrics(fs, *addr, *metricsAddr)
+	mlis, err := listenBeside(fs, "metrics-addr", *addr, *metricsAddr)
 	if err != nil {
 		lis.Close()
 		if hlis != nil {
@@ -140,40 +140,22 @@ Example:
 	return stopErr
 }
 
-// listenMetrics listens for the metrics endpoint (nil when metricsAddr is empty), with
-// listenHTTP's rule: left at its default beside an --addr with port 0, an ephemeral port.
-func listenMetrics(fs *flag.FlagSet, addr, metricsAddr string) (net.Listener, error) {
-	if metricsAddr == "" {
+// listenBeside listens for a second endpoint (HTTP/REST, metrics) given by the flag named flagName
+// (nil when its address is empty). Left at its default beside an --addr with port 0, it takes an
+// ephemeral port on --addr's host too, so that servers started for tests or side by side do not
+// fight over 8000 and 8002.
+func listenBeside(fs *flag.FlagSet, flagName, addr, value string) (net.Listener, error) {
+	if value == "" {
 		return nil, nil
 	}
 	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "metrics-addr" })
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == flagName })
 	if host, port, err := net.SplitHostPort(addr); !given && err == nil && port == "0" {
-		metricsAddr = net.JoinHostPort(host, "0")
+		value = net.JoinHostPort(host, "0")
 	}
-	l, err := net.Listen("tcp", metricsAddr)
+	l, err := net.Listen("tcp", value)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr %s: %w", metricsAddr, err)
-	}
-	return l, nil
-}
-
-// listenHTTP listens for the HTTP/REST endpoint (nil when httpAddr is
-// empty). Left at its default beside an --addr with port 0, it takes an
-// ephemeral port on --addr's host too, so that servers started for tests
-// or side by side do not fight over 8000.
-func listenHTTP(fs *flag.FlagSet, addr, httpAddr string) (net.Listener, error) {
-	if httpAddr == "" {
-		return nil, nil
-	}
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "http-addr" })
-	if host, port, err := net.SplitHostPort(addr); !given && err == nil && port == "0" {
-		httpAddr = net.JoinHostPort(host, "0")
-	}
-	l, err := net.Listen("tcp", httpAddr)
-	if err != nil {
-		return nil, fmt.Errorf("--http-addr %s: %w", httpAddr, err)
+		return nil, fmt.Errorf("--%s %s: %w", flagName, value, err)
 	}
 	return l, nil
 }

@@ -59,9 +59,18 @@ type tablesFlags struct {
 	sampleSize                        int
 
 	bertVocab string
+	signif    *significanceFlags // tables_significance.go
+	extra     tablesExtra        // tables_breakdown.go: --by, --cross-dataset, the report hook
+	feed      *feedFlags         // feed.go: tensor cache and input transport (nil: neither)
 }
 
 func runTables(ctx context.Context, io cmdIO, args []string) error {
+	return runTablesAs(ctx, io, args, nil)
+}
+
+// runTablesAs is runTables; a non-nil rep (agiqa report, cmd_report.go) names the flag set, sets its
+// defaults and receives the finished run instead of the printed tables.
+func runTablesAs(ctx context.Context, io cmdIO, args []string, rep *reportCmd) error {
 	fs := newFlags(io, "tables", `
 Usage: agiqa tables [--server ADDR] [--dataset NAME=DIR ...] [--models A,B] [--splits N|FILE] [flags]
 
@@ -118,6 +127,12 @@ Example:
 	fs.StringVar(&f.bertVocab, "bert-vocab", "", bertVocabUsage)
 	fs.IntVar(&f.sampleSize, "sample-size", sample.DefaultImages, sampleSizeUsage)
 	limits := addLimitFlags(fs)
+	f.feed = addFeedFlags(fs)
+	f.signif = addSignificanceFlags(fs)
+	addExtraFlags(fs, &f)
+	if rep != nil {
+		fs = rep.flagSet(io, fs, &f)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -173,6 +188,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	if err := checkOutputDir("--cache", f.cache); err != nil {
 		return err
 	}
+	if err := f.feed.check(); err != nil {
+		return err
+	}
 
 	if err := checkServers(f.servers); err != nil {
 		return err
@@ -214,6 +232,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	noteJPEGDecoder(io.stderr)
 	datasets, err := loadDatasets(ctx, io, f)
 	if err != nil {
+		return err
+	}
+	if err := checkExtra(f, datasets); err != nil {
 		return err
 	}
 
@@ -268,13 +289,18 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		CacheDir:           f.cache,
 		Fit:                fit,
 		AlignmentAllImages: f.alignProtocol == alignAll,
+		CrossDataset:       f.extra.cross,
 		Run: runner.Options{
-			Concurrency: f.concurrency, Batch: f.batch, Retries: f.retries, Tokenizer: tok,
+			Concurrency: f.concurrency, Batch: f.batch, Retries: retriesOption(f.retries), Tokenizer: tok,
 			Progress: runner.NewProgress(io.stderr, isTTY, 5*time.Second),
 		},
 	}
+	if err := f.feed.apply(ctx, io, c, f.servers, &opt.Run); err != nil {
+		return err
+	}
 	var results []*runner.ModelResult
 	var runErr error
+	var allFailed []error       // models none of whose requests succeeded: exit non-zero
 	nsplits := map[string]int{} // per dataset: each has its own splits file
 	for _, d := range datasets {
 		nsplits[d.ds.Name] = len(d.splits.Splits)
@@ -294,6 +320,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 					fmt.Fprintf(io.stderr, "%s on %s: skipped (%s)\n", m.Name, d.ds.Name, res.Skipped)
 				} else if res.Failed > 0 {
 					fmt.Fprintf(io.stderr, "%s on %s: %d images failed; first: %s\n", m.Name, d.ds.Name, res.Failed, firstError(res))
+					if noneScored(res) { // its row would be NaN: the run failed, not the model
+						allFailed = append(allFailed, fmt.Errorf("%s on %s: every one of its %d images failed; first: %s", m.Name, d.ds.Name, res.Failed, firstError(res)))
+					}
 				}
 			}
 			if err != nil {
@@ -307,14 +336,17 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		}
 	}
 
+	prov := collectProvenance(ctx, c, f, datasets, models)
+	if f.extra.report != nil {
+		return f.extra.report(ctx, io, &tablesRun{f: f, which: which, datasets: datasets, results: results, nsplits: nsplits, unserved: unserved, prov: prov, runErr: runErr, allFailed: allFailed})
+	}
+
 	// Every output is attempted even when one fails, and the tables are
 	// always printed: the inference is done (and cached) by now, and one
 	// unwritable file must not hide the numbers it produced.
-	errs := []error{runErr}
+	errs := append([]error{runErr}, allFailed...)
 	if f.report != "" {
-		if err := writeJSON(f.report, results); err != nil {
-			errs = append(errs, fmt.Errorf("--report %s: %w", f.report, err))
-		}
+		errs = append(errs, writeOutputJSON("--report", f.report, results, runErr))
 	}
 	if f.plots != "" {
 		if err := writePlots(f.plots, results, io.stderr); err != nil {
@@ -324,14 +356,19 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 	var buf bytes.Buffer
 	if err := renderTables(&buf, f, which, results, nsplits, unserved); err != nil {
 		errs = append(errs, err)
+	} else if err := renderExtra(&buf, f, datasets, results, prov); err != nil {
+		errs = append(errs, err)
 	}
 	if f.out == "" {
 		if _, err := io.stdout.Write(buf.Bytes()); err != nil {
 			errs = append(errs, err)
 		}
-	} else if err := atomicfile.WriteFile(f.out, buf.Bytes()); err != nil {
-		errs = append(errs, fmt.Errorf("-o %s: %w; the tables were printed to stdout instead", f.out, err))
-		io.stdout.Write(buf.Bytes())
+	} else if err := writeOutput("-o", f.out, buf.Bytes(), runErr); err != nil {
+		errs = append(errs, err)
+		if runErr == nil { // unwritable: the numbers must not be lost
+			errs[len(errs)-1] = fmt.Errorf("%w; the tables were printed to stdout instead", err)
+			io.stdout.Write(buf.Bytes())
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -367,7 +404,17 @@ func renderTables(w io.Writer, f *tablesFlags, which []int, results []*runner.Mo
 			return err
 		}
 	}
-	return nil
+	return renderSignificance(w, f.signif, f.format, results, sep)
+}
+
+// noneScored: every run of r failed all its items (none cached, none answered).
+func noneScored(r *runner.ModelResult) bool {
+	for _, rep := range r.Runs {
+		if rep.Cached+rep.Inferred > 0 {
+			return false
+		}
+	}
+	return r.Failed > 0
 }
 
 func firstError(r *runner.ModelResult) string {
@@ -544,9 +591,10 @@ func selectModels(ctx context.Context, c *client.Client, names string, warn io.W
 		if err != nil {
 			return nil, nil, err
 		}
-		// A model is ready when one of its versions is; otherwise the
-		// first reason the index gives is its reason.
-		ready := map[string]bool{}
+		// The index names the models and, for one that is not ready, the
+		// first reason it gives; whether a model is ready is ModelReady's
+		// answer, the one source of readiness (an index entry without a
+		// state, as Triton lists a model it has not loaded, is not ready).
 		why := map[string]string{}
 		var all []string
 		for _, m := range idx {
@@ -555,12 +603,9 @@ func selectModels(ctx context.Context, c *client.Client, names string, warn io.W
 				all = append(all, n)
 				why[n] = ""
 			}
-			switch {
-			case m.GetState() == "" || m.GetState() == "READY":
-				ready[n] = true
-			case why[n] == "":
+			if m.GetState() != "READY" && why[n] == "" {
 				why[n] = m.GetReason()
-				if why[n] == "" {
+				if why[n] == "" && m.GetState() != "" {
 					why[n] = "state " + m.GetState()
 				}
 			}
@@ -568,11 +613,18 @@ func selectModels(ctx context.Context, c *client.Client, names string, warn io.W
 		sort.Strings(all)
 		var notReady []string
 		for _, n := range all {
-			if ready[n] {
-				list = append(list, n)
-			} else {
-				notReady = append(notReady, n)
+			ready, err := c.ModelReady(ctx, n, "")
+			if err != nil {
+				return nil, nil, err
 			}
+			if ready {
+				list = append(list, n)
+				continue
+			}
+			if why[n] == "" {
+				why[n] = "ModelReady says not ready"
+			}
+			notReady = append(notReady, n)
 		}
 		if len(list) == 0 {
 			if len(notReady) == 0 {

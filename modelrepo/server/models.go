@@ -92,7 +92,8 @@ type statKey struct {
 	version int64
 }
 
-// statsFor returns the cumulative counters of a version; they survive reloads.
+// statsFor returns the cumulative counters of a version; they survive a reload
+// (a load of a loaded model) but not an unload (forgetStats).
 func (s *Server) statsFor(name string, version int64) *versionStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,8 +110,14 @@ func (s *Server) statsFor(name string, version int64) *versionStats {
 // recorded per version as the reason it is not ready.
 func (s *Server) loadModel(ctx context.Context, m *modelrepo.Model) *modelState {
 	ms := &modelState{name: m.Name, model: m}
+	for _, w := range m.Warnings { // fields a Triton config sets that this server ignores, ignored folders
+		s.log.Printf("model %q: warning: %s", m.Name, w)
+	}
 	bname := modelrepo.BackendName(m.Config)
 	b, haveBackend := s.opts.backends[bname]
+	if bname == modelrepo.PlatformEnsemble && !haveBackend {
+		b, haveBackend = ensembleBackend{s: s}, true // ensemble.go
+	}
 	for _, v := range m.Selected {
 		vs := &versionState{name: m.Name, version: v, vstr: strconv.FormatInt(v, 10), model: m, cfg: m.Config,
 			stats: s.statsFor(m.Name, v)}
@@ -146,6 +153,9 @@ func (s *Server) loadModel(ctx context.Context, m *modelrepo.Model) *modelState 
 
 func loadInstances(ctx context.Context, b Backend, m *modelrepo.Model, v int64) (insts []Instance, err error) {
 	n := modelrepo.InstanceCount(m.Config)
+	if modelrepo.IsEnsemble(m.Config) {
+		n = EnsembleWorkers // requests at once; an ensemble has no instance_group
+	}
 	if n > MaxInstances {
 		return nil, fmt.Errorf("instance_group asks for %d instances; this server runs at most %d per version", n, MaxInstances)
 	}
@@ -257,7 +267,9 @@ func anyNotReady(ms *modelState) bool {
 }
 
 // unloadByName stops serving a model: queued requests finish, then the
-// instances close. The versions stay listed as UNAVAILABLE "unloaded".
+// instances close. The versions stay listed as UNAVAILABLE "unloaded", and the
+// model's statistics are dropped. Unloading a model that is not loaded
+// succeeds and does nothing, as in Triton.
 func (s *Server) unloadByName(name string) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
@@ -265,7 +277,8 @@ func (s *Server) unloadByName(name string) error {
 	old := s.models[name]
 	if old == nil {
 		s.mu.Unlock()
-		return status.Errorf(codes.NotFound, "unknown model %q", name)
+		s.log.Printf("unload of model %q: not loaded, nothing to do", name)
+		return nil
 	}
 	ms := &modelState{name: name, model: old.model}
 	for _, vs := range old.versions {
@@ -279,6 +292,7 @@ func (s *Server) unloadByName(name string) error {
 	s.models[name] = ms
 	s.mu.Unlock()
 	old.close(true)
+	s.forgetStats(name) // after the drain: the last requests counted into the old counters
 	s.log.Printf("unloaded model %q", name)
 	return nil
 }

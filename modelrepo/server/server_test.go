@@ -412,8 +412,9 @@ func TestBadInputs(t *testing.T) {
 	}{
 		{"unknown model", xReq("nope", []int64{1, 2}, 1, 2), codes.NotFound, []string{`unknown model "nope"`}},
 		{"unknown version", withVersion, codes.NotFound, []string{`model "echo" has no version "7"`}},
-		{"not ready", xReq("missingfn", []int64{1, 2}, 1, 2), codes.Unavailable, []string{`model "missingfn" is not ready`, `"servertest.nope" is not registered`}},
-		{"bad config", xReq("broken", []int64{1, 2}, 1, 2), codes.Unavailable, []string{"broken", "config.pbtxt:3:1:", "has no dims"}},
+		// No version asked and none ready: NotFound, as Triton's "has no available versions".
+		{"not ready", xReq("missingfn", []int64{1, 2}, 1, 2), codes.NotFound, []string{`model "missingfn" is not ready`, `"servertest.nope" is not registered`}},
+		{"bad config", xReq("broken", []int64{1, 2}, 1, 2), codes.NotFound, []string{"broken", "config.pbtxt:3:1:", "has no dims"}},
 		{"datatype", req("echo", x12, in("X", "FP64", 1, 2)), codes.InvalidArgument, []string{`input "X"`, `datatype "FP64"`, "expects FP32"}},
 		{"shape", req("echo", x12, in("X", "FP32", 1, 3)), codes.InvalidArgument, []string{`input "X"`, "shape [1 3]", "[batch 1..8]+[2]"}},
 		{"no batch dim", req("echo", x12, in("X", "FP32", 2)), codes.InvalidArgument, []string{`input "X"`, "shape [2]"}},
@@ -531,7 +532,7 @@ func TestLoadUnload(t *testing.T) {
 		t.Error("echo ready after unload")
 	}
 	_, err := h.c.ModelInfer(c, xReq("echo", []int64{1, 2}, 1, 2))
-	wantStatus(t, err, codes.Unavailable, `model "echo"`, "unloaded")
+	wantStatus(t, err, codes.NotFound, `model "echo"`, "unloaded") // Triton: "has no available versions"
 	if _, err := h.c.RepositoryModelLoad(c, &pb.RepositoryModelLoadRequest{ModelName: "echo"}); err != nil {
 		t.Fatal(err)
 	}
@@ -570,8 +571,10 @@ func TestLoadUnload(t *testing.T) {
 	wantStatus(t, err, codes.NotFound, `"absent"`)
 	_, err = h.c.RepositoryModelLoad(c, &pb.RepositoryModelLoadRequest{ModelName: "../etc"})
 	wantStatus(t, err, codes.InvalidArgument, `"../etc"`)
-	_, err = h.c.RepositoryModelUnload(c, &pb.RepositoryModelUnloadRequest{ModelName: "absent"})
-	wantStatus(t, err, codes.NotFound, `"absent"`)
+	// Unloading a model that is not loaded succeeds and does nothing, as in Triton.
+	if _, err = h.c.RepositoryModelUnload(c, &pb.RepositoryModelUnloadRequest{ModelName: "absent"}); err != nil {
+		t.Errorf("unload of an unknown model: %v", err)
+	}
 	// Reloading closes the old instances; instance_group count 2 loads two.
 	if _, err := h.c.RepositoryModelLoad(c, &pb.RepositoryModelLoadRequest{ModelName: "counted"}); err != nil {
 		t.Fatal(err)
@@ -632,7 +635,7 @@ func TestStatistics(t *testing.T) {
 		t.Errorf("all-model stats list %v", names)
 	}
 	_, err = h.c.ModelStatistics(c, &pb.ModelStatisticsRequest{Name: "nope"})
-	wantStatus(t, err, codes.NotFound, `"nope"`)
+	wantStatus(t, err, codes.InvalidArgument, `"nope"`) // Triton: "requested model 'nope' is not available"
 }
 
 func TestDynamicBatchingMerges(t *testing.T) {

@@ -30,8 +30,12 @@ func (v *service) ServerReady(context.Context, *pb.ServerReadyRequest) (*pb.Serv
 	return &pb.ServerReadyResponse{Ready: !v.s.stopping.Load()}, nil
 }
 
-// ModelReady answers false (not an error) for unknown models, as Triton does.
+// ModelReady answers false (not an error) for unknown models, as Triton does;
+// a version that is not a number is InvalidArgument there too.
 func (v *service) ModelReady(_ context.Context, req *pb.ModelReadyRequest) (*pb.ModelReadyResponse, error) {
+	if _, err := parseVersion(req.Name, req.Version); err != nil {
+		return nil, err
+	}
 	_, err := v.s.resolve(req.Name, req.Version)
 	return &pb.ModelReadyResponse{Ready: err == nil}, nil
 }
@@ -41,24 +45,18 @@ func (v *service) ServerMetadata(context.Context, *pb.ServerMetadataRequest) (*p
 		Extensions: append([]string(nil), Extensions...)}, nil
 }
 
-// modelFor finds a model whose config is known, with an optional version.
+// modelFor finds the model of a metadata or config request. As in Triton
+// (both go through GetModel there), it needs a ready version, so that after an
+// unload infer, metadata, config and statistics all answer "not ready".
 func (s *Server) modelFor(name, version string) (*modelState, error) {
+	if _, err := s.resolve(name, version); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	ms := s.models[name]
 	s.mu.RUnlock()
-	if ms == nil {
-		return nil, status.Errorf(codes.NotFound, "unknown model %q (models: %s)", name, s.modelNames())
-	}
-	if ms.model == nil {
-		return nil, status.Errorf(codes.Unavailable, "model %q is not available: %s", name, ms.reason())
-	}
-	if version != "" {
-		for _, vs := range ms.versions {
-			if vs.vstr == version {
-				return ms, nil
-			}
-		}
-		return nil, status.Errorf(codes.NotFound, "model %q has no version %q (versions: %s)", name, version, ms.versionList())
+	if ms == nil || ms.model == nil { // unloaded since resolve
+		return nil, status.Errorf(codes.NotFound, "model %q is not ready", name)
 	}
 	return ms, nil
 }
@@ -149,10 +147,12 @@ func (v *service) ModelStreamInfer(stream grpc.BidiStreamingServer[pb.ModelInfer
 			}()
 			resp, err := v.ModelInfer(ctx, req)
 			if err != nil {
-				send(&pb.ModelStreamInferResponse{ErrorMessage: status.Convert(err).Message(),
-					InferResponse: &pb.ModelInferResponse{ModelName: req.ModelName, ModelVersion: req.ModelVersion, Id: req.Id}})
+				failed := &pb.ModelInferResponse{ModelName: req.ModelName, ModelVersion: req.ModelVersion, Id: req.Id}
+				markFinal(failed)
+				send(&pb.ModelStreamInferResponse{ErrorMessage: status.Convert(err).Message(), InferResponse: failed})
 				return
 			}
+			markFinal(resp)
 			send(&pb.ModelStreamInferResponse{InferResponse: resp})
 		}()
 	}
@@ -185,9 +185,17 @@ func (v *service) recvWithin(ctx context.Context, stream grpc.BidiStreamingServe
 	return nil, err
 }
 
-// ModelStatistics: an empty name lists every ready version of every model.
+// ModelStatistics: an empty name lists every ready version of every model; a
+// name, its ready versions (or the one asked for). As in Triton, only ready
+// versions have statistics: an unknown model, one with no ready version, or a
+// version that is not ready is InvalidArgument ("requested model ... is not
+// available").
 func (v *service) ModelStatistics(_ context.Context, req *pb.ModelStatisticsRequest) (*pb.ModelStatisticsResponse, error) {
 	s := v.s
+	n, err := parseVersion(req.Name, req.Version)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	var states []*modelState
 	if req.Name == "" {
@@ -198,25 +206,22 @@ func (v *service) ModelStatistics(_ context.Context, req *pb.ModelStatisticsRequ
 		states = append(states, ms)
 	}
 	s.mu.RUnlock()
-	if req.Name != "" && len(states) == 0 {
-		return nil, status.Errorf(codes.NotFound, "unknown model %q (models: %s)", req.Name, s.modelNames())
-	}
 	sort.Slice(states, func(i, j int) bool { return states[i].name < states[j].name })
 	resp := &pb.ModelStatisticsResponse{}
-	found := false
 	for _, ms := range states {
 		for _, vs := range ms.versions {
-			if req.Version != "" && vs.vstr != req.Version {
-				continue
-			}
-			found = found || req.Version != ""
-			if vs.ready || req.Version != "" {
+			if vs.ready && (n == 0 || vs.version == n) {
 				resp.ModelStats = append(resp.ModelStats, vs.stats.proto(vs.name, vs.vstr))
 			}
 		}
 	}
-	if req.Version != "" && !found {
-		return nil, status.Errorf(codes.NotFound, "model %q has no version %q", req.Name, req.Version)
+	if req.Name != "" && len(resp.ModelStats) == 0 {
+		if req.Version != "" && len(states) > 0 && states[0].latestReady() != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "statistics: requested model version %s is not available for model %q (ready: %s)",
+				req.Version, req.Name, readyList(states[0]))
+		}
+		return nil, status.Errorf(codes.InvalidArgument, "statistics: requested model %q is not available (no ready version; ready models: %s)",
+			req.Name, s.readyModelNames())
 	}
 	return resp, nil
 }

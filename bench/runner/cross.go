@@ -1,0 +1,114 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/agiqa-bench/agiqa/bench/dataset"
+	"github.com/agiqa-bench/agiqa/bench/metrics"
+	"github.com/agiqa-bench/agiqa/client"
+)
+
+// evaluateCross scores a per-split model trained on another dataset on every image of ds, once per
+// served version (version k was trained on split k-1 of m.Dataset), and summarises over versions. No
+// split of ds is involved: none of its images was seen in training. Predictions go through the same
+// cache as any run, keyed by (ds, model, version), so a second run infers nothing.
+func evaluateCross(ctx context.Context, c *client.Client, m *Model, ds *dataset.Dataset, opt EvalOptions, res *ModelResult) (_ *ModelResult, err error) {
+	res.TrainedOn = m.Dataset
+	targets := TargetsFor(m, ds)
+	if len(targets) == 0 {
+		res.Skipped = "no output matches this dataset's scores"
+		return res, nil
+	}
+	versions := crossVersions(m.Versions)
+	if len(versions) == 0 {
+		res.Skipped = "no numbered version served"
+		return res, nil
+	}
+	caches := map[string]*CacheFile{}
+	defer func() {
+		for _, cf := range caches {
+			if cerr := cf.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+	for _, v := range versions {
+		cf, err := OpenCache(opt.CacheDir, ds.Name, m, v)
+		if err != nil {
+			return res, err
+		}
+		caches[v] = cf
+		rep, err := Run(ctx, c, m, v, ds.Items, cf, opt.Run)
+		if rep != nil {
+			res.Runs = append(res.Runs, rep)
+			res.Failed += rep.Failed
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	mopt := metrics.Options{HigherIsBetter: m.HigherIsBetter, Fit: opt.Fit}
+	for _, t := range targets {
+		var per []metrics.Scores
+		for k, v := range versions {
+			var pred, mos []float64
+			var names []string
+			missing := 0
+			for _, it := range ds.Items {
+				y := it.MOS
+				if t.Output == OutputAlignment {
+					y = it.MOSAlign
+				}
+				if math.IsNaN(y) {
+					continue
+				}
+				p, ok := caches[v].Lookup(it.Image)
+				val := p.Value(t.Output)
+				if !ok || p.Error != "" || math.IsNaN(val) {
+					missing++
+					continue
+				}
+				pred, mos, names = append(pred, val), append(mos, y), append(names, it.Image)
+			}
+			sc := metrics.Score(pred, mos, mopt)
+			per = append(per, sc)
+			res.Splits = append(res.Splits, SplitScores{Split: k, Version: v, Target: t.Name, Scores: sc, Missing: missing})
+			res.Pred[t.Name] = append(res.Pred[t.Name], pred...)
+			res.MOS[t.Name] = append(res.MOS[t.Name], mos...)
+			res.Images[t.Name] = append(res.Images[t.Name], names...)
+		}
+		res.Summary[t.Name] = metrics.SummarizeSplits(per)
+	}
+	return res, nil
+}
+
+// crossVersions are the served versions that are split numbers (1, 2, ...), in numeric order.
+func crossVersions(served []string) []string {
+	var nums []int
+	for _, v := range served {
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 && strconv.Itoa(n) == v {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	out := make([]string, 0, len(nums))
+	for _, n := range slices.Compact(nums) {
+		out = append(out, strconv.Itoa(n))
+	}
+	return out
+}
+
+// CrossProtocol states how cross-dataset rows were scored, for table captions and reports.
+func CrossProtocol(r *ModelResult) string {
+	n := 0
+	for _, s := range r.Splits {
+		if s.Split+1 > n {
+			n = s.Split + 1
+		}
+	}
+	return fmt.Sprintf("trained on %s (one version per split), each of its %d versions scored on every image of %s, then averaged over versions", r.TrainedOn, n, r.Dataset)
+}
