@@ -8,13 +8,13 @@
 //
 // then one line per image: {"image": NAME, "input": sha256 of the file's bytes, "features": [...]} or,
 // when extraction failed, {"image", "input", "error"}. A line answers only for the same bytes (an image
-// replaced on disk is extracted again); a torn last line (a killed run) is ignored and overwritten.
+// replaced on disk is extracted again); a torn last line (a killed run) is cut, and any other line
+// that cannot be read is dropped and its image extracted again (Result.Warnings says so). The file
+// is locked while Extract runs: a second run on the same cache is refused, naming the first.
 // Floats are written in Go's shortest round-trip form, so a cached vector is bit-identical to a fresh one.
 package featcache
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,6 +29,7 @@ import (
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
+	"github.com/agiqa-bench/agiqa/internal/linefile"
 )
 
 // Extractor is a feature function with the name and version that key its cache.
@@ -72,6 +73,8 @@ type Result struct {
 	Features map[string][]float64
 	Failed   map[string]string
 	Cached   int
+	// Warnings: lines of the cache that could not be read (their images were extracted again).
+	Warnings []string
 }
 
 // Path is the cache file of extractor ex on dataset under dir.
@@ -87,17 +90,13 @@ func Extract(ctx context.Context, ex Extractor, datasetName string, items []data
 		return nil, fmt.Errorf("featcache: extractor %q needs a name, a version, a length and a function", ex.Name)
 	}
 	path := Path(dir, datasetName, ex)
-	cached, err := load(path, ex)
-	if err != nil {
-		return nil, err
-	}
-	f, err := openAppend(path, ex)
+	f, cached, warnings, err := open(path, ex)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 
-	res := &Result{Features: map[string][]float64{}, Failed: map[string]string{}}
+	res := &Result{Features: map[string][]float64{}, Failed: map[string]string{}, Warnings: warnings}
 	var mu sync.Mutex
 	done := 0
 	record := func(l Line, fromCache bool) error {
@@ -105,7 +104,7 @@ func Extract(ctx context.Context, ex Extractor, datasetName string, items []data
 		defer mu.Unlock()
 		if !fromCache {
 			b, _ := json.Marshal(l)
-			if _, err := f.Write(append(b, '\n')); err != nil {
+			if err := f.Append(append(b, '\n')); err != nil {
 				return fmt.Errorf("featcache: append to %s: %w", path, err)
 			}
 		} else {
@@ -218,67 +217,60 @@ func readRegular(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// load reads the cached lines of path (none when it does not exist). A file whose key line is not
-// ex's is refused: its name says which extractor and version it holds, so this is a mix-up.
-func load(path string, ex Extractor) (map[string]Line, error) {
+// open locks path (a second run on the same cache is refused, naming the run that holds it), reads
+// its cached lines and opens it for appending. A file whose key line is not ex's is refused: its
+// name says which extractor and version it holds, so this is a mix-up. A line that cannot be read
+// is skipped, dropped from the file and reported once; its image is extracted again.
+func open(path string, ex Extractor) (*linefile.File, map[string]Line, []string, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, nil, nil, fmt.Errorf("featcache: %w", err)
+	}
+	k, _ := json.Marshal(keyOf(ex))
 	out := map[string]Line{}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("featcache: %w", err)
-	}
-	b = b[:bytes.LastIndexByte(b, '\n')+1] // a torn last line (even a torn key line) is dropped
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for n := 1; sc.Scan(); n++ {
+	f, sk, err := linefile.Open(path, append(k, '\n'), func(n int, b []byte) error {
 		if n == 1 {
 			var k key
-			if err := json.Unmarshal(sc.Bytes(), &k); err != nil || k != keyOf(ex) {
-				return nil, fmt.Errorf("featcache: %s:1: key line %q is not %s version %s with %d features (delete the file)",
-					path, sc.Text(), ex.Name, ex.Version, ex.Len)
+			if err := json.Unmarshal(b, &k); err != nil || k != keyOf(ex) {
+				return fmt.Errorf("%s:1: key line %.200q is not %s version %s with %d features (delete the file)",
+					path, b, ex.Name, ex.Version, ex.Len)
 			}
-			continue
+			return nil
 		}
-		var l Line
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Image == "" || (l.Error == "" && len(l.Features) != ex.Len) {
-			continue // a torn line of a killed run; the image is extracted again
+		l, err := parseLine(b, ex.Len)
+		if err == nil {
+			out[l.Image] = l
 		}
-		out[l.Image] = l
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("featcache: %w", err) // each names the file
 	}
-	return out, nil
+	var warnings []string
+	if sk.Lines > 0 {
+		warnings = append(warnings, fmt.Sprintf("feature cache %s: skipped %d unreadable line(s), first line %d (%s); "+
+			"their images are extracted again", path, sk.Lines, sk.FirstLine, sk.FirstWhy))
+	}
+	return f, out, warnings, nil
+}
+
+// parseLine reads one cached line of an extractor of n features: an image, the digest of its bytes,
+// and either n finite features or an error.
+func parseLine(b []byte, n int) (Line, error) {
+	var l Line
+	if err := json.Unmarshal(b, &l); err != nil {
+		return l, fmt.Errorf("not a feature line: %v", err)
+	}
+	switch {
+	case l.Image == "":
+		return l, errors.New("no image name")
+	case l.Error != "":
+		l.Features = nil
+	case len(l.Features) != n:
+		return l, fmt.Errorf("image %s: %d features, want %d", l.Image, len(l.Features), n)
+	}
+	return l, nil
 }
 
 func keyOf(ex Extractor) key {
 	return key{Format: 1, Extractor: ex.Name, Version: ex.Version, Len: ex.Len}
-}
-
-// openAppend opens path for appending, writing the key line into a new file and cutting a torn last
-// line (one without its newline) so the next line starts clean.
-func openAppend(path string, ex Extractor) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("featcache: %w", err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("featcache: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("featcache: %w", err)
-	}
-	whole := int64(bytes.LastIndexByte(b, '\n') + 1)
-	if err := f.Truncate(whole); err == nil {
-		_, err = f.Seek(whole, 0)
-	}
-	if err == nil && whole == 0 {
-		k, _ := json.Marshal(keyOf(ex))
-		_, err = f.Write(append(k, '\n'))
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("featcache: %s: %w", path, err)
-	}
-	return f, nil
 }

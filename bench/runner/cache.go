@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
+	"github.com/agiqa-bench/agiqa/internal/linefile"
 	"github.com/agiqa-bench/agiqa/modelrepo"
 )
 
@@ -54,7 +54,7 @@ func (p Prediction) Value(output string) float64 {
 
 // CacheFile is the append-only JSON-lines file of one (dataset, model,
 // version, model contract). Lines are written as predictions arrive, so a
-// killed run loses at most the requests in flight; a torn last line is ignored
+// killed run loses at most the requests in flight; a torn last line is cut
 // on reload. The first line is the cache key (cacheKey), also digested into
 // the file name: a model re-served with another input size, resize method,
 // prompt prefix or outputs, or a newer latest version, gets a file of its own
@@ -63,12 +63,12 @@ type CacheFile struct {
 	Path string
 	// Version is the model version the predictions are from: the one asked
 	// for, or for "" the latest version the server listed (what it serves).
-	Version string
-	key     cacheKey
-	mu      sync.Mutex
-	f       *os.File
-	size    int64 // bytes of whole lines in the file
-	done    map[string]Prediction
+	Version  string
+	key      cacheKey
+	mu       sync.Mutex
+	lf       *linefile.File
+	done     map[string]Prediction
+	warnings []string // from opening: reported by the first Run
 }
 
 // cacheKey is what a cached prediction depends on besides its image and prompt
@@ -137,6 +137,13 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // runs recorded there. version "" is resolved to the latest version m lists
 // (CacheFile.Version), so deploying a newer version does not reuse the older
 // one's predictions.
+//
+// The file is locked until Close: a second run sharing the cache folder gets an
+// error naming the run that holds it (pid and command) instead of interleaving
+// its lines. A line that cannot be read (not JSON, no image, or a success with
+// no value for one of the model's outputs) is skipped and dropped from the
+// file, and its image is inferred again; the run's warnings say how many and
+// where the first was.
 func OpenCache(dir, dataset string, m *Model, version string) (*CacheFile, error) {
 	version = resolveVersion(m, version)
 	key := newCacheKey(dataset, m, version)
@@ -148,54 +155,64 @@ func OpenCache(dir, dataset string, m *Model, version string) (*CacheFile, error
 		return nil, fmt.Errorf("prediction cache: %w", err)
 	}
 	c := &CacheFile{Path: path, Version: version, key: key, done: map[string]Prediction{}}
-	data, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("prediction cache: %w", err)
-	}
-	valid, lineNo := 0, 0
-	for len(data) > 0 {
-		lineNo++
-		line, rest, complete := bytes.Cut(data, []byte("\n"))
-		if !complete {
-			break // torn write from an interrupted run: drop it
-		}
-		data = rest
-		if lineNo == 1 {
+	lf, sk, err := linefile.Open(path, header, func(n int, line []byte) error {
+		if n == 1 {
 			if !bytes.Equal(append(line, '\n'), header) {
-				return nil, fmt.Errorf("prediction cache %s: line 1 is %.200s, want the key %s (delete the file to start over)", path, line, bytes.TrimSpace(header))
+				return fmt.Errorf("line 1 is %.200s, want the key %s (delete the file to start over)", line, bytes.TrimSpace(header))
 			}
-			valid += len(line) + 1
-			continue
+			return nil
 		}
-		var p Prediction
-		if err := json.Unmarshal(line, &p); err != nil {
-			return nil, fmt.Errorf("prediction cache %s: line %d: %w (delete the file to start over)", path, lineNo, err)
+		p, err := parseCacheLine(line, key.Outputs)
+		if err == nil {
+			c.remember(p)
 		}
-		valid += len(line) + 1
-		c.remember(p)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("prediction cache: %w", err)
-	}
-	// Cut a torn tail so the next line starts clean.
-	if err := f.Truncate(int64(valid)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("prediction cache %s: %w", path, err)
-	}
-	if _, err := f.Seek(int64(valid), 0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("prediction cache %s: %w", path, err)
-	}
-	c.f, c.size = f, int64(valid)
-	if valid == 0 {
-		if _, err := f.Write(header); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("prediction cache %s: %w", path, err)
+		var busy *linefile.BusyError
+		if errors.As(err, &busy) {
+			return nil, fmt.Errorf("prediction cache %w", err)
 		}
-		c.size = int64(len(header))
+		return nil, fmt.Errorf("prediction cache %s: %w", path, err)
+	}
+	c.lf = lf
+	if sk.Lines > 0 {
+		c.warnings = append(c.warnings, fmt.Sprintf("prediction cache %s: skipped %d unreadable line(s), first line %d (%s); "+
+			"their images are inferred again", path, sk.Lines, sk.FirstLine, sk.FirstWhy))
 	}
 	return c, nil
+}
+
+// parseCacheLine reads one prediction line of a cache whose model has outputs.
+// A success must carry a value for every output: one without is not an answer.
+func parseCacheLine(line []byte, outputs []string) (Prediction, error) {
+	var p Prediction
+	if err := json.Unmarshal(line, &p); err != nil {
+		return p, fmt.Errorf("not a prediction: %v", err)
+	}
+	if p.Image == "" {
+		return p, errors.New("no image name")
+	}
+	if p.Error != "" {
+		p.Quality, p.Alignment = nil, nil
+		return p, nil
+	}
+	for _, o := range outputs {
+		if math.IsNaN(p.Value(o)) {
+			return p, fmt.Errorf("image %s: no %s value", p.Image, o)
+		}
+	}
+	return p, nil
+}
+
+// takeWarnings returns what opening the cache found (bad lines) once: the
+// file was repaired then, so a later run on it has nothing to report.
+func (c *CacheFile) takeWarnings() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.warnings
+	c.warnings = nil
+	return w
 }
 
 // remember makes p the prediction known for its image: the latest line wins,
@@ -226,38 +243,24 @@ func (c *CacheFile) Append(ps ...Prediction) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, err := c.f.Write(buf.Bytes())
-	if err != nil {
-		// Cut a short write back, or the next line would extend the fragment
-		// and the file could not be reopened.
-		if n > 0 {
-			if terr := c.f.Truncate(c.size); terr != nil {
-				err = errors.Join(err, terr)
-			} else if _, serr := c.f.Seek(c.size, io.SeekStart); serr != nil {
-				err = errors.Join(err, serr)
-			}
-		}
+	if err := c.lf.Append(buf.Bytes()); err != nil {
 		return fmt.Errorf("prediction cache %s: %w", c.Path, err)
 	}
-	c.size += int64(n)
 	for _, p := range ps {
 		c.remember(p)
 	}
 	return nil
 }
 
-// Close flushes the file to disk.
+// Close flushes the file to disk and releases its lock.
 func (c *CacheFile) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.f == nil {
+	if c.lf == nil {
 		return nil
 	}
-	err := c.f.Sync()
-	if cerr := c.f.Close(); err == nil {
-		err = cerr
-	}
-	c.f = nil
+	err := c.lf.Close()
+	c.lf = nil
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/agiqa-bench/agiqa/bench/preprocess"
 	"github.com/agiqa-bench/agiqa/bench/runner"
@@ -76,6 +77,9 @@ Example:
 	if err != nil {
 		return err
 	}
+	if err := checkFinite(m.Name, *image, p); err != nil {
+		return err
+	}
 	if *format == "json" {
 		out := map[string]any{"model": m.Name, "image": *image}
 		if p.Quality != nil {
@@ -93,6 +97,20 @@ Example:
 	}
 	if p.Alignment != nil {
 		fmt.Fprintf(io.stdout, "%s\t%.6g\n", runner.OutputAlignment, *p.Alignment)
+	}
+	return nil
+}
+
+// checkFinite refuses a NaN or infinite output: it is no score, and a script reading the exit
+// status must not take it for one.
+func checkFinite(model, image string, p runner.Prediction) error {
+	for _, o := range []struct {
+		name string
+		v    *float64
+	}{{runner.OutputQuality, p.Quality}, {runner.OutputAlignment, p.Alignment}} {
+		if o.v != nil && (math.IsNaN(*o.v) || math.IsInf(*o.v, 0)) {
+			return fmt.Errorf("model %s output %s is %v for image %s", model, o.name, *o.v, image)
+		}
 	}
 	return nil
 }

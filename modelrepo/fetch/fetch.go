@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agiqa-bench/agiqa/internal/filelock"
 )
 
 // Asset is one published file and the facts needed to trust it.
@@ -267,11 +269,16 @@ type Result struct {
 // asset into the same cache.
 type BusyError struct {
 	Asset, Path string
+	Holder      string // "pid N (command)" of the fetch holding the lock, "" when unknown
 }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("%s: another fetch is writing %s (its lock %s is held); wait for it to finish, or stop it and run again to resume",
-		e.Asset, e.Path, e.Path+".lock")
+	who := ""
+	if e.Holder != "" {
+		who = e.Holder + "; "
+	}
+	return fmt.Sprintf("%s: another fetch is writing %s (%sits lock %s is held); wait for it to finish, or stop it and run again to resume",
+		e.Asset, e.Path, who, e.Path+".lock")
 }
 
 // lockAsset creates dest's folder and takes the asset's lock (dest + ".lock"), which every fetch and
@@ -280,12 +287,13 @@ func lockAsset(a Asset, dest string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return nil, fmt.Errorf("%s: %w", a.Name, err)
 	}
-	unlock, held, err := lockFile(dest + ".lock")
+	unlock, err = filelock.Lock(dest + ".lock")
+	var held *filelock.HeldError
+	if errors.As(err, &held) {
+		return nil, &BusyError{Asset: a.Name, Path: dest, Holder: held.Holder}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: lock %s: %w", a.Name, dest+".lock", err)
-	}
-	if held {
-		return nil, &BusyError{Asset: a.Name, Path: dest}
 	}
 	return unlock, nil
 }
@@ -325,7 +333,11 @@ func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 	// kept is how many bytes of the leftover .part file are still in it:
 	// every attempt that rewrites from an earlier offset lowers it.
 	var kept int64
-	if st, err := os.Stat(part); err == nil {
+	st, err := os.Lstat(part)
+	if err == nil {
+		if err := checkPart(a, part, st); err != nil {
+			return res, err
+		}
 		kept = st.Size()
 		if a.Size > 0 && kept > a.Size {
 			kept = 0 // cannot be a prefix of the asset
@@ -341,6 +353,15 @@ func (f *Fetcher) Fetch(ctx context.Context, a Asset) (Result, error) {
 				os.Remove(part) // nothing arrived: nothing to resume
 			}
 			return res, err
+		}
+		if st, err := os.Lstat(part); err == nil && a.Size > 0 && st.Size() != a.Size {
+			// Only a server that answers a resume with 416 gets here short.
+			if kept > 0 {
+				os.Remove(part)
+				kept = 0 // the leftover may be what is wrong: once more from scratch
+				continue
+			}
+			return res, fmt.Errorf("%s: GET %s: short body: got %d of %d bytes (the published size)", a.Name, a.URL, st.Size(), a.Size)
 		}
 		sum, err := fileSHA256(part)
 		if err != nil {
@@ -398,9 +419,9 @@ func (e *permanentError) Unwrap() error { return e.err }
 // the offset the file was kept up to: what it held before, or less when the
 // server sent the file from an earlier offset (or whole).
 func (f *Fetcher) download(ctx context.Context, a Asset, part string) (from int64, err error) {
-	out, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o644)
+	out, err := openPart(a, part)
 	if err != nil {
-		return 0, &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
+		return 0, &permanentError{err}
 	}
 	defer out.Close()
 	have, err := out.Seek(0, io.SeekEnd)
@@ -439,78 +460,41 @@ func (f *Fetcher) download(ctx context.Context, a Asset, part string) (from int6
 		return from, err
 	}
 	defer resp.Body.Close()
-	// total is the asset's full size when known (0 when not): a body that
-	// ends before it is a dropped connection, not a finished file.
-	total := a.Size
-	switch {
-	case resp.StatusCode == http.StatusPartialContent:
-		start, size, ok := contentRange(resp.Header.Get("Content-Range"))
-		switch {
-		case !ok:
-			start = have // no usable Content-Range: trust that it answers the Range sent
-		case start > have:
-			return from, &permanentError{fmt.Errorf("%s: GET %s: asked for bytes from %d, the server sent Content-Range %q",
-				a.Name, a.URL, have, resp.Header.Get("Content-Range"))}
-		}
-		if size > 0 {
-			total = size
-		}
-		have, from = start, start
-	case resp.StatusCode == http.StatusOK:
-		// no range support (or nothing on disk): start over
-		have, from = 0, 0
-		if resp.ContentLength > 0 {
-			total = resp.ContentLength
-		}
-	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
-		// the .part file is already complete (or longer than the file): verify it
-		return from, nil
-	default:
-		return from, &permanentError{fmt.Errorf("%s: GET %s: %s", a.Name, a.URL, resp.Status)}
+	sp, err := span(a, resp, have)
+	if err != nil || sp.complete {
+		return from, err
 	}
+	have, from = sp.start, sp.start
 	if err := out.Truncate(have); err != nil {
 		return from, &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
 	}
 	if _, err := out.Seek(have, io.SeekStart); err != nil {
 		return from, &permanentError{fmt.Errorf("%s: %w", a.Name, err)}
 	}
-	w := &progressWriter{w: out, done: have, total: total, name: a.Name, report: f.Progress,
+	w := &progressWriter{w: out, done: have, total: sp.total, name: a.Name, report: f.Progress,
 		kick: func() { watchdog.Reset(stall) }}
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	var body io.Reader = resp.Body
+	if sp.total > 0 {
+		body = io.LimitReader(resp.Body, sp.total-have) // never a byte past the asset
+	}
+	if _, err := io.Copy(w, body); err != nil {
 		return from, fmt.Errorf("%s: reading %s after %d bytes: %w", a.Name, a.URL, w.done, f.cause(ctx, err))
 	}
-	if total > 0 && w.done < total {
+	if sp.total > 0 && w.done < sp.total {
 		// A body without Content-Length ends at a closed connection, which
 		// looks like success: retry (resuming) rather than hash a short file.
-		return from, fmt.Errorf("%s: reading %s: connection closed after %d of %d bytes", a.Name, a.URL, w.done, total)
+		return from, fmt.Errorf("%s: reading %s: short body: connection closed after %d of %d bytes", a.Name, a.URL, w.done, sp.total)
 	}
-	return from, nil
-}
-
-// contentRange parses "bytes START-END/SIZE"; size is 0 when given as "*".
-func contentRange(h string) (start, size int64, ok bool) {
-	spec, found := strings.CutPrefix(h, "bytes ")
-	if !found {
-		return 0, 0, false
-	}
-	rng, sz, found := strings.Cut(spec, "/")
-	if !found {
-		return 0, 0, false
-	}
-	first, _, found := strings.Cut(rng, "-")
-	if !found {
-		return 0, 0, false
-	}
-	start, err := strconv.ParseInt(strings.TrimSpace(first), 10, 64)
-	if err != nil || start < 0 {
-		return 0, 0, false
-	}
-	if sz != "*" {
-		if size, err = strconv.ParseInt(strings.TrimSpace(sz), 10, 64); err != nil || size < 0 {
-			return 0, 0, false
+	if sp.total > 0 {
+		// One byte more than the asset means a different file; a server that
+		// just stalls after the last byte is not an error (the hash decides).
+		var extra [1]byte
+		if n, _ := io.ReadFull(resp.Body, extra[:]); n > 0 {
+			out.Truncate(have) // what this attempt wrote is not the asset
+			return from, &permanentError{fmt.Errorf("%s: GET %s: the body is longer than %s of %d bytes", a.Name, a.URL, sp.sizeFrom, sp.total)}
 		}
 	}
-	return start, size, true
+	return from, nil
 }
 
 // errStalled marks an attempt the watchdog abandoned.
@@ -527,29 +511,6 @@ func (f *Fetcher) cause(ctx context.Context, err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-type progressWriter struct {
-	w      io.Writer
-	done   int64
-	total  int64
-	name   string
-	report Progress
-	last   time.Time
-	kick   func() // called on every write: data is flowing
-}
-
-func (p *progressWriter) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	p.done += int64(n)
-	if p.kick != nil {
-		p.kick()
-	}
-	if p.report != nil && (time.Since(p.last) > 200*time.Millisecond || (p.total > 0 && p.done >= p.total)) {
-		p.last = time.Now()
-		p.report(p.name, p.done, p.total)
-	}
-	return n, err
 }
 
 func fileSHA256(path string) (string, error) {
