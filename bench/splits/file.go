@@ -2,19 +2,20 @@ package splits
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"slices"
 	"sort"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/internal/atomicfile"
+	"github.com/agiqa-bench/agiqa/internal/regfile"
 )
 
 // ImagesDigest is the ImagesSHA256 of a list of image names.
@@ -99,10 +100,14 @@ func (f *File) Write(path string) error {
 	return nil
 }
 
+// maxFileBytes bounds a splits file: AGIQA-3k's 10 splits are about 1.5 MB.
+const maxFileBytes = 256 << 20
+
 // Read reads and validates a splits file: every split must put each of the
 // file's images on exactly one side, and the counts and digest must agree.
 func Read(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	// A regular file only (a FIFO would block), and no larger than any splits file can be.
+	b, err := regfile.ReadFile(context.Background(), path, maxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("splits: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/agiqa-bench/agiqa/bench/sample"
 	"github.com/agiqa-bench/agiqa/bench/splits"
 	"github.com/agiqa-bench/agiqa/bench/table"
+	"github.com/agiqa-bench/agiqa/internal/regfile"
 )
 
 func init() {
@@ -126,7 +126,7 @@ Example:
 // readPredictions reads image,score | image,quality[,alignment], refusing
 // unknown images, duplicates and non-numbers with file, line and value.
 func readPredictions(path string, ds *dataset.Dataset) (map[string]runner.Prediction, error) {
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path) // a regular file only: a FIFO would block the read
 	if err != nil {
 		return nil, err
 	}

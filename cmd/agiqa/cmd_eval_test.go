@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agiqa-bench/agiqa/bench/dataset"
 	"github.com/agiqa-bench/agiqa/internal/testenv"
@@ -94,3 +95,22 @@ func TestEvalWarnsAboutMissingPredictions(t *testing.T) {
 }
 
 func strconvFormat(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
+
+// A FIFO given as --predictions is refused at once (it used to block the read).
+func TestEvalPredictionsFIFORefused(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "p.csv")
+	testenv.Mkfifo(t, fifo)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCLI(t, "eval", "--dataset", "csv", "--labels", filepath.Join("testdata", "datasets", "small.csv"), "--predictions", fifo)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "FIFO") {
+			t.Errorf("eval --predictions FIFO: err = %v, want it named a FIFO", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("eval blocked reading a FIFO")
+	}
+}
