@@ -2,10 +2,10 @@ package bert
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/agiqa-bench/agiqa/internal/firstfile"
 )
 
 // EnvVocab names the environment variable consulted by ResolveVocab.
@@ -38,32 +38,8 @@ var ErrVocabNotFound = errors.New("BERT vocabulary not found")
 // DefaultVocabPath(). A flag or variable that is set must name an existing file (a typo is not
 // silently replaced by another file); the error lists all three places and what was found there.
 func ResolveVocab(flagValue string) (string, error) {
-	places := []struct{ what, path string }{
-		{"--bert-vocab", flagValue},
-		{"$" + EnvVocab, os.Getenv(EnvVocab)},
-		{"default", DefaultVocabPath()},
-	}
-	var notes []string
-	var explicitMissing bool
-	for i, p := range places {
-		if p.path == "" {
-			notes = append(notes, p.what+": not set")
-			continue
-		}
-		st, err := os.Stat(p.path)
-		switch {
-		case err == nil && st.Mode().IsRegular():
-			if !explicitMissing {
-				return p.path, nil
-			}
-			notes = append(notes, fmt.Sprintf("%s: %s exists", p.what, p.path))
-		case err == nil:
-			notes = append(notes, fmt.Sprintf("%s: %s is not a regular file", p.what, p.path))
-			explicitMissing = explicitMissing || i < 2
-		default:
-			notes = append(notes, fmt.Sprintf("%s: %s does not exist", p.what, p.path))
-			explicitMissing = explicitMissing || i < 2
-		}
-	}
-	return "", fmt.Errorf("%w (%s)", ErrVocabNotFound, strings.Join(notes, "; "))
+	return firstfile.Find(ErrVocabNotFound,
+		firstfile.Place{What: "--bert-vocab", Path: flagValue, Explicit: true},
+		firstfile.Place{What: "$" + EnvVocab, Path: os.Getenv(EnvVocab), Explicit: true},
+		firstfile.Place{What: "default", Path: DefaultVocabPath()})
 }

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/agiqa-bench/agiqa/internal/firstfile"
 )
 
 const (
@@ -311,33 +313,8 @@ var ErrVocabNotFound = errors.New("CLIP vocabulary not found")
 // DefaultVocabPath(). A flag or variable that is set must name an existing file (a typo is not
 // silently replaced by another file); the error lists all three places and what was found there.
 func ResolveVocab(flagValue string) (string, error) {
-	type place struct{ what, path string }
-	places := []place{
-		{"--clip-vocab", flagValue},
-		{"$" + EnvVocab, os.Getenv(EnvVocab)},
-		{"default", DefaultVocabPath()},
-	}
-	var notes []string
-	var explicitMissing bool
-	for i, p := range places {
-		if p.path == "" {
-			notes = append(notes, p.what+": not set")
-			continue
-		}
-		st, err := os.Stat(p.path)
-		switch {
-		case err == nil && st.Mode().IsRegular():
-			if !explicitMissing {
-				return p.path, nil
-			}
-			notes = append(notes, fmt.Sprintf("%s: %s exists", p.what, p.path))
-		case err == nil:
-			notes = append(notes, fmt.Sprintf("%s: %s is not a regular file", p.what, p.path))
-			explicitMissing = explicitMissing || i < 2
-		default:
-			notes = append(notes, fmt.Sprintf("%s: %s does not exist", p.what, p.path))
-			explicitMissing = explicitMissing || i < 2
-		}
-	}
-	return "", fmt.Errorf("%w (%s)", ErrVocabNotFound, strings.Join(notes, "; "))
+	return firstfile.Find(ErrVocabNotFound,
+		firstfile.Place{What: "--clip-vocab", Path: flagValue, Explicit: true},
+		firstfile.Place{What: "$" + EnvVocab, Path: os.Getenv(EnvVocab), Explicit: true},
+		firstfile.Place{What: "default", Path: DefaultVocabPath()})
 }
