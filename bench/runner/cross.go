@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 
@@ -55,31 +54,7 @@ func evaluateCross(ctx context.Context, c *client.Client, m *Model, ds *dataset.
 	for _, t := range targets {
 		var per []metrics.Scores
 		for k, v := range versions {
-			var pred, mos []float64
-			var names []string
-			missing := 0
-			for _, it := range ds.Items {
-				y := it.MOS
-				if t.Output == OutputAlignment {
-					y = it.MOSAlign
-				}
-				if math.IsNaN(y) {
-					continue
-				}
-				p, ok := caches[v].Lookup(it.Image)
-				val := p.Value(t.Output)
-				if !ok || p.Error != "" || math.IsNaN(val) {
-					missing++
-					continue
-				}
-				pred, mos, names = append(pred, val), append(mos, y), append(names, it.Image)
-			}
-			sc := metrics.Score(pred, mos, mopt)
-			per = append(per, sc)
-			res.Splits = append(res.Splits, SplitScores{Split: k, Version: v, Target: t.Name, Scores: sc, Missing: missing})
-			res.Pred[t.Name] = append(res.Pred[t.Name], pred...)
-			res.MOS[t.Name] = append(res.MOS[t.Name], mos...)
-			res.Images[t.Name] = append(res.Images[t.Name], names...)
+			per = append(per, res.score(t, k, v, ds.Items, caches[v], mopt))
 		}
 		res.Summary[t.Name] = metrics.SummarizeSplits(per)
 	}

@@ -194,35 +194,11 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 		}
 		var per []metrics.Scores
 		for k, s := range sp.Splits {
-			cf := caches[m.VersionForSplit(k)]
-			var pred, mos []float64
-			var names []string
-			missing := 0
-			for _, name := range s.Test {
-				it := byName[name]
-				y := it.MOS
-				if t.Name == table.TargetAlignment {
-					y = it.MOSAlign
-				}
-				if math.IsNaN(y) {
-					continue // no score to correlate with (a generic CSV's empty mos_align)
-				}
-				p, ok := cf.Lookup(name)
-				v := p.Value(t.Output)
-				if !ok || p.Error != "" || math.IsNaN(v) {
-					missing++
-					continue
-				}
-				pred = append(pred, v)
-				mos = append(mos, y)
-				names = append(names, name)
+			items := make([]dataset.Item, len(s.Test))
+			for i, name := range s.Test {
+				items[i] = byName[name]
 			}
-			sc := metrics.Score(pred, mos, mopt)
-			per = append(per, sc)
-			res.Splits = append(res.Splits, SplitScores{Split: k, Version: versionLabel(m.VersionForSplit(k)), Target: t.Name, Scores: sc, Missing: missing})
-			res.Pred[t.Name] = append(res.Pred[t.Name], pred...)
-			res.MOS[t.Name] = append(res.MOS[t.Name], mos...)
-			res.Images[t.Name] = append(res.Images[t.Name], names...)
+			per = append(per, res.score(t, k, versionLabel(m.VersionForSplit(k)), items, caches[m.VersionForSplit(k)], mopt))
 		}
 		res.Summary[t.Name] = metrics.SummarizeSplits(per)
 	}
@@ -232,10 +208,20 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 // scoreAllImages correlates a single-version model's predictions with the MOS over every image of ds:
 // one "split" (index -1) whose summary has N = 1.
 func (res *ModelResult) scoreAllImages(t Target, ds *dataset.Dataset, cf *CacheFile, mopt metrics.Options) {
+	sc := res.score(t, -1, versionLabel(""), ds.Items, cf, mopt)
+	res.Summary[t.Name] = metrics.SummarizeSplits([]metrics.Scores{sc})
+	res.AllImages = append(res.AllImages, t.Name)
+}
+
+// score correlates the cached predictions of items (one split's test images, or all of a dataset's)
+// with their MOS for target t, records them as split k under version, and returns the scores. Items
+// without a MOS for t are left out (a generic CSV's empty mos_align); items without a usable
+// prediction are counted as missing.
+func (res *ModelResult) score(t Target, k int, version string, items []dataset.Item, cf *CacheFile, mopt metrics.Options) metrics.Scores {
 	var pred, mos []float64
 	var names []string
 	missing := 0
-	for _, it := range ds.Items {
+	for _, it := range items {
 		y := it.MOS
 		if t.Name == table.TargetAlignment {
 			y = it.MOSAlign
@@ -249,17 +235,14 @@ func (res *ModelResult) scoreAllImages(t Target, ds *dataset.Dataset, cf *CacheF
 			missing++
 			continue
 		}
-		pred = append(pred, v)
-		mos = append(mos, y)
-		names = append(names, it.Image)
+		pred, mos, names = append(pred, v), append(mos, y), append(names, it.Image)
 	}
 	sc := metrics.Score(pred, mos, mopt)
-	res.Splits = append(res.Splits, SplitScores{Split: -1, Version: versionLabel(""), Target: t.Name, Scores: sc, Missing: missing})
+	res.Splits = append(res.Splits, SplitScores{Split: k, Version: version, Target: t.Name, Scores: sc, Missing: missing})
 	res.Pred[t.Name] = append(res.Pred[t.Name], pred...)
 	res.MOS[t.Name] = append(res.MOS[t.Name], mos...)
 	res.Images[t.Name] = append(res.Images[t.Name], names...)
-	res.Summary[t.Name] = metrics.SummarizeSplits([]metrics.Scores{sc})
-	res.AllImages = append(res.AllImages, t.Name)
+	return sc
 }
 
 func hasVersion(m *Model, v string) bool {
