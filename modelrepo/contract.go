@@ -44,6 +44,9 @@ var ContractParameters = map[string]string{
 	"agiqa.tokenizer":        `how prompts become TOKENS: "clip_bpe" (default; TOKENS [77]) or "bert_wordpiece" (bert-base-uncased, TOKENS [L] with 2 <= L <= 512, prompts longer than L truncated); needs a TOKENS input`,
 	"agiqa.catalog":          `key of the model's row in the baselines catalogue`,
 	"agiqa.dataset":          `dataset a trained model was trained on (agiqa-1k, agiqa-3k)`,
+	"agiqa.role":             `"preprocess" on a server-side preprocessing model (ENCODED BYTES [1] in, IMAGE out): not scored by the harness`,
+	"agiqa.ensemble_of":      `on an ensemble taking encoded images (IMAGE TYPE_STRING [1]): the model it scores with, which --input encoded replaces by it`,
+	"agiqa.ensemble_version": `on the ensemble of one version of a per-split model (<model>_e2e_v<k>): that version, k`,
 }
 
 // ContractCheck lists how a config breaks the model contract: an IMAGE input
@@ -56,6 +59,9 @@ func ContractCheck(cfg *pb.ModelConfig) []string {
 	add := func(format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("model %q: ", cfg.GetName())+fmt.Sprintf(format, args...))
 	}
+	if role, _ := Parameter(cfg, "agiqa.role"); role == RolePreprocess {
+		return preprocessContract(cfg) // ensemble.go
+	}
 	if cfg.GetMaxBatchSize() < 1 {
 		add("max_batch_size is %d; the contract needs batching (>= 1)", cfg.GetMaxBatchSize())
 	}
@@ -67,6 +73,9 @@ func ContractCheck(cfg *pb.ModelConfig) []string {
 		case InputImage:
 			hasImage = true
 			d := in.Dims
+			if in.DataType == pb.DataType_TYPE_STRING && IsEnsemble(cfg) && slices.Equal(d, []int64{1}) {
+				continue // encoded image bytes: the ensemble's first step preprocesses them
+			}
 			if in.DataType != pb.DataType_TYPE_UINT8 {
 				add("input IMAGE is %s; the contract needs TYPE_UINT8", in.DataType)
 			}

@@ -367,7 +367,12 @@ func TestCommittedRepositoryDeployment(t *testing.T) {
 			if !strings.Contains(string(text), "version_policy") {
 				t.Error("no explicit version_policy")
 			}
-			if cfg.GetMaxBatchSize() < 1 || cfg.GetDynamicBatching() == nil {
+			// Ensembles schedule through their steps' models (ensemble_scheduling and dynamic_batching
+			// are one oneof); preprocessing models must not batch dynamically (one bad image would
+			// fail its batch-mates' requests).
+			role, _ := Parameter(cfg, "agiqa.role")
+			unbatched := IsEnsemble(cfg) || role == RolePreprocess
+			if cfg.GetMaxBatchSize() < 1 || (cfg.GetDynamicBatching() == nil) != unbatched {
 				t.Errorf("max_batch_size %d, dynamic_batching %v: want batching through the dynamic batcher",
 					cfg.GetMaxBatchSize(), cfg.GetDynamicBatching())
 			}
@@ -383,7 +388,7 @@ func TestCommittedRepositoryDeployment(t *testing.T) {
 				}
 			}
 			for _, k := range []string{"agiqa.catalog", "agiqa.preprocess", "agiqa.per_split", "agiqa.higher_is_better"} {
-				if _, ok := Parameter(cfg, k); !ok {
+				if _, ok := Parameter(cfg, k); !ok && role != RolePreprocess {
 					t.Errorf("parameter %s missing", k)
 				}
 			}

@@ -42,6 +42,9 @@ type Sample struct {
 	// Mask is the TOKENS_MASK input (1 over the start..end tokens, 0 over padding) for models that
 	// take one; nil otherwise.
 	Mask []int64
+	// Encoded is the image file's bytes, for a model whose IMAGE is BYTES [1] (an ensemble that
+	// preprocesses on the server); Image is then unused.
+	Encoded []byte
 }
 
 // MaxInputBytes bounds the input bytes prepared per batch size; fewer
@@ -257,6 +260,14 @@ func (mi *modelInfo) makePayloads(kind InputData, samples []Sample, b int, seed 
 		out[v] = make([][]byte, len(mi.inputs))
 		for i := range mi.inputs {
 			in := &mi.inputs[i]
+			if kind == InputDataset && in.dtype == tensor.Bytes && in.name == modelrepo.InputImage {
+				enc, err := encodedRows(samples, v*b, b)
+				if err != nil {
+					return nil, fmt.Errorf("model %q: %w", mi.name, err)
+				}
+				out[v][i] = enc
+				continue
+			}
 			buf := make([]byte, in.wireRowBytes()*int64(b))
 			switch kind {
 			case InputZeros:
@@ -494,4 +505,18 @@ func (mi *modelInfo) outputNames() string {
 		n[i] = o.name
 	}
 	return strings.Join(n, ", ")
+}
+
+// encodedRows is a BYTES IMAGE input of b consecutive samples' file bytes (from first, wrapping):
+// each a 4-byte little-endian length, then the bytes.
+func encodedRows(samples []Sample, first, b int) ([]byte, error) {
+	elems := make([][]byte, b)
+	for r := range elems {
+		s := &samples[(first+r)%len(samples)]
+		if s.Encoded == nil {
+			return nil, fmt.Errorf("input IMAGE takes encoded images but sample %s has no file bytes", s.Name)
+		}
+		elems[r] = s.Encoded
+	}
+	return tensor.EncodeBytes(elems), nil
 }

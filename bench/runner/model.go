@@ -47,6 +47,13 @@ type Model struct {
 	HigherIsBetter bool
 	Catalog        string // row key in the paper tables (agiqa.catalog, default the name)
 	Dataset        string // dataset a per-split model was trained on (agiqa.dataset), "" = any
+	// Encoded: IMAGE is BYTES [1], the image file's bytes (an ensemble preprocessing on the
+	// server, encoded.go); EnsembleOf names the model it scores with (agiqa.ensemble_of).
+	Encoded    bool
+	EnsembleOf string
+	// VersionModels, for the encoded form of a per-split model, names the served model that
+	// scores each version (split k's ensemble X_e2e_v<k>); requests for version v go to it.
+	VersionModels map[string]string
 }
 
 // HasOutput reports whether the model returns the named output.
@@ -98,6 +105,10 @@ func param(cfg *pb.ModelConfig, key, def string) string {
 
 func fromConfig(cfg *pb.ModelConfig) (*Model, error) {
 	m := &Model{Name: cfg.GetName(), MaxBatch: int(cfg.GetMaxBatchSize())}
+	if helperRole(param(cfg, "agiqa.role", "")) {
+		return nil, fmt.Errorf("model %s: %w", m.Name, ErrHelperModel)
+	}
+	m.EnsembleOf = param(cfg, "agiqa.ensemble_of", "")
 	var err error
 	if m.Preprocess, err = preprocess.ParseMethod(param(cfg, "agiqa.preprocess", "resize")); err != nil {
 		return nil, fmt.Errorf("model %s: parameter agiqa.preprocess: %w", m.Name, err)
@@ -170,6 +181,10 @@ func (m *Model) checkContract(ins, outs []tensorSpec, batchDim bool) error {
 		hasImage = hasImage || in.name == InputImage
 		switch in.name {
 		case InputImage:
+			if isEncodedImage(in.datatype, d) {
+				m.Encoded = true // encoded.go
+				continue
+			}
 			if err := m.imageInput(in.datatype, d, batchDim); err != nil {
 				return err
 			}

@@ -104,11 +104,12 @@ var ErrServerGone = errors.New("server unavailable")
 var ErrSharedMemory = errors.New("shared memory for inputs")
 
 type prepared struct {
-	item   dataset.Item
-	input  string // inputKey of the bytes that were decoded
-	image  preprocess.CHW
-	tokens []int64
-	mask   []int64 // TOKENS_MASK row, for models that take one
+	item    dataset.Item
+	input   string // inputKey of the bytes that were decoded
+	image   preprocess.CHW
+	encoded []byte // the file's bytes, for a model taking encoded images (encoded.go)
+	tokens  []int64
+	mask    []int64 // TOKENS_MASK row, for models that take one
 }
 
 // Run scores items with one version of a model. Items already in the cache are
@@ -469,11 +470,15 @@ func prepare(ctx context.Context, m *Model, it dataset.Item, tok Tokenizers, tc 
 	key := TensorKey{Method: m.Preprocess, Size: m.ImageSize}
 	p := prepared{item: it}
 	key.Digest, p.input = digests(data, m, it)
-	p.image, err = tc.Get(key, func() (preprocess.CHW, error) { return decodeCHW(data, it.Path, m.ImageSize, m.Preprocess) })
-	if err != nil {
-		return p, err
+	if m.Encoded {
+		p.encoded = data // the server decodes
+	} else {
+		p.image, err = tc.Get(key, func() (preprocess.CHW, error) { return decodeCHW(data, it.Path, m.ImageSize, m.Preprocess) })
+		if err != nil {
+			return p, err
+		}
+		tc.note(it.Path, key)
 	}
-	tc.note(it.Path, key)
 	if m.Prompt {
 		p.tokens, p.mask, _ = tok.Encode(m, m.PromptPrefix+it.Prompt)
 	}
@@ -531,6 +536,9 @@ func inferBatch(ctx context.Context, c *client.Client, m *Model, version string,
 		pix = append(pix, p.image.Pix...)
 	}
 	img, err := tensor.NewUint8(InputImage, imgShape, pix)
+	if m.Encoded {
+		img, err = encodedImage(m, b)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -555,7 +563,8 @@ func inferBatch(ctx context.Context, c *client.Client, m *Model, version string,
 			inputs = append(inputs, mt)
 		}
 	}
-	req := client.InferRequest{Model: m.Name, Version: version, Inputs: inputs, Outputs: m.Outputs}
+	target, tv := m.target(version) // encoded.go
+	req := client.InferRequest{Model: target, Version: tv, Inputs: inputs, Outputs: m.Outputs}
 	if shm != nil {
 		if req.SharedMemoryInputs, err = shm.place(ctx, inputs); err != nil {
 			return nil, 0, err

@@ -67,7 +67,7 @@ Example:
 	fs.IntVar(&f.size, "size", 512, "IMAGE input side `S` of the models")
 	fs.StringVar(&f.method, "method", "resize", "preprocessing `method` of the models: resize, resize_center_crop, resize_pad")
 	fs.IntVar(&f.models, "models", 4, "`N` models sharing the preprocessing in the tables run")
-	fs.StringVar(&f.input, "input", inputTensor, "input `mode`: tensor (encoded needs server-side preprocessing models)")
+	fs.StringVar(&f.input, "input", feedBoth, "input `mode`: tensor (decoded and resized here), encoded (the file bytes to an ensemble preprocessing on the server: feed_encoded.go) or both")
 	fs.IntVar(&f.batch, "batch", 8, "images per request")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "requests in flight")
 	fs.IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "preprocessing `workers`")
@@ -93,10 +93,8 @@ Example:
 		return usagef("--batch, --concurrency and --workers must be at least 1")
 	case f.target <= 0:
 		return usagef("--target %v: want a positive rate", f.target)
-	case f.input == "encoded":
-		return usagef("--input encoded: not available yet (it needs the server-side preprocessing models); use tensor")
-	case f.input != inputTensor:
-		return usagef("--input %q: want tensor", f.input)
+	case f.input != inputTensor && f.input != inputModeEncoded && f.input != feedBoth:
+		return usagef("--input %q: want tensor, encoded or both", f.input)
 	}
 	m, err := preprocess.ParseMethod(f.method)
 	if err != nil || m == preprocess.MethodNative {
@@ -157,6 +155,15 @@ func feedBench(ctx context.Context, io cmdIO, f *feedBenchFlags) error {
 	cold.TensorCache, warm.TensorCache = tc, tc
 	model2 := names[min(1, len(names)-1)]
 	modes = append(modes, mode{"tensor, cache filling", names[0], cold}, mode{"tensor, from the cache", model2, warm})
+	if f.input == inputModeEncoded {
+		modes = nil
+	}
+	if f.input != inputTensor { // feed_encoded.go: the same images as file bytes to <model>_e2e
+		modes = append(modes, mode{"encoded, in the request", feedE2E(names), base})
+		if shmErr == nil {
+			modes = append(modes, mode{"encoded, shared memory", feedE2E(names), withSHM})
+		}
+	}
 	var rows []feedRow
 	for _, md := range modes {
 		r, err := measureFeed(ctx, c, wire, md.model, ds, md.opt, work)
@@ -251,7 +258,7 @@ parameters { key: "agiqa.preprocess" value: { string_value: %q } }
 		}
 		names = append(names, name)
 	}
-	return names, nil
+	return names, writeFeedEnsemble(dir, f, names[0]) // feed_encoded.go
 }
 
 // startFeedServer serves repo: as a child 'agiqa serve' (its CPU is not ours), or in process.
@@ -464,6 +471,7 @@ func printFeedBench(io cmdIO, f *feedBenchFlags, ds *dataset.Dataset, prep prepR
 	fmt.Fprintf(w, "\npreprocessing alone, one worker: %.1f images/s (%.2f ms CPU per image)\n", prep.perSec, prep.cpuMS)
 	fmt.Fprintf(w, "agiqa tables, %d models sharing %d %s: %.2f s without the tensor cache, %.2f s with it: %.2fx\n",
 		f.models, f.size, f.method, without.Seconds(), with.Seconds(), without.Seconds()/with.Seconds())
+	printEncodedRatios(w, rows) // feed_encoded.go
 	fmt.Fprintf(w, "\nclient cores to keep a server at %.0f images/s busy:\n", f.target)
 	fmt.Fprintf(w, "  preprocessing alone: %.1f\n", f.target/(1e3/prep.cpuMS))
 	for _, r := range rows {

@@ -22,7 +22,7 @@ func TestFeedBenchInProcess(t *testing.T) {
 
 func TestFeedBenchUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"--images", "0"}, {"--models", "0"}, {"--method", "native"}, {"--input", "encoded"}, {"--input", "png"}, {"--target", "0"},
+		{"--images", "0"}, {"--models", "0"}, {"--method", "native"}, {"--input", "png"}, {"--target", "0"},
 	} {
 		if _, _, err := runCLI(t, append([]string{"feed-bench"}, args...)...); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: error %v, want one naming %s", args, err, args[0])

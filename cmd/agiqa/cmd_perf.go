@@ -37,6 +37,7 @@ type perfFlags struct {
 	stability, percentile               float64
 	input, datasetSpec, clipVocab, shm  string
 	bertVocab                           string
+	inputMode                           string // input_mode.go: tensor or encoded
 	onError, format, csvPath, jsonPath  string
 	plotDir                             string
 	seed                                uint64
@@ -90,6 +91,7 @@ Example:
 	fs.Float64Var(&f.stability, "stability", perf.DefaultStability, "stability tolerance in `percent`")
 	fs.Float64Var(&f.percentile, "percentile", 0, "latency `percentile` the stability check uses (0: mean)")
 	fs.IntVar(&f.maxTrials, "max-trials", perf.DefaultMaxTrials, "most `windows` per level before it is called unstable")
+	fs.StringVar(&f.inputMode, "input", inputModeTensor, "IMAGE `mode`: tensor (send --model's preprocessed tensors) or encoded (send the image files' bytes to its <model>_e2e ensemble, <model>_e2e_v<version> for a per-split model's --version; needs --dataset)")
 	fs.StringVar(&f.input, "input-data", "", "request `data`: dataset, random or zeros (default dataset with --dataset, else random)")
 	fs.StringVar(&f.datasetSpec, "dataset", "", "`NAME=DIR` of a dataset for real inputs, or sample (the built-in one, in $AGIQA_CACHE/sample)")
 	fs.IntVar(&f.samples, "samples", 32, "dataset `images` to preprocess and cycle through")
@@ -300,6 +302,9 @@ func (e *flagError) Error() string { return e.msg }
 func (e *flagError) Unwrap() error { return e.err }
 
 func perfRun(ctx context.Context, io cmdIO, f *perfFlags) error {
+	if err := perfEncoded(f); err != nil { // input_mode.go
+		return err
+	}
 	cfg, err := perfConfig(f)
 	if err != nil {
 		return err
@@ -390,11 +395,17 @@ func perfSamples(ctx context.Context, io cmdIO, f *perfFlags, ds *dataset.Datase
 	n := min(f.samples, len(ds.Items))
 	out := make([]perf.Sample, 0, n)
 	for _, it := range ds.Items[:n] {
-		img, err := preprocess.LoadTensor(it.Path, m.ImageSize, m.Preprocess)
+		var s perf.Sample
+		if m.Encoded {
+			s, err = encodedSample(ctx, it) // input_mode.go
+		} else {
+			var img []byte
+			img, err = preprocess.LoadTensor(it.Path, m.ImageSize, m.Preprocess)
+			s = perf.Sample{Name: it.Image, Image: img}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("--dataset %s: %w", ds.Name, err)
 		}
-		s := perf.Sample{Name: it.Image, Image: img}
 		if m.Prompt {
 			s.Tokens, s.Mask, _ = tok.Encode(m, m.PromptPrefix+it.Prompt)
 		}

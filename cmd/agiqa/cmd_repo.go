@@ -139,6 +139,11 @@ func runRepoCheck(ctx context.Context, io cmdIO, args []string) error {
 				}
 			case "native", "python":
 				err = nativeFunctionPresent(ctx, m, v)
+			case modelrepo.PlatformEnsemble:
+				// The steps against the composing models' configs, as the server checks them at load.
+				if v == m.Selected[0] {
+					r.problems = append(r.problems, modelrepo.CheckEnsemble(m.Config, repo.EnsembleLookup)...)
+				}
 			default:
 				// Triton may serve it; this binary cannot look inside.
 				if v == m.Selected[0] {

@@ -62,6 +62,7 @@ type tablesFlags struct {
 	signif    *significanceFlags // tables_significance.go
 	extra     tablesExtra        // tables_breakdown.go: --by, --cross-dataset, the report hook
 	feed      *feedFlags         // feed.go: tensor cache and input transport (nil: neither)
+	input     *string            // input_mode.go: tensor or encoded (nil: tensor)
 }
 
 func runTables(ctx context.Context, io cmdIO, args []string) error {
@@ -128,6 +129,7 @@ Example:
 	fs.IntVar(&f.sampleSize, "sample-size", sample.DefaultImages, sampleSizeUsage)
 	limits := addLimitFlags(fs)
 	f.feed = addFeedFlags(fs)
+	f.input = addInputFlag(fs)
 	f.signif = addSignificanceFlags(fs)
 	addExtraFlags(fs, &f)
 	if rep != nil {
@@ -189,6 +191,13 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 		return err
 	}
 	if err := f.feed.check(); err != nil {
+		return err
+	}
+	inputMode := inputModeTensor
+	if f.input != nil {
+		inputMode = *f.input
+	}
+	if err := checkInputMode(inputMode); err != nil {
 		return err
 	}
 
@@ -255,6 +264,9 @@ func tables(ctx context.Context, io cmdIO, f *tablesFlags) error {
 
 	models, unserved, err := selectModels(ctx, c, f.models, io.stderr)
 	if err != nil {
+		return err
+	}
+	if models, err = chooseInput(ctx, c, models, inputMode, f.models != "", io.stderr); err != nil {
 		return err
 	}
 	// A per-split model lacking a version one of its splits needs: an error
@@ -662,6 +674,9 @@ func selectModels(ctx context.Context, c *client.Client, names string, warn io.W
 			return nil, nil, fmt.Errorf("model %s: %s (see 'agiqa models')", n, why)
 		}
 		m, err := runner.Describe(ctx, c, n)
+		if errors.Is(err, runner.ErrHelperModel) && names == "" {
+			continue // server-side preprocessing: a step of the ensembles, not scored
+		}
 		if err != nil {
 			return nil, nil, err
 		}

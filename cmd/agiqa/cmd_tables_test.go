@@ -154,7 +154,7 @@ func TestTablesBadInput(t *testing.T) {
 		{[]string{"--splits", "agiqa-3k=/x.json", "--sample-size", "40"}, "names no splits file for dataset sample"},
 		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, "nope"},
 		// An unknown model is called unknown (with the server's list), not "not ready".
-		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, `unknown model "nope" (models: brisque, ceiq, contrast_rms, niqe, sharpness_laplacian)`},
+		{[]string{"--models", "nope", "--sample-size", "40", "--splits", "2"}, `unknown model "nope" (models: brisque, brisque_e2e, ceiq, ceiq_e2e, contrast_rms, contrast_rms_e2e, niqe, niqe_e2e, preprocess_native, preprocess_resize_512, sharpness_laplacian, sharpness_laplacian_e2e)`},
 		{[]string{"--batch", "0"}, "--batch 0: want at least 1"},
 		{[]string{"--concurrency", "-1"}, "--concurrency -1: want at least 1"},
 		{[]string{"--retries", "-1"}, "--retries -1"},

@@ -53,6 +53,8 @@ func trainSampleModels(ctx context.Context, io cmdIO, cacheRoot string, datasets
 		}
 		if err != nil {
 			fmt.Fprintf(io.stderr, "%s: not trained, left out: %v\n", model, err)
+		} else if err := writeSplitEnsembles(dir, model); err != nil { // input_mode.go: for --input encoded
+			fmt.Fprintf(io.stderr, "%s: no ensembles for --input encoded: %v\n", model, err)
 		}
 	}
 	return dir, nil

@@ -116,7 +116,7 @@ func (s *Server) loadModel(ctx context.Context, m *modelrepo.Model) *modelState 
 	bname := modelrepo.BackendName(m.Config)
 	b, haveBackend := s.opts.backends[bname]
 	if bname == modelrepo.PlatformEnsemble && !haveBackend {
-		b, haveBackend = ensembleBackend{s: s}, true // ensemble.go
+		b, haveBackend = &ensembleBackend{s: s}, true // ensemble.go
 	}
 	for _, v := range m.Selected {
 		vs := &versionState{name: m.Name, version: v, vstr: strconv.FormatInt(v, 10), model: m, cfg: m.Config,

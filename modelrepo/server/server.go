@@ -218,8 +218,13 @@ func New(repo *modelrepo.Repository, opts ...Option) (*Server, error) {
 		s.log.Printf("model %q not loaded: %v", me.Name, me.Err)
 		s.models[me.Name] = &modelState{name: me.Name, err: me.Err}
 	}
-	for _, m := range repo.Models {
-		s.models[m.Name] = s.loadModel(context.Background(), m)
+	// Ensembles last: loading one checks that its steps' models are ready (ensemble.go).
+	for _, ensembles := range []bool{false, true} {
+		for _, m := range repo.Models {
+			if modelrepo.IsEnsemble(m.Config) == ensembles {
+				s.models[m.Name] = s.loadModel(context.Background(), m)
+			}
+		}
 	}
 	return s, nil
 }

@@ -19,7 +19,9 @@ FUNCTION_PARAMETER = "native.function"
 INPUT, OUTPUT = "IMAGE", "QUALITY"
 
 # agiqa_run's non-zero returns are gRPC status codes.
-CANCELLED, INVALID_ARGUMENT, NOT_FOUND, INTERNAL = 1, 3, 5, 13
+CANCELLED, INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE, INTERNAL = 1, 3, 5, 11, 13
+# Preprocessing models (modelrepo/preprocmodel): encoded bytes in, the contract's IMAGE out.
+PRE_INPUT, PRE_OUTPUT = "ENCODED", "IMAGE"
 _ERRLEN = 4096
 
 
@@ -49,6 +51,10 @@ class Library:
                                   ctypes.POINTER(ctypes.c_float), c_size_t, ctypes.c_char_p, c_size_t]
         lib.agiqa_run.restype = c_int32
         lib.agiqa_free.argtypes, lib.agiqa_free.restype = [c_int64], c_int32
+        u8p, i32p = ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(c_int32)
+        lib.agiqa_preprocess.argtypes = [c_char_p, c_int32, ctypes.c_char_p, c_size_t, u8p, c_size_t, i32p, i32p,
+                                         ctypes.c_char_p, c_size_t]
+        lib.agiqa_preprocess.restype = c_int32
         abi = lib.agiqa_abi()
         if abi != ABI:
             raise NativeError(INTERNAL, f"native library {path} has ABI {abi}; agiqa_native.py needs {ABI}")
@@ -66,6 +72,27 @@ class Library:
         if code != 0:
             raise NativeError(code, err.value.decode("utf-8", "replace"))
         return NativeModel(self._lib, handle.value, function)
+
+    def preprocess(self, method, size, data):
+        """One encoded image (JPEG/PNG bytes) -> UINT8 [3, H, W], decoded and resized by the Go code the
+        harness and the embedded server's preprocess_* models run (size 0 with method "native")."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise NativeError(INVALID_ARGUMENT, f"{PRE_INPUT} element is {type(data).__name__}, not bytes")
+        data = bytes(data)
+        h, w = ctypes.c_int32(0), ctypes.c_int32(0)
+        err = ctypes.create_string_buffer(_ERRLEN)
+        out = np.empty(3 * size * size if size > 0 else 0, dtype=np.uint8)
+        for _ in range(2):  # native: the first call says how large the image is
+            code = self._lib.agiqa_preprocess(method.encode(), size, data, len(data),
+                                              out.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), out.size,
+                                              ctypes.byref(h), ctypes.byref(w), err, _ERRLEN)
+            if code == OUT_OF_RANGE:
+                out = np.empty(3 * h.value * w.value, dtype=np.uint8)
+                continue
+            if code != 0:
+                raise NativeError(code, err.value.decode("utf-8", "replace"))
+            return out.reshape(3, h.value, w.value)
+        raise NativeError(INTERNAL, f"agiqa_preprocess: buffer still too small for {h.value}x{w.value}")
 
 
 class NativeModel:
@@ -120,13 +147,16 @@ class TritonModel:
 
     def __init__(self, pb, library_path):
         self.pb, self.library_path = pb, library_path
-        self.model = None
+        self.model, self._pre = None, None
 
     def initialize(self, args):
         config = json.loads(args["model_config"])
         self.name = args.get("model_name") or config.get("name", "?")
         version = args.get("model_version", "?")
         version_dir = os.path.join(args["model_repository"], version)
+        if any(i.get("name") == PRE_INPUT for i in config.get("input") or []):
+            self._pre = Preprocessor(Library(self.library_path), config)
+            return
         try:
             self.per_image = quality_width(config)
             function = parameter(config, FUNCTION_PARAMETER) or self.name
@@ -142,6 +172,11 @@ class TritonModel:
     def _one(self, request):
         pb = self.pb
         try:
+            if self._pre is not None:
+                encoded = pb.get_input_tensor_by_name(request, PRE_INPUT)
+                if encoded is None:
+                    raise NativeError(INVALID_ARGUMENT, f"request has no {PRE_INPUT} input")
+                return pb.InferenceResponse(output_tensors=[pb.Tensor(PRE_OUTPUT, self._pre.run(encoded.as_numpy()))])
             image = pb.get_input_tensor_by_name(request, INPUT)  # None when not sent
             if image is None:
                 raise NativeError(INVALID_ARGUMENT, f"request has no {INPUT} input")
@@ -161,3 +196,35 @@ class TritonModel:
     def finalize(self):
         if self.model is not None:
             self.model.close()
+
+
+class Preprocessor:
+    """A preprocessing model (preprocess_<method>_<size>): ENCODED BYTES [B, 1] -> IMAGE UINT8 [B, 3, S, S].
+    The method is the config's agiqa.preprocess, S the IMAGE output's dims (-1: "native", each image at its
+    own size, one image per request). Each request is one batch; a row that does not decode fails it with
+    INVALID_ARGUMENT naming the input and row, and the other requests of Triton's batch are still answered."""
+
+    def __init__(self, lib, config):
+        self.lib = lib
+        self.method = parameter(config, "agiqa.preprocess") or "resize"
+        dims = []
+        for out in config.get("output") or []:
+            if out.get("name") == PRE_OUTPUT:
+                dims = [int(d) for d in out.get("dims") or []]
+        if len(dims) != 3 or dims[0] != 3:
+            raise RuntimeError(f"preprocessing model {config.get('name')!r}: output {PRE_OUTPUT} dims {dims}, want [3, S, S]")
+        self.size = 0 if dims[1] == -1 else dims[1]
+
+    def run(self, encoded):
+        rows = np.asarray(encoded, dtype=object).reshape(-1)
+        images = []
+        for i, data in enumerate(rows):
+            try:
+                images.append(self.lib.preprocess(self.method, self.size, data))
+            except NativeError as exc:
+                raise NativeError(exc.code, f"input {PRE_INPUT}: image in row {i} does not decode: {exc}") from None
+        if any(im.shape != images[0].shape for im in images):
+            raise NativeError(INVALID_ARGUMENT, f"input {PRE_INPUT}: images of one request decode to different sizes; "
+                                                "send one image per request")
+        batch = np.stack(images)
+        return batch if np.ndim(encoded) == 2 else batch[0]
