@@ -319,7 +319,9 @@ func (s *scheduler) run(inst Instance, batch []*request) {
 		r.inputs = nil
 	}
 	t1 := time.Now()
-	outs, err := s.execute(inst, inputs)
+	ctx, release := s.batchContext(batch)
+	outs, err := s.execute(ctx, inst, inputs)
+	release()
 	t2 := time.Now()
 	var shares [][]*tensor.Tensor
 	if err == nil {
@@ -342,14 +344,42 @@ func (s *scheduler) run(inst Instance, batch []*request) {
 }
 
 // execute calls the instance, turning a panic into Internal for this batch.
-func (s *scheduler) execute(inst Instance, inputs []*tensor.Tensor) (outs []*tensor.Tensor, err error) {
+// batchContext is what a batch executes under: it ends when the server stops, or when every request
+// of the batch has gone (client cancelled, deadline passed), so a backend that honours it -- an
+// ensemble, whose steps are requests of their own -- stops work nobody awaits. release frees it.
+func (s *scheduler) batchContext(batch []*request) (ctx context.Context, release func()) {
+	ctx, cancel := context.WithCancel(s.srv.baseCtx)
+	for _, r := range batch {
+		if r.ctx == nil {
+			return ctx, cancel // a caller that cannot go: the batch runs to its end
+		}
+	}
+	var left atomic.Int64
+	left.Store(int64(len(batch)))
+	stops := make([]func() bool, len(batch))
+	for i, r := range batch {
+		stops[i] = context.AfterFunc(r.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
+}
+
+func (s *scheduler) execute(ctx context.Context, inst Instance, inputs []*tensor.Tensor) (outs []*tensor.Tensor, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.srv.log.Printf("model %q version %d panicked: %v\n%s", s.vs.name, s.vs.version, p, debug.Stack())
 			outs, err = nil, status.Errorf(codes.Internal, "model %q version %d panicked: %v", s.vs.name, s.vs.version, p)
 		}
 	}()
-	outs, err = inst.Execute(s.srv.baseCtx, inputs)
+	outs, err = inst.Execute(ctx, inputs)
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 			// The backend chose the code; the client also needs to know which model said it.
