@@ -43,3 +43,26 @@ func TestBatchContextEndsWhenEveryCallerHasGone(t *testing.T) {
 	}
 	release()
 }
+
+// End to end: a model that honours its context stops when the only caller of its batch cancels, so
+// GracefulStop right after finds nothing left to drain.
+func TestCancelledCallerStopsItsExecution(t *testing.T) {
+	h := start(t)
+	g := newGate(t, 5)
+	t.Cleanup(func() { close(g.release) })
+	rctx, rcancel := context.WithCancel(ctx(t))
+	result := make(chan error, 1)
+	go func() {
+		_, err := h.c.ModelInfer(rctx, xReq("blocker", []int64{1, 2}, 5, 0))
+		result <- err
+	}()
+	<-g.started
+	rcancel()
+	<-result
+	h.stopped = true
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.srv.GracefulStop(sctx); err != nil {
+		t.Errorf("GracefulStop = %v: the cancelled request's execution kept running", err)
+	}
+}

@@ -123,8 +123,8 @@ parameters { key: "native.function" value { string_value: "servertest.one" } }`}
 
 // GracefulStop's deadline bounds the whole stop: once the RPCs were done it
 // used to wait for the model workers without looking at ctx, so a model still
-// running for a caller that had gone (here: cancelled, and the model waits for
-// its context) hung GracefulStop for ever, deadline or not.
+// running for a caller that had gone (here: cancelled, and the model does not
+// look at its context) hung GracefulStop for ever, deadline or not.
 func TestGracefulStopDeadlineBoundsModelDrain(t *testing.T) {
 	h := start(t)
 	g := newGate(t, 4)
@@ -132,7 +132,7 @@ func TestGracefulStopDeadlineBoundsModelDrain(t *testing.T) {
 	rctx, rcancel := context.WithCancel(ctx(t))
 	result := make(chan error, 1)
 	go func() {
-		_, err := h.c.ModelInfer(rctx, xReq("blocker", []int64{1, 2}, 4, 0))
+		_, err := h.c.ModelInfer(rctx, xReq("blocker", []int64{1, 2}, 4, 99))
 		result <- err
 	}()
 	<-g.started
