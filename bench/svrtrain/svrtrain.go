@@ -114,6 +114,9 @@ func Train(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range feats.Warnings {
+		logf(opt.Log, "warning: feature cache: %s", w)
+	}
 	if len(feats.Failed) > 0 {
 		logf(opt.Log, "%d images have no features (left out of training): %s", len(feats.Failed), firstFailure(feats.Failed))
 	}

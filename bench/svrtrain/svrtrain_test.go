@@ -180,3 +180,33 @@ func TestTrainRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// A feature-cache line that cannot be read is reported on the log (its image is extracted again),
+// not dropped in silence.
+func TestTrainLogsBadFeatureCacheLines(t *testing.T) {
+	ds := toyDataset(t, 12)
+	sp, err := splits.Make(ds, splits.Paper, 2, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	opt := options(t, ds, sp, repo)
+	if _, err := Train(context.Background(), opt); err != nil {
+		t.Fatal(err)
+	}
+	path := featcache.Path(opt.FeatureCache, ds.Name, opt.Extractor)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("{not json}\n")
+	f.Close()
+	var log bytes.Buffer
+	opt.Log = &log
+	if _, err := Train(context.Background(), opt); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "warning: feature cache:") {
+		t.Errorf("log does not report the bad line:\n%s", log.String())
+	}
+}
