@@ -134,6 +134,8 @@ func jpegHeader(b []byte) (Header, error) {
 		m := b[i]
 		i++
 		switch {
+		case m == 0x00: // FF 00 outside entropy data: libjpeg's next_marker skips it as garbage
+			continue
 		case m == 0x01 || (m >= 0xD0 && m <= 0xD8): // TEM, RSTn, SOI: no length
 			continue
 		case m == 0xD9 || m == 0xDA:
