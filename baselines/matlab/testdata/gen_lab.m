@@ -7,7 +7,7 @@
 % Toolbox; none of them is copied here):
 %   applycurve: sRGB.icm's 1024-entry uint16 tone curve / 65535 at linspace(0,1,1024), interp1 'spline',
 %               clipped to [0 1]; the curve is IEC 61966-2-1's function at i/1023 rounded to 16 bits
-%               (the HP profile's bytes: every entry checked equal);
+%               (the HP profile's bytes: its first 101 and last 37 entries checked, all equal);
 %   applymattrc_fwd: rgb * [RedColorant; GreenColorant; BlueColorant] (s15Fixed16 / 65536);
 %   make_adapt_cform: Bradford, whitepoint('d50') = [0.9642 1 0.8251] -> whitepoint('icc');
 %   xyz2lab: relative to whitepoint('icc') = [31595 32768 27030]/32768;
