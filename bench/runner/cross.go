@@ -28,25 +28,9 @@ func evaluateCross(ctx context.Context, c *client.Client, m *Model, ds *dataset.
 		return res, nil
 	}
 	caches := map[string]*CacheFile{}
-	defer func() {
-		for _, cf := range caches {
-			if cerr := cf.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
-		}
-	}()
+	defer closeCaches(caches, &err)
 	for _, v := range versions {
-		cf, err := OpenCache(opt.CacheDir, ds.Name, m, v)
-		if err != nil {
-			return res, err
-		}
-		caches[v] = cf
-		rep, err := Run(ctx, c, m, v, ds.Items, cf, opt.Run)
-		if rep != nil {
-			res.Runs = append(res.Runs, rep)
-			res.Failed += rep.Failed
-		}
-		if err != nil {
+		if err := res.runVersion(ctx, c, m, v, ds.Name, ds.Items, caches, opt); err != nil {
 			return res, err
 		}
 	}

@@ -151,24 +151,11 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 		jobs = append(jobs, job{"", all})
 	}
 	caches := map[string]*CacheFile{}
-	defer func() {
-		// A cache that cannot be flushed loses predictions: say so unless a
-		// run error already explains the stop.
-		for _, cf := range caches {
-			if cerr := cf.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
-		}
-	}()
+	defer closeCaches(caches, &err)
 	for _, j := range jobs {
 		if m.PerSplit && !hasVersion(m, j.version) {
 			return res, fmt.Errorf("model %s: per-split model has no version %s (versions %v); export one version per split", m.Name, j.version, m.Versions)
 		}
-		cf, err := OpenCache(opt.CacheDir, ds.Name, m, j.version)
-		if err != nil {
-			return res, err
-		}
-		caches[j.version] = cf
 		items := make([]dataset.Item, 0, len(j.images))
 		for _, name := range j.images {
 			it, ok := byName[name]
@@ -177,12 +164,7 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 			}
 			items = append(items, it)
 		}
-		rep, err := Run(ctx, c, m, j.version, items, cf, opt.Run)
-		if rep != nil {
-			res.Runs = append(res.Runs, rep)
-			res.Failed += rep.Failed
-		}
-		if err != nil {
+		if err := res.runVersion(ctx, c, m, j.version, ds.Name, items, caches, opt); err != nil {
 			return res, err
 		}
 	}
@@ -203,6 +185,33 @@ func Evaluate(ctx context.Context, c *client.Client, m *Model, ds *dataset.Datas
 		res.Summary[t.Name] = metrics.SummarizeSplits(per)
 	}
 	return res, nil
+}
+
+// runVersion scores items (of dataset dsName) with one version of m through its prediction cache,
+// which it opens into caches (the caller scores from them and closes them), and records the run.
+func (res *ModelResult) runVersion(ctx context.Context, c *client.Client, m *Model, version, dsName string,
+	items []dataset.Item, caches map[string]*CacheFile, opt EvalOptions) error {
+	cf, err := OpenCache(opt.CacheDir, dsName, m, version)
+	if err != nil {
+		return err
+	}
+	caches[version] = cf
+	rep, err := Run(ctx, c, m, version, items, cf, opt.Run)
+	if rep != nil {
+		res.Runs = append(res.Runs, rep)
+		res.Failed += rep.Failed
+	}
+	return err
+}
+
+// closeCaches closes every cache of an evaluation. A cache that cannot be flushed loses predictions:
+// its error becomes *err unless a run error already explains the stop.
+func closeCaches(caches map[string]*CacheFile, err *error) {
+	for _, cf := range caches {
+		if cerr := cf.Close(); cerr != nil && *err == nil {
+			*err = cerr
+		}
+	}
 }
 
 // scoreAllImages correlates a single-version model's predictions with the MOS over every image of ds:
