@@ -70,6 +70,12 @@ func ssimDownsample(g *Gray, f int) *Gray {
 
 func ssimMap(a, b *Gray) float64 {
 	win := FspecialGaussian(11, 11, 1.5)
+	return ssimMean(a, b, func(g *Gray) *Gray { return Filter2(win, g, Valid) })
+}
+
+// ssimMean is the mean of the SSIM map (dynamic range 255, exponents 1) with local statistics taken
+// by filter: Wang's ssim.m filters 'valid', the toolbox's ssim imfilters with 'replicate' borders.
+func ssimMean(a, b *Gray, filter func(*Gray) *Gray) float64 {
 	c1 := (ssimK1 * ssimL) * (ssimK1 * ssimL)
 	c2 := (ssimK2 * ssimL) * (ssimK2 * ssimL)
 	aa, bb, ab := NewGray(a.H, a.W), NewGray(a.H, a.W), NewGray(a.H, a.W)
@@ -78,8 +84,8 @@ func ssimMap(a, b *Gray) float64 {
 		bb.Pix[i] = b.Pix[i] * b.Pix[i]
 		ab.Pix[i] = a.Pix[i] * b.Pix[i]
 	}
-	mu1, mu2 := Filter2(win, a, Valid), Filter2(win, b, Valid)
-	s11, s22, s12 := Filter2(win, aa, Valid), Filter2(win, bb, Valid), Filter2(win, ab, Valid)
+	mu1, mu2 := filter(a), filter(b)
+	s11, s22, s12 := filter(aa), filter(bb), filter(ab)
 	var sum float64
 	for i := range mu1.Pix {
 		m1, m2 := mu1.Pix[i], mu2.Pix[i]
@@ -108,23 +114,5 @@ func SSIMToolbox(a, b *Gray) (float64, error) {
 		return 0, fmt.Errorf("ssim: images %dx%d and %dx%d: need equal non-empty sizes", a.H, a.W, b.H, b.W)
 	}
 	win := FspecialGaussian(11, 11, 1.5) // symmetric, so convolution = correlation
-	c1 := (ssimK1 * ssimL) * (ssimK1 * ssimL)
-	c2 := (ssimK2 * ssimL) * (ssimK2 * ssimL)
-	aa, bb, ab := NewGray(a.H, a.W), NewGray(a.H, a.W), NewGray(a.H, a.W)
-	for i := range a.Pix {
-		aa.Pix[i] = a.Pix[i] * a.Pix[i]
-		bb.Pix[i] = b.Pix[i] * b.Pix[i]
-		ab.Pix[i] = a.Pix[i] * b.Pix[i]
-	}
-	mu1, mu2 := Imfilter(a, win, Replicate), Imfilter(b, win, Replicate)
-	s11, s22, s12 := Imfilter(aa, win, Replicate), Imfilter(bb, win, Replicate), Imfilter(ab, win, Replicate)
-	var sum float64
-	for i := range mu1.Pix {
-		m1, m2 := mu1.Pix[i], mu2.Pix[i]
-		m12, m1s, m2s := m1*m2, m1*m1, m2*m2
-		num := float64(2*m12+c1) * float64(2*(s12.Pix[i]-m12)+c2)
-		den := float64(m1s+m2s+c1) * float64((s11.Pix[i]-m1s)+(s22.Pix[i]-m2s)+c2)
-		sum += num / den
-	}
-	return sum / float64(len(mu1.Pix)), nil
+	return ssimMean(a, b, func(g *Gray) *Gray { return Imfilter(g, win, Replicate) }), nil
 }
