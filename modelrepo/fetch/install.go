@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/agiqa-bench/agiqa/internal/regfile"
 )
 
 // MismatchError reports a file offered with --from whose sha256 is not the
@@ -37,16 +39,11 @@ func (e *MismatchError) Error() string {
 func (f *Fetcher) Install(ctx context.Context, a Asset, from string) (Result, error) {
 	dest := filepath.Join(f.Dir, filepath.FromSlash(a.Path))
 	res := Result{Asset: a, Path: dest}
-	src, err := os.Open(from)
+	src, _, err := regfile.Open(from) // a regular file only: a FIFO must not block the install
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", a.Name, err)
 	}
 	defer src.Close()
-	if st, err := src.Stat(); err != nil {
-		return res, fmt.Errorf("%s: %w", a.Name, err)
-	} else if !st.Mode().IsRegular() {
-		return res, fmt.Errorf("%s: %s is not a regular file", a.Name, from)
-	}
 	unlock, err := lockAsset(a, dest)
 	if err != nil {
 		return res, err
