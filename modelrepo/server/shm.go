@@ -200,10 +200,19 @@ func (r *shmRegistry) read(input string, ref shmRef) ([]byte, error) {
 	return data, nil
 }
 
-// copyMapped copies from a mapping. Pages past the end of a file that
-// shrank since it was mapped fault (SIGBUS), which would otherwise crash the
-// whole process; here the fault becomes an error for this request.
-func copyMapped(b []byte) (out []byte, err error) {
+// copyMapped copies from a mapping (see onFault).
+func copyMapped(b []byte) ([]byte, error) {
+	var out []byte
+	if err := onFault(func() { out = append([]byte(nil), b...) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// onFault runs fn, which touches a mapping. Pages past the end of a file that shrank since it was
+// mapped fault (SIGBUS), which would otherwise crash the whole process; here the fault becomes an
+// error for this request.
+func onFault(fn func()) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
@@ -212,13 +221,14 @@ func copyMapped(b []byte) (out []byte, err error) {
 				runtime.Error
 				Addr() uintptr
 			}); ok {
-				out, err = nil, fmt.Errorf("memory fault at %#x", fe.Addr())
+				err = fmt.Errorf("memory fault at %#x", fe.Addr())
 				return
 			}
 			panic(p)
 		}
 	}()
-	return append([]byte(nil), b...), nil
+	fn()
+	return nil
 }
 
 func (r *shmRegistry) status(name string) (map[string]*pb.SystemSharedMemoryStatusResponse_RegionStatus, error) {

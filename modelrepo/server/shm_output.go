@@ -1,10 +1,6 @@
 package server
 
 import (
-	"fmt"
-	"runtime"
-	"runtime/debug"
-
 	pb "github.com/agiqa-bench/agiqa/client/inferencepb"
 	"github.com/agiqa-bench/agiqa/client/tensor"
 )
@@ -140,30 +136,10 @@ func (r *shmRegistry) write(output string, ref shmRef, data []byte) error {
 		return err
 	}
 	start := reg.offset + ref.offset
-	if err := copyIntoMapped(reg.mapped[start:start+uint64(len(data))], data); err != nil {
+	if err := onFault(func() { copy(reg.mapped[start:start+uint64(len(data))], data) }); err != nil {
 		return invalidf("output %q: shared memory region %q (key %q) cannot be written at offset %d: %v; was the key truncated after registration?",
 			output, ref.region, reg.key, start, err)
 	}
-	return nil
-}
-
-// copyIntoMapped is copyMapped's counterpart for writes: a page past the end of a file that
-// shrank since it was mapped faults (SIGBUS), which becomes an error instead of a crash.
-func copyIntoMapped(dst, src []byte) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			if fe, ok := p.(interface {
-				runtime.Error
-				Addr() uintptr
-			}); ok {
-				err = fmt.Errorf("memory fault at %#x", fe.Addr())
-				return
-			}
-			panic(p)
-		}
-	}()
-	copy(dst, src)
 	return nil
 }
 
