@@ -41,11 +41,39 @@ type httpAPI struct {
 	svc *service
 }
 
-// httpServers are the HTTP servers ServeHTTPAPI runs, for GracefulStop.
+// httpServers are the HTTP servers one endpoint (the REST API, metrics) runs, for GracefulStop.
 type httpServers struct {
 	mu      sync.Mutex
 	servers []*http.Server
 	stopped bool
+}
+
+// serve runs hs on lis until the endpoint is stopped (then it returns nil), calling started once it
+// is registered; what names the endpoint in errors.
+func (e *httpServers) serve(hs *http.Server, lis net.Listener, what string, started func()) error {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		lis.Close()
+		return nil
+	}
+	e.servers = append(e.servers, hs)
+	e.mu.Unlock()
+	started()
+	if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %s: %w", what, err)
+	}
+	return nil
+}
+
+// stop marks the endpoint stopped (a later serve returns at once) and returns its servers.
+func (e *httpServers) stop() []*http.Server {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopped = true
+	servers := e.servers
+	e.servers = nil
+	return servers
 }
 
 // HTTPHandler is the KServe v2 HTTP/REST API of s (paths under /v2).
@@ -55,30 +83,14 @@ func (s *Server) HTTPHandler() http.Handler { return &httpAPI{s: s, svc: &servic
 // drains its requests with the gRPC ones; it returns nil after a stop.
 func (s *Server) ServeHTTPAPI(lis net.Listener) error {
 	hs := &http.Server{Handler: s.HTTPHandler(), ReadHeaderTimeout: httpReadHeaderTimeout, ErrorLog: s.log}
-	s.https.mu.Lock()
-	if s.https.stopped {
-		s.https.mu.Unlock()
-		lis.Close()
-		return nil
-	}
-	s.https.servers = append(s.https.servers, hs)
-	s.https.mu.Unlock()
-	s.log.Printf("serving %s over HTTP on %s", s.repo.Label, lis.Addr())
-	if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("server: http: %w", err)
-	}
-	return nil
+	return s.https.serve(hs, lis, "http", func() { s.log.Printf("serving %s over HTTP on %s", s.repo.Label, lis.Addr()) })
 }
 
 // shutdownHTTP stops accepting HTTP requests and waits for those in flight
 // until ctx ends; then it closes their connections.
 func (s *Server) shutdownHTTP(ctx context.Context) {
-	s.https.mu.Lock()
-	s.https.stopped = true
-	servers := s.https.servers
-	s.https.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, hs := range servers {
+	for _, hs := range s.https.stop() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -2,12 +2,10 @@ package server
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sort"
-	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -202,38 +200,15 @@ func (s *Server) MetricsHandler() http.Handler {
 	})
 }
 
-// metricsServers are the HTTP servers ServeMetrics started; GracefulStop closes them.
-type metricsServers struct {
-	mu      sync.Mutex
-	servers []*http.Server
-	stopped bool
-}
-
 // ServeMetrics serves MetricsHandler on lis until GracefulStop, then returns nil.
 func (s *Server) ServeMetrics(lis net.Listener) error {
 	hs := &http.Server{Handler: s.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
-	s.metrics.mu.Lock()
-	if s.metrics.stopped {
-		s.metrics.mu.Unlock()
-		lis.Close()
-		return nil
-	}
-	s.metrics.servers = append(s.metrics.servers, hs)
-	s.metrics.mu.Unlock()
-	s.log.Printf("serving metrics on http://%s%s", lis.Addr(), MetricsPath)
-	if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("server: metrics: %w", err)
-	}
-	return nil
+	return s.metrics.serve(hs, lis, "metrics", func() { s.log.Printf("serving metrics on http://%s%s", lis.Addr(), MetricsPath) })
 }
 
 // closeMetrics stops every metrics listener; a scrape in progress is cut off.
 func (s *Server) closeMetrics() {
-	s.metrics.mu.Lock()
-	defer s.metrics.mu.Unlock()
-	s.metrics.stopped = true
-	for _, hs := range s.metrics.servers {
+	for _, hs := range s.metrics.stop() {
 		_ = hs.Close()
 	}
-	s.metrics.servers = nil
 }

@@ -150,7 +150,7 @@ type Server struct {
 	lis      net.Listener
 	stopping atomic.Bool
 
-	metrics  metricsServers  // ServeMetrics listeners
+	metrics  httpServers     // ServeMetrics listeners
 	settings runtimeSettings // TraceSetting / LogSettings values
 	https    httpServers     // ServeHTTPAPI servers
 }
