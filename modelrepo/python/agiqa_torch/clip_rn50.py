@@ -265,11 +265,16 @@ class TextTransformer(nn.Module):
         """tokens [B, 77] int64 -> [B, embed_dim]."""
         x = self.token_embedding(tokens) + self.positional_embedding
         x = self.ln_final(self.transformer(x, self.causal_mask))
-        # argmax on float: exact for ids < 2**24, and ArgMax on int64 is not implemented by every
-        # ONNX runtime. Ties resolve to the first position in torch and in ONNX alike.
-        eot = tokens.to(torch.float32).argmax(dim=-1)
-        index = eot.reshape(-1, 1, 1).expand(-1, 1, x.shape[-1])
-        return torch.gather(x, 1, index).squeeze(1) @ self.text_projection
+        return eot_features(x, tokens) @ self.text_projection
+
+
+def eot_features(x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """The rows of x [N, L, W] at each sequence's end-of-text token, the highest id of its row: CLIP's
+    text feature before projection. argmax on float: exact for ids < 2**24, and ArgMax on int64 is not
+    implemented by every ONNX runtime. Ties resolve to the first position in torch and in ONNX alike."""
+    eot = tokens.to(torch.float32).argmax(dim=-1)
+    index = eot.reshape(-1, 1, 1).expand(-1, 1, x.shape[-1])
+    return torch.gather(x, 1, index).squeeze(1)
 
 
 class CLIPRN50(nn.Module):

@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
-from .clip_rn50 import CONTEXT_LENGTH, VOCAB_SIZE, QuickGELU, SelfAttention
+from .clip_rn50 import CONTEXT_LENGTH, VOCAB_SIZE, QuickGELU, SelfAttention, eot_features
 from .statedicts import key_problems
 
 ACTIVATIONS = ("quick_gelu", "gelu")
@@ -173,10 +173,7 @@ class TextTransformer(nn.Module):
         """tokens [N, context_length] int64 -> text feature [N, embed_dim]."""
         x = self.token_embedding(tokens) + self.positional_embedding
         x = self.ln_final(self.transformer(x, self.causal_mask))
-        # argmax on float: exact for ids < 2**24, and ONNX ArgMax on int64 is not in every runtime.
-        eot = tokens.to(torch.float32).argmax(dim=-1)
-        index = eot.reshape(-1, 1, 1).expand(-1, 1, x.shape[-1])
-        return torch.gather(x, 1, index).squeeze(1) @ self.text_projection
+        return eot_features(x, tokens) @ self.text_projection
 
 
 class CLIPViT(nn.Module):

@@ -80,8 +80,7 @@ def encode_embeddings(text: clip_rn50.TextTransformer, emb: torch.Tensor, tokens
     (the highest id of ``tokens``), as TextTransformer.forward computes it from ids."""
     x = emb + text.positional_embedding
     x = text.ln_final(text.transformer(x, text.causal_mask))
-    eot = tokens.argmax(dim=-1).to(x.device)
-    return x[torch.arange(x.shape[0], device=x.device), eot] @ text.text_projection
+    return clip_rn50.eot_features(x, tokens.to(x.device)) @ text.text_projection
 
 
 def learned_text_features(text: clip_rn50.TextTransformer, ctx: torch.Tensor) -> torch.Tensor:
