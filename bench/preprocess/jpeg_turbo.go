@@ -200,6 +200,11 @@ func decodeJPEGTurbo(data []byte, limit int64) (RGB, error) {
 	if api == nil {
 		return decodeJPEGPure(data, limit)
 	}
+	// TurboJPEG keeps part of its error state (tjGetErrorStr2, tjGetErrorCode) per OS thread: the
+	// calls that read it must run on the thread that decoded, and Go may move a goroutine between
+	// cgo calls (seen: a truncated file's "Premature end" read back as "No error", so accepted).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	h, err := getHandle(api)
 	if err != nil {
 		return RGB{}, err
